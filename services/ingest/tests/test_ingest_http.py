@@ -1,0 +1,162 @@
+"""Ingest over HTTP and NATS against a real nats-server: what an alerting system would notice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import nats
+import pytest
+from majorops.ingest.app import create_app
+from majorops.ingest.config import IngestSettings
+from majorops.shared import subjects
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+
+def envelope(
+    incident: str, event_id: str, type_: str = "majorops.incident.declared", **data: Any
+) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "pagerduty/prod",
+        "type": type_,
+        "time": "2026-11-20T09:14:00Z",
+        "subject": incident,
+        "data": data or {"title": "Checkout latency", "severity": "P1"},
+    }
+
+
+@pytest.fixture
+async def client(nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(IngestSettings(nats_url=nats_url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as http:
+            yield http
+
+
+async def stored_events(nats_url: str, incident: str) -> list[dict[str, Any]]:
+    """Read back what JetStream holds for one incident, through an ephemeral consumer."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        sub = await js.pull_subscribe(
+            f"{subjects.EVENTS_ROOT}.{incident}.>",
+            stream=subjects.EVENTS_STREAM,
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=5),
+        )
+        out: list[dict[str, Any]] = []
+        try:
+            while True:
+                msgs = await sub.fetch(100, timeout=0.5)
+                for m in msgs:
+                    out.append(
+                        {
+                            "subject": m.subject,
+                            "msg_id": (m.headers or {}).get("Nats-Msg-Id"),
+                            "body": json.loads(m.data),
+                        }
+                    )
+                    await m.ack()
+        except nats.errors.TimeoutError:
+            pass
+        await sub.unsubscribe()
+        return out
+    finally:
+        await nc.drain()
+
+
+async def test_single_event_is_published_with_alias_mapped(
+    client: httpx.AsyncClient, nats_url: str, unique_id: str
+) -> None:
+    resp = await client.post("/v1/events", json=envelope(unique_id, f"{unique_id}-1"))
+    assert resp.status_code == 202
+    assert resp.json() == {"accepted": 1, "duplicates": 0}
+    stored = await stored_events(nats_url, unique_id)
+    assert len(stored) == 1
+    assert stored[0]["subject"] == f"majorops.events.{unique_id}.incident.declared"
+    assert stored[0]["msg_id"] == f"{unique_id}-1"
+    assert stored[0]["body"]["data"]["severity"] == "critical"
+    assert stored[0]["body"]["data"]["title"] == "Checkout latency"
+
+
+async def test_same_id_twice_counts_once(client: httpx.AsyncClient, nats_url: str, unique_id: str) -> None:
+    ev = envelope(unique_id, f"{unique_id}-dup")
+    first = await client.post("/v1/events", json=[ev, ev])
+    assert first.json() == {"accepted": 1, "duplicates": 1}
+    again = await client.post("/v1/events", json=ev)
+    assert again.json() == {"accepted": 0, "duplicates": 1}
+    assert len(await stored_events(nats_url, unique_id)) == 1
+
+
+async def test_duplicate_detected_after_restart_of_ingest(nats_url: str, unique_id: str) -> None:
+    ev = envelope(unique_id, f"{unique_id}-r")
+    for expected in ({"accepted": 1, "duplicates": 0}, {"accepted": 0, "duplicates": 1}):
+        app = create_app(IngestSettings(nats_url=nats_url))
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i") as http:
+                assert (await http.post("/v1/events", json=ev)).json() == expected
+    assert len(await stored_events(nats_url, unique_id)) == 1
+
+
+async def test_invalid_batch_lists_every_error_and_publishes_nothing(
+    client: httpx.AsyncClient, nats_url: str, unique_id: str
+) -> None:
+    good = envelope(unique_id, f"{unique_id}-ok")
+    bad_type = envelope(unique_id, f"{unique_id}-t", type_="majorops.incident.declard")
+    bad_sev = envelope(unique_id, f"{unique_id}-s", severity="urgent", title="x")
+    no_time = envelope(unique_id, f"{unique_id}-n")
+    del no_time["time"]
+    resp = await client.post("/v1/events", json=[good, bad_type, bad_sev, no_time])
+    assert resp.status_code == 422
+    assert resp.headers["content-type"] == "application/problem+json"
+    problem = resp.json()
+    assert problem["status"] == 422
+    where = {(e["index"], e["field"]) for e in problem["errors"]}
+    assert (1, "type") in where
+    assert (2, "data.severity") in where
+    assert (3, "time") in where
+    assert all(e["index"] != 0 for e in problem["errors"])
+    assert await stored_events(nats_url, unique_id) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [(b"{not json", 400), (b"x" * (1024 * 1024 + 1), 413)],
+)
+async def test_body_errors(client: httpx.AsyncClient, body: bytes, status: int) -> None:
+    resp = await client.post("/v1/events", content=body, headers={"content-type": "application/json"})
+    assert resp.status_code == status
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert resp.json()["status"] == status
+
+
+async def test_batch_over_1000_rejected(client: httpx.AsyncClient, unique_id: str) -> None:
+    batch = [envelope(unique_id, f"{unique_id}-{i}") for i in range(1001)]
+    resp = await client.post("/v1/events", json=batch)
+    assert resp.status_code == 422
+
+
+async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).status_code == 200
+    assert (await client.get("/readyz")).json() == {"status": "ready"}
+
+
+async def test_nats_request_gets_the_http_answer(
+    client: httpx.AsyncClient, nats_url: str, unique_id: str
+) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        ev = envelope(unique_id, f"{unique_id}-nats")
+        reply = await nc.request(subjects.INGEST_REQUEST, json.dumps(ev).encode(), timeout=5)
+        assert json.loads(reply.data) == {"accepted": 1, "duplicates": 0}
+        bad = await nc.request(subjects.INGEST_REQUEST, b"nope", timeout=5)
+        assert json.loads(bad.data)["status"] == 400
+    finally:
+        await nc.drain()
+    await asyncio.sleep(0)
+    assert len(await stored_events(nats_url, unique_id)) == 1

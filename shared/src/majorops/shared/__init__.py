@@ -1,0 +1,1 @@
+"""MajorOps After Action shared contract: events, subjects, payloads, and runtime helpers."""

@@ -1,0 +1,64 @@
+"""Reminders' output: escalations of unmet After Action obligations (CONTRACT §4)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from majorops.shared.decisions import UtcTime
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ObligationKind(StrEnum):
+    AFTER_ACTION_NOT_SCHEDULED = "after_action_not_scheduled"
+    AFTER_ACTION_NOT_HELD = "after_action_not_held"
+    DRAFT_NOT_DISTRIBUTED = "draft_not_distributed"
+    REVIEW_NOT_PUBLISHED = "review_not_published"
+    ACTION_ITEMS_OPEN_AT_REVIEW = "action_items_open_at_review"
+    ACTION_ITEM_OVERDUE = "action_item_overdue"
+    VENDOR_RCA_NOT_COMMITTED = "vendor_rca_not_committed"
+    VENDOR_RCA_OVERDUE = "vendor_rca_overdue"
+    AFTER_ACTION_RESCHEDULED_REPEATEDLY = "after_action_rescheduled_repeatedly"
+    MTM_RECOMMENDED = "mtm_recommended"
+
+
+PER_ITEM_KINDS = frozenset(
+    {
+        ObligationKind.ACTION_ITEM_OVERDUE,
+        ObligationKind.VENDOR_RCA_NOT_COMMITTED,
+        ObligationKind.VENDOR_RCA_OVERDUE,
+    }
+)
+SINGLE_LEVEL_KINDS = frozenset(
+    {ObligationKind.AFTER_ACTION_RESCHEDULED_REPEATEDLY, ObligationKind.MTM_RECOMMENDED}
+)
+LEVEL_ROLES = {1: "mim", 2: "service_manager", 3: "engineering_director"}
+
+
+def escalation_id(incident_id: str, kind: str, level: int, item: str | None = None) -> str:
+    """``<incident_id>:<kind>[:<item>]:<level>`` — the id every escalation is published under once."""
+    parts = [incident_id, kind] + ([item] if item is not None else []) + [str(level)]
+    return ":".join(parts)
+
+
+class Notify(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    role: str
+    person: str | None = None
+
+
+class Escalation(BaseModel):
+    """Published to ``majorops.escalations.<incident_id>.<kind>`` with ``Nats-Msg-Id`` = id."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    escalation_id: str
+    incident_id: str
+    kind: ObligationKind
+    level: Annotated[int, Field(ge=1, le=3)]
+    due_at: UtcTime
+    fired_at: UtcTime
+    notify: Notify
+    message: str
+    item: str | None = None

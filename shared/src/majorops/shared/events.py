@@ -1,0 +1,518 @@
+"""The input contract: CloudEvents 1.0 envelopes and the data of every event type (CONTRACT §1).
+
+Validation is all-or-nothing per envelope and reports every problem with its field path, so that
+ingest can answer a batch with one precise problem document. Unknown extra ``data`` fields are
+kept; an unknown ``type`` is an error, so that a typo never disappears silently.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
+
+EVENT_TYPE_PREFIX = "majorops."
+INCIDENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+EVENT_ID_MAX_LENGTH = 128
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$",
+)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class Severity(StrEnum):
+    """Incident severity, strongest first in :data:`SEVERITY_RANK`."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+SEVERITY_ALIASES: Mapping[str, Severity] = {
+    "p1": Severity.CRITICAL,
+    "p2": Severity.HIGH,
+    "p3": Severity.MEDIUM,
+    "p4": Severity.LOW,
+}
+SEVERITY_RANK: Mapping[Severity, int] = {
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+
+
+def normalise_severity(value: object) -> object:
+    """Map ``P1``–``P4`` (any case) and any-case names onto :class:`Severity` values."""
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in SEVERITY_ALIASES:
+            return SEVERITY_ALIASES[lowered].value
+        return lowered
+    return value
+
+
+def parse_rfc3339(value: object) -> datetime:
+    """Parse an RFC 3339 timestamp that carries an offset (``Z`` or ``±hh:mm``)."""
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 timestamp with an offset, e.g. 2026-11-20T09:14:00Z")
+    return datetime.fromisoformat(value.replace("z", "Z"))
+
+
+def _check_rfc3339(value: object) -> object:
+    parse_rfc3339(value)
+    return value
+
+
+def _check_due(value: object) -> object:
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        date.fromisoformat(value)
+        return value
+    parse_rfc3339(value)
+    return value
+
+
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+# Timestamps stay the strings they were sent as (the payload is republished "as received");
+# they are only checked here and parsed where a rule needs them.
+Timestamp = Annotated[StrictStr, AfterValidator(_check_rfc3339)]
+DueDate = Annotated[StrictStr, AfterValidator(_check_due)]
+"""An RFC 3339 timestamp, or a plain ``YYYY-MM-DD`` date (an action item due "by that day")."""
+Text = Annotated[StrictStr, AfterValidator(_non_blank)]
+Person = Annotated[StrictStr, AfterValidator(_non_blank)]
+SeverityField = Annotated[Severity, BeforeValidator(normalise_severity)]
+Number = StrictInt | StrictFloat
+NonNegativeInt = Annotated[StrictInt, Field(ge=0)]
+
+
+class EventData(BaseModel):
+    """Base of every ``data`` model: unknown extra fields are kept, never rejected."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class AlertFired(EventData):
+    alert_name: Text
+    service: Text | None = None
+    customer_count: NonNegativeInt | None = None
+    external_impact: StrictBool | None = None
+
+
+class AlertResolved(EventData):
+    alert_name: Text
+
+
+class NoData(EventData):
+    """Types whose data carries no required field (``incident.confirmed``, ``incident.closed``, …)."""
+
+
+SlaStatus = Literal["met", "at_risk", "breached"]
+
+
+class IncidentDeclared(EventData):
+    title: Text
+    severity: SeverityField
+    customer_impact: StrictBool | None = None
+    affected_users: NonNegativeInt | None = None
+    revenue_exposure: Number | None = None
+    sla_status: SlaStatus | None = None
+    regulatory_exposure: StrictBool | None = None
+
+
+INCIDENT_UPDATE_FIELDS = (
+    "title",
+    "severity",
+    "customer_impact",
+    "affected_users",
+    "revenue_exposure",
+    "sla_status",
+    "regulatory_exposure",
+)
+
+
+def _require_any(model: BaseModel, fields: Iterable[str]) -> None:
+    names = tuple(fields)
+    if not any(name in model.model_fields_set for name in names):
+        raise ValueError(f"needs at least one of: {', '.join(names)}")
+
+
+class IncidentUpdated(EventData):
+    title: Text | None = None
+    severity: SeverityField | None = None
+    customer_impact: StrictBool | None = None
+    affected_users: NonNegativeInt | None = None
+    revenue_exposure: Number | None = None
+    sla_status: SlaStatus | None = None
+    regulatory_exposure: StrictBool | None = None
+
+    @model_validator(mode="after")
+    def _some_field(self) -> IncidentUpdated:
+        _require_any(self, INCIDENT_UPDATE_FIELDS)
+        return self
+
+
+class PhaseEntered(EventData):
+    phase: Text
+    by: Person | None = None
+
+
+class RoleAssigned(EventData):
+    role: Text
+    person: Person
+    track: Text | None = None
+
+
+class TrackOpened(EventData):
+    track: Text
+    lead: Person | None = None
+
+
+class TrackClosed(EventData):
+    track: Text
+
+
+class MilestoneLogged(EventData):
+    name: Text
+    audience: Text | None = None
+
+
+class TimelineLogged(EventData):
+    text: Text
+    by: Person | None = None
+
+
+class StatusPosted(EventData):
+    audience: Literal["public", "internal"]
+    text: Text
+
+
+class VendorEngaged(EventData):
+    vendor: Text
+    response_sla_minutes: Annotated[StrictInt, Field(ge=0)] | None = None
+
+
+class VendorResponded(EventData):
+    vendor: Text
+
+
+class VendorRcaCommitted(EventData):
+    vendor: Text
+    due: Timestamp
+
+
+class VendorRcaReceived(EventData):
+    vendor: Text
+    url: Text | None = None
+
+
+class RootCauseIdentified(EventData):
+    fingerprint: Text
+    summary: Text | None = None
+    contributing_factors: list[Text] | None = None
+    unusual: StrictBool | None = None
+    vendor_related: StrictBool | None = None
+
+
+class MtmActionItem(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    title: Text
+    owner: Person | None = None
+    due: DueDate | None = None
+
+
+class MtmHeld(EventData):
+    notes: StrictStr | None = None
+    action_items: list[MtmActionItem] | None = None
+
+
+class AfterActionScheduled(EventData):
+    meeting_at: Timestamp
+
+
+class AfterActionRescheduled(EventData):
+    meeting_at: Timestamp
+    reason: StrictStr | None = None
+
+
+ItemId = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class ActionItemCreated(EventData):
+    item_id: ItemId
+    title: Text
+    owner: Person | None = None
+    due: DueDate | None = None
+
+
+class ActionItemUpdated(EventData):
+    item_id: ItemId
+    title: Text | None = None
+    owner: Person | None = None
+    due: DueDate | None = None
+
+    @model_validator(mode="after")
+    def _some_field(self) -> ActionItemUpdated:
+        _require_any(self, ("title", "owner", "due"))
+        return self
+
+
+class ActionItemCompleted(EventData):
+    item_id: ItemId
+
+
+class EventType(StrEnum):
+    """Every event type of CONTRACT §1."""
+
+    ALERT_FIRED = "majorops.alert.fired"
+    ALERT_RESOLVED = "majorops.alert.resolved"
+    INCIDENT_CONFIRMED = "majorops.incident.confirmed"
+    INCIDENT_DECLARED = "majorops.incident.declared"
+    INCIDENT_UPDATED = "majorops.incident.updated"
+    INCIDENT_MITIGATED = "majorops.incident.mitigated"
+    INCIDENT_RESOLVED = "majorops.incident.resolved"
+    INCIDENT_CLOSED = "majorops.incident.closed"
+    PHASE_ENTERED = "majorops.phase.entered"
+    ROLE_ASSIGNED = "majorops.role.assigned"
+    TRACK_OPENED = "majorops.track.opened"
+    TRACK_CLOSED = "majorops.track.closed"
+    MILESTONE_LOGGED = "majorops.milestone.logged"
+    TIMELINE_LOGGED = "majorops.timeline.logged"
+    STATUS_POSTED = "majorops.status.posted"
+    VENDOR_ENGAGED = "majorops.vendor.engaged"
+    VENDOR_RESPONDED = "majorops.vendor.responded"
+    VENDOR_RCA_COMMITTED = "majorops.vendor.rca_committed"
+    VENDOR_RCA_RECEIVED = "majorops.vendor.rca_received"
+    ROOTCAUSE_IDENTIFIED = "majorops.rootcause.identified"
+    MTM_HELD = "majorops.mtm.held"
+    AFTERACTION_SCHEDULED = "majorops.afteraction.scheduled"
+    AFTERACTION_RESCHEDULED = "majorops.afteraction.rescheduled"
+    AFTERACTION_DRAFT_DISTRIBUTED = "majorops.afteraction.draft_distributed"
+    AFTERACTION_HELD = "majorops.afteraction.held"
+    REVIEW_PUBLISHED = "majorops.review.published"
+    ACTIONITEM_CREATED = "majorops.actionitem.created"
+    ACTIONITEM_UPDATED = "majorops.actionitem.updated"
+    ACTIONITEM_COMPLETED = "majorops.actionitem.completed"
+
+    @property
+    def short(self) -> str:
+        """The type without the ``majorops.`` prefix, as used in subjects and timelines."""
+        return self.value.removeprefix(EVENT_TYPE_PREFIX)
+
+
+EVENT_DATA_MODELS: Mapping[str, type[EventData]] = {
+    EventType.ALERT_FIRED: AlertFired,
+    EventType.ALERT_RESOLVED: AlertResolved,
+    EventType.INCIDENT_CONFIRMED: NoData,
+    EventType.INCIDENT_DECLARED: IncidentDeclared,
+    EventType.INCIDENT_UPDATED: IncidentUpdated,
+    EventType.INCIDENT_MITIGATED: NoData,
+    EventType.INCIDENT_RESOLVED: NoData,
+    EventType.INCIDENT_CLOSED: NoData,
+    EventType.PHASE_ENTERED: PhaseEntered,
+    EventType.ROLE_ASSIGNED: RoleAssigned,
+    EventType.TRACK_OPENED: TrackOpened,
+    EventType.TRACK_CLOSED: TrackClosed,
+    EventType.MILESTONE_LOGGED: MilestoneLogged,
+    EventType.TIMELINE_LOGGED: TimelineLogged,
+    EventType.STATUS_POSTED: StatusPosted,
+    EventType.VENDOR_ENGAGED: VendorEngaged,
+    EventType.VENDOR_RESPONDED: VendorResponded,
+    EventType.VENDOR_RCA_COMMITTED: VendorRcaCommitted,
+    EventType.VENDOR_RCA_RECEIVED: VendorRcaReceived,
+    EventType.ROOTCAUSE_IDENTIFIED: RootCauseIdentified,
+    EventType.MTM_HELD: MtmHeld,
+    EventType.AFTERACTION_SCHEDULED: AfterActionScheduled,
+    EventType.AFTERACTION_RESCHEDULED: AfterActionRescheduled,
+    EventType.AFTERACTION_DRAFT_DISTRIBUTED: NoData,
+    EventType.AFTERACTION_HELD: NoData,
+    EventType.REVIEW_PUBLISHED: NoData,
+    EventType.ACTIONITEM_CREATED: ActionItemCreated,
+    EventType.ACTIONITEM_UPDATED: ActionItemUpdated,
+    EventType.ACTIONITEM_COMPLETED: ActionItemCompleted,
+}
+
+_EXTRA_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$")
+
+
+def parse_extra_event_types(names: Iterable[str]) -> frozenset[str]:
+    """Check deployment-added event types (``MAJOROPS_EXTRA_EVENT_TYPES``); their data is free-form."""
+    result = set()
+    for name in names:
+        name = name.strip()
+        if not name:
+            continue
+        if not _EXTRA_TYPE_PATTERN.match(name) or not name.startswith(EVENT_TYPE_PREFIX):
+            raise ValueError(
+                f"extra event type {name!r} must look like 'majorops.<noun>.<verb>' "
+                "(lower-case tokens separated by dots)"
+            )
+        result.add(name)
+    return frozenset(result)
+
+
+class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 envelope in structured JSON mode (CONTRACT §1).
+
+    ``data`` holds the normalised data (severity aliases mapped, extra fields kept). Extension
+    attributes of the envelope are kept as extra fields.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    specversion: Literal["1.0"]
+    id: Annotated[StrictStr, Field(min_length=1, max_length=EVENT_ID_MAX_LENGTH)]
+    source: Annotated[StrictStr, Field(min_length=1)]
+    type: StrictStr
+    time: Timestamp
+    subject: Annotated[StrictStr, Field(pattern=INCIDENT_ID_PATTERN)]
+    datacontenttype: Literal["application/json"] | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def incident_id(self) -> str:
+        return self.subject
+
+    @property
+    def occurred_at(self) -> datetime:
+        """When the thing happened (``time``), as an aware datetime."""
+        return parse_rfc3339(self.time)
+
+    @property
+    def short_type(self) -> str:
+        return self.type.removeprefix(EVENT_TYPE_PREFIX)
+
+    def typed_data(self) -> EventData:
+        """The ``data`` parsed into its type's model (free-form for deployment-added types)."""
+        model = EVENT_DATA_MODELS.get(self.type, NoData)
+        return model.model_validate(self.data)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The envelope as JSON-ready dict, as published to JetStream."""
+        return self.model_dump(mode="json", exclude_none=False, exclude_unset=True)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One validation problem: where (a JSON path such as ``data.severity``) and why."""
+
+    field: str
+    message: str
+    index: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"field": self.field, "message": self.message}
+        if self.index is not None:
+            out["index"] = self.index
+        return out
+
+
+class EventValidationError(ValueError):
+    """Raised with every problem of one envelope."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+
+
+def _loc(prefix: str, loc: tuple[int | str, ...]) -> str:
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path = f"{path}.{part}" if path else part
+    return path or "(envelope)"
+
+
+def _errors_from(exc: ValidationError, prefix: str) -> list[FieldError]:
+    out = []
+    for err in exc.errors(include_url=False):
+        message = err["msg"]
+        if message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        # Strict-type errors name the Python type; say what JSON was expected instead.
+        if err["type"] in {"string_type"}:
+            message = "must be a string"
+        elif err["type"] in {"int_type"}:
+            message = "must be an integer"
+        elif err["type"] in {"bool_type"}:
+            message = "must be true or false"
+        elif err["type"] == "missing":
+            message = "is required"
+        out.append(FieldError(_loc(prefix, tuple(err["loc"])), message))
+    return out
+
+
+def validate_event(raw: object, extra_types: frozenset[str] = frozenset()) -> CloudEvent:
+    """Validate one envelope and return it normalised; raise :class:`EventValidationError`.
+
+    Every problem is reported, for the envelope and for ``data`` alike.
+    """
+    if not isinstance(raw, Mapping):
+        raise EventValidationError([FieldError("(envelope)", "must be a JSON object")])
+    errors: list[FieldError] = []
+    envelope: CloudEvent | None = None
+    try:
+        envelope = CloudEvent.model_validate(raw)
+    except ValidationError as exc:
+        errors.extend(_errors_from(exc, ""))
+
+    event_type = raw.get("type")
+    known = isinstance(event_type, str) and (event_type in EVENT_DATA_MODELS or event_type in extra_types)
+    if isinstance(event_type, str) and not known:
+        errors = [e for e in errors if e.field != "type"]
+        errors.append(
+            FieldError("type", f"unknown event type {event_type!r}; expected one of the types of CONTRACT §1")
+        )
+    data = raw.get("data", {})
+    normalised_data: dict[str, Any] | None = None
+    if isinstance(data, Mapping) and known and event_type in EVENT_DATA_MODELS:
+        try:
+            EVENT_DATA_MODELS[event_type].model_validate(data)
+            normalised_data = dict(data)
+            if "severity" in normalised_data and normalised_data["severity"] is not None:
+                normalised_data["severity"] = normalise_severity(normalised_data["severity"])
+        except ValidationError as exc:
+            errors.extend(_errors_from(exc, "data"))
+    if errors:
+        raise EventValidationError(_dedupe(errors))
+    assert envelope is not None
+    if normalised_data is not None:
+        envelope = envelope.model_copy(update={"data": normalised_data})
+    return envelope
+
+
+def _dedupe(errors: list[FieldError]) -> list[FieldError]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for error in errors:
+        key = (error.field, error.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(error)
+    return out

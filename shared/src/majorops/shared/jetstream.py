@@ -1,0 +1,266 @@
+"""JetStream plumbing every service shares: streams, durable pull consumers, acked publishing, dead letters.
+
+Why manual acks: FastStream's NATS default (``REJECT_ON_ERROR``) terminates a message on any
+exception, so one database hiccup would lose an event for good. Here a handler's exception naks the
+message with a growing delay, and only a message that is poison (it can never be processed, see
+:class:`PoisonMessage`) or that failed ``max_deliver - 1`` times goes to
+``majorops.deadletter.<service>`` with its reason — never dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from faststream import AckPolicy
+from faststream.nats import ConsumerConfig, DeliverPolicy, JStream, NatsBroker, PullSub
+from faststream.nats.annotations import NatsMessage
+from majorops.shared import subjects
+from majorops.shared.settings import CommonSettings
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig, PubAck, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+
+log = structlog.get_logger(__name__)
+
+DUPLICATE_WINDOW_SECONDS = 120.0
+PUBLISH_TIMEOUT_SECONDS = 5.0
+MAX_RETRY_DELAY_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: Sequence[str]
+    description: str
+
+
+STREAMS: tuple[StreamSpec, ...] = (
+    StreamSpec(subjects.EVENTS_STREAM, (subjects.ALL_EVENTS,), "Accepted incident lifecycle events"),
+    StreamSpec(subjects.DECISIONS_STREAM, (subjects.ALL_DECISIONS,), "After Action decisions per incident"),
+    StreamSpec(
+        subjects.ESCALATIONS_STREAM,
+        (subjects.ALL_ESCALATIONS, subjects.ALL_REMINDERS),
+        "Escalations of unmet obligations and heads-up reminders",
+    ),
+    StreamSpec(
+        subjects.DEADLETTER_STREAM, (subjects.ALL_DEADLETTERS,), "Messages a service could not process"
+    ),
+)
+
+
+def stream_config(spec: StreamSpec) -> StreamConfig:
+    return StreamConfig(
+        name=spec.name,
+        description=spec.description,
+        subjects=list(spec.subjects),
+        storage=StorageType.FILE,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        allow_direct=True,
+    )
+
+
+async def ensure_streams(js: JetStreamContext) -> None:
+    """Create every stream, or bring an existing one to the current config. Idempotent, replica-safe."""
+    for spec in STREAMS:
+        config = stream_config(spec)
+        try:
+            await js.add_stream(config=config)
+        except BadRequestError:
+            await js.update_stream(config=config)
+
+
+async def streams_present(js: JetStreamContext, names: Sequence[str]) -> bool:
+    """True when every named stream exists (readiness)."""
+    try:
+        for name in names:
+            await js.stream_info(name)
+    except NotFoundError:
+        return False
+    return True
+
+
+async def ensure_key_value(js: JetStreamContext, bucket: str, description: str) -> KeyValue:
+    """Open a file-backed key-value bucket, creating it on first use."""
+    try:
+        return await js.key_value(bucket)
+    except BucketNotFoundError:
+        try:
+            return await js.create_key_value(
+                config=KeyValueConfig(bucket=bucket, description=description, storage=StorageType.FILE)
+            )
+        except BadRequestError:  # another replica created it meanwhile
+            return await js.key_value(bucket)
+
+
+class UnacknowledgedPublish(RuntimeError):
+    """JetStream did not confirm a publish: the caller must treat the message as not sent."""
+
+
+async def publish_acked(
+    js: JetStreamContext,
+    subject: str,
+    payload: bytes,
+    msg_id: str,
+    *,
+    headers: dict[str, str] | None = None,
+    timeout: float = PUBLISH_TIMEOUT_SECONDS,
+) -> PubAck:
+    """Publish with ``Nats-Msg-Id`` and wait for the PubAck; raise :class:`UnacknowledgedPublish`."""
+    all_headers = {"Nats-Msg-Id": msg_id, **(headers or {})}
+    try:
+        return await js.publish(subject, payload, timeout=timeout, headers=all_headers)
+    except Exception as exc:
+        raise UnacknowledgedPublish(f"publish to {subject} not acknowledged: {exc}") from exc
+
+
+class PoisonMessage(Exception):
+    """A message that can never be processed (invalid payload, unknown type). Dead-lettered at once."""
+
+
+@dataclass
+class DeadLetter:
+    """The payload on ``majorops.deadletter.<service>``."""
+
+    service: str
+    reason: str
+    subject: str
+    stream: str | None
+    stream_sequence: int | None
+    num_delivered: int | None
+    payload: str
+    headers: dict[str, str] = field(default_factory=dict)
+    dead_lettered_at: str = field(
+        default_factory=lambda: datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    )
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.__dict__, ensure_ascii=False).encode()
+
+
+async def dead_letter(js: JetStreamContext, service: str, raw: Msg, reason: str) -> None:
+    """Put a message on the service's dead-letter subject, acknowledged, with why it failed there."""
+    meta = _metadata(raw)
+    letter = DeadLetter(
+        service=service,
+        reason=reason,
+        subject=raw.subject,
+        stream=meta.get("stream"),
+        stream_sequence=meta.get("stream_seq"),
+        num_delivered=meta.get("num_delivered"),
+        payload=raw.data.decode("utf-8", errors="replace"),
+        headers=dict(raw.headers or {}),
+    )
+    msg_id = f"dl:{service}:{letter.stream}:{letter.stream_sequence}"
+    await publish_acked(js, subjects.deadletter_subject(service), letter.to_json(), msg_id)
+
+
+def _metadata(raw: Msg) -> dict[str, Any]:
+    try:
+        md = raw.metadata
+    except Exception:  # not a JetStream message
+        return {}
+    return {
+        "stream": md.stream,
+        "stream_seq": md.sequence.stream if md.sequence else None,
+        "num_delivered": md.num_delivered,
+    }
+
+
+MessageHandler = Callable[[Msg], Awaitable[None]]
+
+
+def retry_delay(settings: CommonSettings, num_delivered: int) -> float:
+    """Exponential back-off for a failed delivery, capped."""
+    return float(min(settings.retry_delay_seconds * 2 ** max(num_delivered - 1, 0), MAX_RETRY_DELAY_SECONDS))
+
+
+def subscribe_durable(
+    broker: NatsBroker,
+    *,
+    service: str,
+    stream: str,
+    subject: str,
+    settings: CommonSettings,
+    handle: MessageHandler,
+) -> None:
+    """One durable pull consumer shared by every replica of ``service``, with explicit acks.
+
+    ``handle`` raising :class:`PoisonMessage` dead-letters the message at once; any other exception
+    naks it with back-off, and dead-letters it on its last allowed delivery.
+    """
+    consumer = ConsumerConfig(
+        durable_name=subjects.durable_name(service, stream),
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=settings.ack_wait_seconds,
+        max_deliver=settings.max_deliver,
+        max_ack_pending=settings.max_ack_pending,
+        filter_subject=subject,
+    )
+
+    @broker.subscriber(
+        subject,
+        stream=JStream(stream, declare=False),
+        durable=subjects.durable_name(service, stream),
+        config=consumer,
+        pull_sub=PullSub(batch_size=16, timeout=2.0),
+        ack_policy=AckPolicy.MANUAL,
+        title=f"{service}:{stream}",
+    )
+    async def on_message(body: bytes, msg: NatsMessage) -> None:
+        raw: Msg = msg.raw_message
+        js = broker.connection.jetstream()
+        meta = _metadata(raw)
+        bound = log.bind(subject=raw.subject, stream_seq=meta.get("stream_seq"))
+        try:
+            await handle(raw)
+        except PoisonMessage as exc:
+            bound.warning("message.poison", reason=str(exc))
+            await _dead_letter_or_retry(js, service, raw, msg, f"poison: {exc}", settings)
+            return
+        except Exception as exc:
+            delivered = int(meta.get("num_delivered") or 1)
+            if delivered >= settings.max_deliver:
+                bound.error("message.failed_finally", num_delivered=delivered, exc_info=exc)
+                reason = f"failed {delivered} deliveries, last error: {type(exc).__name__}: {exc}"
+                await _dead_letter_or_retry(js, service, raw, msg, reason, settings)
+            else:
+                delay = retry_delay(settings, delivered)
+                bound.warning("message.retry", num_delivered=delivered, delay_s=delay, error=str(exc))
+                await msg.nack(delay=delay)
+            return
+        await msg.ack()
+
+
+async def _dead_letter_or_retry(
+    js: JetStreamContext, service: str, raw: Msg, msg: NatsMessage, reason: str, settings: CommonSettings
+) -> None:
+    try:
+        await dead_letter(js, service, raw, reason)
+    except UnacknowledgedPublish:
+        # The dead letter itself was not stored: keep the message and try again later.
+        await msg.nack(delay=retry_delay(settings, 2))
+        return
+    await msg.reject()
+
+
+async def connect_broker(broker: NatsBroker) -> Client:
+    """Connect the broker and make sure every stream exists before any subscriber starts."""
+    connection = await broker.connect()
+    await ensure_streams(connection.jetstream())
+    return connection
+
+
+def decode_json(raw: Msg) -> Any:
+    """The JSON body of a message; a body that is not JSON is poison."""
+    try:
+        return json.loads(raw.data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PoisonMessage(f"body is not JSON: {exc}") from exc

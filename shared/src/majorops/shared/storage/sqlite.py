@@ -1,0 +1,105 @@
+"""The embedded store: one SQLite file per service in the data dir, WAL mode, shared by replicas."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+from majorops.shared.storage.eventlog import StoredEvent
+
+EVENTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    event_id    TEXT PRIMARY KEY,
+    incident_id TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    time_utc    TEXT NOT NULL,
+    arrival     INTEGER NOT NULL,
+    envelope    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_incident ON events (incident_id, time_utc, arrival);
+"""
+
+
+class SqliteDatabase:
+    """An aiosqlite connection with the pragmas several processes need to share one file safely."""
+
+    def __init__(self, path: Path, schema: Sequence[str]) -> None:
+        self.path = path
+        self._schema = schema
+        self._conn: aiosqlite.Connection | None = None
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(self.path, timeout=30.0, isolation_level=None)
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=FULL")
+        await conn.execute("PRAGMA busy_timeout=30000")
+        for script in self._schema:
+            await conn.executescript(script)
+        self._conn = conn
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError(f"SQLite store {self.path} is not open")
+        return self._conn
+
+    async def ping(self) -> bool:
+        await self.conn.execute("SELECT 1")
+        return True
+
+
+class SqliteEventLog:
+    """:class:`~majorops.shared.storage.eventlog.EventLog` on SQLite."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self.db = db
+
+    async def append(self, event: StoredEvent) -> bool:
+        cursor = await self.db.conn.execute(
+            "INSERT OR IGNORE INTO events (event_id, incident_id, type, time_utc, arrival, envelope) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                event.event_id,
+                event.incident_id,
+                event.type,
+                event.time_utc,
+                event.arrival,
+                event.envelope_json(),
+            ),
+        )
+        return cursor.rowcount == 1
+
+    async def events_for(self, incident_id: str) -> list[StoredEvent]:
+        async with self.db.conn.execute(
+            "SELECT event_id, incident_id, type, time_utc, arrival, envelope FROM events "
+            "WHERE incident_id = ? ORDER BY time_utc, arrival",
+            (incident_id,),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [_row_to_event(row) for row in rows]
+
+    async def incident_ids(self) -> list[str]:
+        async with self.db.conn.execute(
+            "SELECT DISTINCT incident_id FROM events ORDER BY incident_id"
+        ) as cur:
+            return [str(row[0]) for row in await cur.fetchall()]
+
+
+def _row_to_event(row: Any) -> StoredEvent:
+    return StoredEvent(
+        event_id=row[0],
+        incident_id=row[1],
+        type=row[2],
+        time_utc=row[3],
+        arrival=int(row[4]),
+        envelope=json.loads(row[5]),
+    )
