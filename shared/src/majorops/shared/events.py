@@ -356,6 +356,7 @@ EVENT_DATA_MODELS: Mapping[str, type[EventData]] = {
     EventType.ACTIONITEM_COMPLETED: ActionItemCompleted,
 }
 
+_SEVERITY_TYPES = frozenset({EventType.INCIDENT_DECLARED, EventType.INCIDENT_UPDATED})
 _EXTRA_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$")
 
 
@@ -495,7 +496,7 @@ def validate_event(raw: object, extra_types: frozenset[str] = frozenset()) -> Cl
         try:
             EVENT_DATA_MODELS[event_type].model_validate(data)
             normalised_data = dict(data)
-            if "severity" in normalised_data and normalised_data["severity"] is not None:
+            if event_type in _SEVERITY_TYPES and normalised_data.get("severity") is not None:
                 normalised_data["severity"] = normalise_severity(normalised_data["severity"])
         except ValidationError as exc:
             errors.extend(_errors_from(exc, "data"))

@@ -13,6 +13,7 @@ from faststream.nats import NatsBroker
 from faststream.nats.annotations import NatsMessage
 from majorops.ingest.adapters.jetstream import JetStreamEventPublisher
 from majorops.ingest.config import IngestSettings
+from majorops.ingest.domain.alertmanager import webhook_to_events
 from majorops.ingest.domain.batch import MAX_BODY_BYTES, IngestOutcome, Problem, too_large
 from majorops.ingest.handlers import PublishFailed, accept_events, parse_body, unavailable
 from majorops.shared import subjects
@@ -47,6 +48,20 @@ class IngestRuntime:
         body = parse_body(raw)
         if isinstance(body, Problem):
             return body
+        return await self.accept(body)
+
+    async def ingest_alertmanager(self, raw: bytes) -> IngestOutcome | Problem:
+        body = parse_body(raw)
+        if isinstance(body, Problem):
+            return body
+        events = webhook_to_events(body)
+        if isinstance(events, Problem):
+            return events
+        if not events:
+            return IngestOutcome()
+        return await self.accept(events)
+
+    async def accept(self, body: Any) -> IngestOutcome | Problem:
         if self.publisher is None:
             return unavailable("not connected to NATS yet")
         try:
@@ -69,6 +84,27 @@ def problem_response(problem: Problem) -> JSONResponse:
     return JSONResponse(problem.as_dict(), status_code=problem.status, media_type="application/problem+json")
 
 
+async def read_body(request: Request) -> bytes | Problem:
+    """The body, refused with 413 as soon as it passes 1 MiB (declared or streamed)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def answer(result: IngestOutcome | Problem) -> JSONResponse:
+    if isinstance(result, Problem):
+        return problem_response(result)
+    return JSONResponse(result.as_dict(), status_code=202)
+
+
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     runtime = IngestRuntime(settings or IngestSettings())
 
@@ -89,33 +125,25 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
 
-    @app.post(
-        "/v1/events",
-        status_code=202,
-        responses={
-            202: {"description": "Accepted: counts of new and duplicate events"},
-            400: {"description": "Body is not JSON"},
-            413: {"description": "Body over 1 MiB"},
-            422: {"description": "Some event is invalid; nothing was published"},
-            503: {"description": "JetStream did not acknowledge; retry the request"},
-        },
-    )
+    responses: dict[int | str, dict[str, Any]] = {
+        202: {"description": "Accepted: counts of new and duplicate events"},
+        400: {"description": "Body is not JSON"},
+        413: {"description": "Body over 1 MiB"},
+        422: {"description": "Some event is invalid; nothing was published"},
+        503: {"description": "JetStream did not acknowledge; retry the request"},
+    }
+
+    @app.post("/v1/events", status_code=202, responses=responses)
     async def post_events(request: Request) -> JSONResponse:
         """One CloudEvents envelope or an array of up to 1000, all or nothing."""
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            return problem_response(too_large())
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                return problem_response(too_large())
-            chunks.append(chunk)
-        result = await runtime.ingest(b"".join(chunks))
-        if isinstance(result, Problem):
-            return problem_response(result)
-        return JSONResponse(result.as_dict(), status_code=202)
+        raw = await read_body(request)
+        return answer(raw if isinstance(raw, Problem) else await runtime.ingest(raw))
+
+    @app.post("/v1/webhooks/alertmanager", status_code=202, responses=responses)
+    async def post_alertmanager(request: Request) -> JSONResponse:
+        """Prometheus Alertmanager webhook (payload version 4): each alert becomes alert.fired/resolved."""
+        raw = await read_body(request)
+        return answer(raw if isinstance(raw, Problem) else await runtime.ingest_alertmanager(raw))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -1,0 +1,253 @@
+"""``majorops up``: the embedded nats-server and the four services as separate processes.
+
+The supervisor restarts a service that dies (a crash, an OOM kill, ``kill -9``) with back-off, and
+stops everything on SIGTERM/SIGINT: services first (they drain their NATS connections), the broker
+last. Children get ``PR_SET_PDEATHSIG`` so that even a ``kill -9`` of the supervisor leaves no
+orphan behind.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from majorops.cli.natsserver import NatsServer, port_open
+
+SERVICES = ("ingest", "policy", "reminders", "reports")
+READY_TIMEOUT_SECONDS = 30.0
+STOP_TIMEOUT_SECONDS = 15.0
+MAX_RESTART_DELAY_SECONDS = 30.0
+
+
+def _die_with_parent() -> None:
+    """Linux: deliver SIGTERM to the child when the supervisor goes away, however it goes."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    env: Mapping[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    last_start: float = 0.0
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", f"majorops.{self.name}"],
+                env=dict(self.env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        finally:
+            log.close()
+        self.last_start = time.monotonic()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def terminate(self) -> None:
+        if self.alive():
+            assert self.process is not None
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait_or_kill(self, deadline: float) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@dataclass
+class UpOptions:
+    data_dir: Path
+    nats_port: int
+    ingest_port: int
+    reports_port: int
+    nats_url: str | None
+    host: str = "127.0.0.1"
+
+
+@dataclass
+class System:
+    """The whole system on one machine."""
+
+    options: UpOptions
+    say: Callable[[str], None] = print
+    nats: NatsServer | None = None
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def nats_url(self) -> str:
+        if self.options.nats_url:
+            return self.options.nats_url
+        assert self.nats is not None
+        return self.nats.url
+
+    def check_ports(self) -> None:
+        wanted = {"ingest": self.options.ingest_port, "reports": self.options.reports_port}
+        if not self.options.nats_url:
+            wanted["nats"] = self.options.nats_port
+        for what, port in wanted.items():
+            if port_open(self.options.host, port):
+                raise SystemExit(
+                    f"majorops up: port {port} ({what}) on {self.options.host} is already in use; "
+                    f"stop what listens there or pass --{what}-port"
+                )
+
+    def start(self) -> None:
+        opts = self.options
+        opts.data_dir.mkdir(parents=True, exist_ok=True)
+        self.check_ports()
+        logs = opts.data_dir / "logs"
+        if not opts.nats_url:
+            self.nats = NatsServer(
+                data_dir=opts.data_dir, port=opts.nats_port, log_file=logs / "nats-server.log"
+            )
+            logs.mkdir(parents=True, exist_ok=True)
+            self.nats.start()
+            self.say(
+                f"nats-server  {self.nats.url}  (JetStream in {opts.data_dir / 'nats'}, sync_interval always)"
+            )
+        else:
+            self.say(f"nats         {opts.nats_url}  (external)")
+        env = {
+            **os.environ,
+            "MAJOROPS_NATS_URL": self.nats_url,
+            "MAJOROPS_DATA_DIR": str(opts.data_dir.resolve()),
+            "MAJOROPS_INGEST_HOST": opts.host,
+            "MAJOROPS_INGEST_PORT": str(opts.ingest_port),
+            "MAJOROPS_REPORTS_HOST": opts.host,
+            "MAJOROPS_REPORTS_PORT": str(opts.reports_port),
+        }
+        for name in SERVICES:
+            proc = ServiceProcess(name, env, logs / f"{name}.log")
+            proc.start()
+            self.services[name] = proc
+        self.wait_ready()
+        store = (
+            f"MongoDB {os.environ['MAJOROPS_MONGODB_URL']}"
+            if os.environ.get("MAJOROPS_MONGODB_URL")
+            else (f"SQLite in {opts.data_dir}")
+        )
+        self.say(
+            f"ingest       http://{opts.host}:{opts.ingest_port}/v1/events  (NATS request: majorops.ingest)"
+        )
+        self.say(f"reports      http://{opts.host}:{opts.reports_port}/v1/reviews")
+        self.say(
+            f"policy       pid {self.services['policy'].pid}   reminders  pid {self.services['reminders'].pid}"
+        )
+        self.say(f"store        {store}")
+        self.say(f"logs         {logs}/<service>.log")
+        self.say("ready — Ctrl-C or SIGTERM stops everything")
+
+    def wait_ready(self) -> None:
+        urls = {
+            "ingest": f"http://{self.options.host}:{self.options.ingest_port}/readyz",
+            "reports": f"http://{self.options.host}:{self.options.reports_port}/readyz",
+        }
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        pending = dict(urls)
+        with httpx.Client(timeout=1.0) as client:
+            while pending and time.monotonic() < deadline:
+                for name, url in list(pending.items()):
+                    proc = self.services[name]
+                    if not proc.alive():
+                        raise RuntimeError(f"{name} exited during start; see {proc.log_path}")
+                    try:
+                        if client.get(url).status_code == 200:
+                            del pending[name]
+                    except httpx.HTTPError:
+                        pass
+                if pending:
+                    time.sleep(0.2)
+        if pending:
+            raise RuntimeError(f"not ready within {READY_TIMEOUT_SECONDS:.0f} s: {', '.join(pending)}")
+
+    def supervise(self) -> None:
+        """Restart services that die, until asked to stop."""
+        while not self.stopping.wait(0.5):
+            for proc in self.services.values():
+                if proc.alive() or self.stopping.is_set():
+                    continue
+                code = proc.process.returncode if proc.process else None
+                ran = time.monotonic() - proc.last_start
+                proc.restarts = 0 if ran > 60 else proc.restarts + 1
+                delay = min(2.0**proc.restarts - 1, MAX_RESTART_DELAY_SECONDS)
+                self.say(
+                    f"{proc.name} exited with code {code}; restarting in {delay:.0f} s (see {proc.log_path})"
+                )
+                if self.stopping.wait(delay):
+                    return
+                proc.start()
+                self.say(f"{proc.name} restarted, pid {proc.pid}")
+            if (
+                self.nats is not None
+                and self.nats.process is not None
+                and self.nats.process.poll() is not None
+            ):
+                self.say("nats-server exited; restarting it")
+                self.nats.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        # Ingest first, so nothing new is accepted while the consumers drain.
+        order = ["ingest", "reports", "policy", "reminders"]
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for name in order:
+            if name in self.services:
+                self.services[name].terminate()
+        for name in order:
+            if name in self.services:
+                self.services[name].wait_or_kill(deadline)
+        if self.nats is not None:
+            self.nats.stop()
+        self.say("stopped")
+
+
+def run_up(options: UpOptions) -> int:
+    system = System(options)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        system.stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        system.start()
+        system.supervise()
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"majorops up: {exc}", file=sys.stderr)
+        system.stop()
+        return 1
+    system.stop()
+    return 0

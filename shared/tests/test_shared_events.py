@@ -1,0 +1,153 @@
+"""The input contract (CONTRACT §1): what a sender is told when an envelope is wrong, and what is kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from majorops.shared.events import (
+    EVENT_DATA_MODELS,
+    EventType,
+    EventValidationError,
+    Severity,
+    parse_extra_event_types,
+    validate_event,
+)
+
+
+def env(type_: str = "majorops.incident.declared", **overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": "8f1c2a6e-3d1b-4a5e-9a52-2f0b6f6f7c11",
+        "source": "pagerduty/prod",
+        "type": type_,
+        "time": "2026-11-20T09:14:00Z",
+        "subject": "INC-1042",
+        "datacontenttype": "application/json",
+        "data": {"title": "Checkout latency", "severity": "critical"},
+    }
+    base.update(overrides)
+    return base
+
+
+def fields_of(raw: Any) -> set[str]:
+    with pytest.raises(EventValidationError) as info:
+        validate_event(raw)
+    return {e.field for e in info.value.errors}
+
+
+def test_contract_example_is_valid() -> None:
+    event = validate_event(env())
+    assert event.incident_id == "INC-1042"
+    assert event.short_type == "incident.declared"
+    assert event.occurred_at.isoformat() == "2026-11-20T09:14:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("alias", "expected"),
+    [
+        ("P1", "critical"),
+        ("p2", "high"),
+        ("P3", "medium"),
+        ("p4", "low"),
+        ("CRITICAL", "critical"),
+        ("High", "high"),
+    ],
+)
+def test_severity_aliases_are_normalised(alias: str, expected: str) -> None:
+    event = validate_event(env(data={"title": "t", "severity": alias}))
+    assert event.data["severity"] == expected
+    assert Severity(event.data["severity"]).value == expected
+
+
+def test_unknown_data_fields_are_kept_on_the_wire() -> None:
+    event = validate_event(env(data={"title": "t", "severity": "P2", "pagerduty_url": "https://x"}))
+    wire = event.to_wire()
+    assert wire["data"]["pagerduty_url"] == "https://x"
+    assert wire["data"]["severity"] == "high"
+    assert wire["time"] == "2026-11-20T09:14:00Z"
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"time": "2026-11-20T09:14:00"}, "time"),  # no offset
+        ({"time": "yesterday"}, "time"),
+        ({"time": 1763630040}, "time"),
+        ({"subject": "-bad"}, "subject"),
+        ({"subject": "a" * 65}, "subject"),
+        ({"subject": "INC 1"}, "subject"),
+        ({"id": ""}, "id"),
+        ({"id": "x" * 129}, "id"),
+        ({"specversion": "0.3"}, "specversion"),
+        ({"type": "majorops.incident.declard"}, "type"),
+        ({"source": ""}, "source"),
+    ],
+)
+def test_envelope_errors_name_the_field(override: dict[str, Any], field: str) -> None:
+    assert field in fields_of(env(**override))
+
+
+def test_missing_required_attributes_are_each_reported() -> None:
+    raw = env()
+    for key in ("id", "time", "subject", "source"):
+        del raw[key]
+    assert {"id", "time", "subject", "source"} <= fields_of(raw)
+
+
+@pytest.mark.parametrize(
+    ("type_", "data", "field"),
+    [
+        ("majorops.incident.declared", {"severity": "critical"}, "data.title"),
+        ("majorops.incident.declared", {"title": "t", "severity": "urgent"}, "data.severity"),
+        (
+            "majorops.incident.declared",
+            {"title": "t", "severity": "P1", "affected_users": "12"},
+            "data.affected_users",
+        ),
+        (
+            "majorops.incident.declared",
+            {"title": "t", "severity": "P1", "sla_status": "late"},
+            "data.sla_status",
+        ),
+        ("majorops.alert.fired", {"alert_name": "x", "customer_count": -1}, "data.customer_count"),
+        ("majorops.alert.fired", {"alert_name": "x", "external_impact": "yes"}, "data.external_impact"),
+        ("majorops.role.assigned", {"role": "mim"}, "data.person"),
+        ("majorops.status.posted", {"audience": "everyone", "text": "x"}, "data.audience"),
+        ("majorops.vendor.rca_committed", {"vendor": "Acme", "due": "next week"}, "data.due"),
+        ("majorops.afteraction.scheduled", {}, "data.meeting_at"),
+        ("majorops.mtm.held", {"action_items": [{"owner": "x"}]}, "data.action_items[0].title"),
+        ("majorops.actionitem.created", {"item_id": "AI-7"}, "data.title"),
+        ("majorops.actionitem.created", {"item_id": "AI 7", "title": "t"}, "data.item_id"),
+    ],
+)
+def test_data_errors_name_the_field(type_: str, data: dict[str, Any], field: str) -> None:
+    assert field in fields_of(env(type_, data=data))
+
+
+def test_update_needs_at_least_one_field() -> None:
+    with pytest.raises(EventValidationError) as info:
+        validate_event(env("majorops.incident.updated", data={}))
+    assert "at least one of" in str(info.value)
+
+
+def test_every_contract_type_is_known_and_short_names_are_unique() -> None:
+    assert set(EVENT_DATA_MODELS) == {t.value for t in EventType}
+    assert len({t.short for t in EventType}) == len(EventType)
+
+
+def test_unknown_type_is_rejected_unless_the_deployment_added_it() -> None:
+    raw = env("majorops.change.deployed", data={"anything": 1})
+    assert "type" in fields_of(raw)
+    extra = parse_extra_event_types(["majorops.change.deployed"])
+    assert validate_event(raw, extra).data == {"anything": 1}
+
+
+@pytest.mark.parametrize("name", ["Change.Deployed", "other.change.deployed", "majorops"])
+def test_extra_types_must_be_well_formed(name: str) -> None:
+    with pytest.raises(ValueError, match="must look like"):
+        parse_extra_event_types([name])
+
+
+def test_not_an_object() -> None:
+    assert fields_of(["x"]) == {"(envelope)"}

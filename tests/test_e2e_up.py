@@ -1,0 +1,259 @@
+"""End to end, as a user would: `majorops up`, post events, read the review, kill things, restart.
+
+These tests run the real CLI in a subprocess: the embedded nats-server from the wheel, four
+service processes, SQLite stores in a temporary data dir.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from majorops.cli.natsserver import free_port
+
+pytestmark = pytest.mark.e2e
+
+SERVICES = ("ingest", "policy", "reminders", "reports")
+
+
+def event(incident: str, n: int, type_: str, time_: str, **data: Any) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": f"{incident}-{n}",
+        "source": "e2e",
+        "type": f"majorops.{type_}",
+        "time": time_,
+        "subject": incident,
+        "data": data,
+    }
+
+
+@dataclass
+class Up:
+    data_dir: Path
+    ingest_port: int = field(default_factory=free_port)
+    reports_port: int = field(default_factory=free_port)
+    nats_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[str] | None = None
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def ingest(self) -> str:
+        return f"http://127.0.0.1:{self.ingest_port}"
+
+    @property
+    def reports(self) -> str:
+        return f"http://127.0.0.1:{self.reports_port}"
+
+    def start(self, timeout: float = 60.0) -> float:
+        """Start and wait for the "ready" line; returns the seconds it took."""
+        began = time.monotonic()
+        self.process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "majorops"),
+                "up",
+                "--data-dir",
+                str(self.data_dir),
+                "--nats-port",
+                str(self.nats_port),
+                "--ingest-port",
+                str(self.ingest_port),
+                "--reports-port",
+                str(self.reports_port),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("MAJOROPS_")},
+        )
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            self.output.append(line)
+            if line.startswith("ready"):
+                return time.monotonic() - began
+        raise AssertionError("majorops up did not get ready:\n" + "".join(self.output) + self.logs())
+
+    def logs(self) -> str:
+        out = []
+        for path in sorted((self.data_dir / "logs").glob("*.log")):
+            out.append(f"--- {path.name}\n" + path.read_text(errors="replace")[-3000:])
+        return "\n".join(out)
+
+    def stop(self, timeout: float = 30.0) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            rest, _ = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+        self.output.append(rest)
+        return self.process.returncode
+
+
+def processes_of(data_dir: Path) -> dict[int, str]:
+    """Every live process started for this data dir (services by env, nats-server by its config path)."""
+    marker = str(data_dir.resolve())
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            environ = (entry / "environ").read_bytes().decode(errors="replace")
+            state = next(
+                (ln for ln in (entry / "status").read_text().splitlines() if ln.startswith("State:")), ""
+            )
+        except OSError:
+            continue
+        if "Z (zombie)" in state:
+            continue
+        if f"MAJOROPS_DATA_DIR={marker}" in environ or (marker in cmdline and "nats-server" in cmdline):
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def service_pid(data_dir: Path, service: str) -> int:
+    for pid, cmdline in processes_of(data_dir).items():
+        if f"-m majorops.{service}" in cmdline:
+            return pid
+    raise AssertionError(f"no {service} process for {data_dir}")
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except (httpx.HTTPError, OSError, sqlite3.Error):
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+def post(url: str, body: Any) -> dict[str, Any]:
+    """Post like a sender that retries until ingest answers (it may be restarting)."""
+
+    def attempt() -> dict[str, Any] | None:
+        resp = httpx.post(url, json=body, timeout=5)
+        return resp.json() if resp.status_code == 202 else None  # type: ignore[no-any-return]
+
+    return wait_for(attempt, 30, f"ingest to accept at {url}")  # type: ignore[no-any-return]
+
+
+def review(up: Up, incident: str) -> dict[str, Any] | None:
+    resp = httpx.get(f"{up.reports}/v1/reviews/{incident}", timeout=5)
+    return resp.json() if resp.status_code == 200 else None  # type: ignore[no-any-return]
+
+
+def stored_event_ids(db: Path, incident: str) -> set[str]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+        return {
+            row[0] for row in conn.execute("SELECT event_id FROM events WHERE incident_id = ?", (incident,))
+        }
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Up]:
+    system = Up(data_dir=tmp_path / "majorops")
+    yield system
+    if system.process is not None and system.process.poll() is None:
+        system.stop()
+    for pid in processes_of(system.data_dir):
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_up_serves_a_review_then_stops_cleanly_and_resumes(up: Up) -> None:
+    took = up.start()
+    assert took < 30, f"ready after {took:.1f} s"
+    text = "".join(up.output)
+    assert f"http://127.0.0.1:{up.ingest_port}/v1/events" in text
+    assert f"http://127.0.0.1:{up.reports_port}/v1/reviews" in text
+    assert f"nats://127.0.0.1:{up.nats_port}" in text
+
+    incident = "INC-E2E-1"
+    batch = [
+        event(
+            incident,
+            1,
+            "alert.fired",
+            "2026-11-20T09:02:00Z",
+            alert_name="CheckoutLatencyHigh",
+            customer_count=1200,
+        ),
+        event(
+            incident, 2, "incident.declared", "2026-11-20T09:14:00Z", title="Checkout latency", severity="P1"
+        ),
+        event(incident, 3, "role.assigned", "2026-11-20T09:15:00Z", role="mim", person="Dana Reyes"),
+        event(incident, 4, "incident.resolved", "2026-11-20T11:29:00Z"),
+    ]
+    assert post(f"{up.ingest}/v1/events", batch) == {"accepted": 4, "duplicates": 0}
+    got = wait_for(lambda: (r := review(up, incident)) and len(r["timeline"]) == 4 and r, 20, "the review")
+    assert got["summary"]["title"] == "Checkout latency"
+    assert got["summary"]["severity"] == "critical"
+    assert [item["type"] for item in got["timeline"]] == [
+        "alert.fired",
+        "incident.declared",
+        "role.assigned",
+        "incident.resolved",
+    ]
+    assert httpx.get(f"{up.reports}/v1/reviews/NOPE-1", timeout=5).status_code == 404
+
+    assert up.stop() == 0
+    assert wait_for(lambda: not processes_of(up.data_dir), 10, "no process left"), processes_of(up.data_dir)
+
+    up.process = None
+    up.start()
+    again = wait_for(lambda: review(up, incident), 20, "the review after restart")
+    assert len(again["timeline"]) == 4
+    assert post(f"{up.ingest}/v1/events", batch[0]) == {"accepted": 0, "duplicates": 1}
+
+
+def test_kill_9_of_any_service_loses_no_accepted_event(up: Up) -> None:
+    up.start()
+    incident = "INC-E2E-KILL"
+    accepted: list[str] = []
+    n = 0
+    for victim in SERVICES:
+        batch = []
+        for _ in range(10):
+            n += 1
+            batch.append(
+                event(incident, n, "timeline.logged", f"2026-11-20T10:{n:02d}:00Z", text=f"step {n}")
+            )
+        result = post(f"{up.ingest}/v1/events", batch)
+        assert result == {"accepted": 10, "duplicates": 0}
+        accepted.extend(e["id"] for e in batch)
+        pid = service_pid(up.data_dir, victim)
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda v=victim, p=pid: service_pid(up.data_dir, v) != p, 30, f"{victim} to be restarted")
+    want = set(accepted)
+    wait_for(
+        lambda: (r := review(up, incident)) and {i.get("event_id") for i in r["timeline"]} >= want,
+        60,
+        "every accepted event in the review",
+    )
+    for service in ("policy", "reminders"):
+        db = up.data_dir / f"{service}.sqlite3"
+        wait_for(lambda d=db: stored_event_ids(d, incident) == want, 60, f"every event in {service}'s store")
+    final = review(up, incident)
+    assert final is not None
+    assert len(final["timeline"]) == len(want), "an event was stored twice"
+    assert up.stop() == 0
