@@ -492,7 +492,7 @@ def validate_event(raw: object, extra_types: frozenset[str] = frozenset()) -> Cl
         )
     data = raw.get("data", {})
     normalised_data: dict[str, Any] | None = None
-    if isinstance(data, Mapping) and known and event_type in EVENT_DATA_MODELS:
+    if isinstance(data, Mapping) and isinstance(event_type, str) and event_type in EVENT_DATA_MODELS:
         try:
             EVENT_DATA_MODELS[event_type].model_validate(data)
             normalised_data = dict(data)

@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 from faststream import AckPolicy
+from faststream.message import StreamMessage
 from faststream.nats import ConsumerConfig, DeliverPolicy, JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
 from majorops.shared import subjects
@@ -177,6 +178,15 @@ def _metadata(raw: Msg) -> dict[str, Any]:
 MessageHandler = Callable[[Msg], Awaitable[None]]
 
 
+async def raw_body(message: StreamMessage[Any]) -> bytes:
+    """Leave the body as received: handlers decode it themselves, so that bad JSON is dead-lettered.
+
+    FastStream's default decoder would turn JSON into a dict (or fail) before the handler runs, and
+    a failure there happens outside the handler's retry/dead-letter logic.
+    """
+    return message.body
+
+
 def retry_delay(settings: CommonSettings, num_delivered: int) -> float:
     """Exponential back-off for a failed delivery, capped."""
     return float(min(settings.retry_delay_seconds * 2 ** max(num_delivered - 1, 0), MAX_RETRY_DELAY_SECONDS))
@@ -212,6 +222,7 @@ def subscribe_durable(
         config=consumer,
         pull_sub=PullSub(batch_size=16, timeout=2.0),
         ack_policy=AckPolicy.MANUAL,
+        decoder=raw_body,
         title=f"{service}:{stream}",
     )
     async def on_message(body: bytes, msg: NatsMessage) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from majorops.shared.events import parse_extra_event_types
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -25,11 +26,19 @@ class CommonSettings(BaseSettings):
     max_deliver: int = Field(default=5, ge=2)
     max_ack_pending: int = Field(default=256, ge=1)
     retry_delay_seconds: float = Field(default=1.0, ge=0)
+    extra_event_types: str = Field(
+        default="", description="Comma-separated event types this deployment added on purpose"
+    )
 
     @field_validator("mongodb_url")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @property
+    def extra_types(self) -> frozenset[str]:
+        """The deployment-added event types, checked (a malformed name stops the service at start)."""
+        return parse_extra_event_types(self.extra_event_types.split(","))
 
     def sqlite_path(self, service: str) -> Path:
         """The embedded store of one service: ``<data_dir>/<service>.sqlite3``."""

@@ -17,7 +17,6 @@ from majorops.ingest.domain.alertmanager import webhook_to_events
 from majorops.ingest.domain.batch import MAX_BODY_BYTES, IngestOutcome, Problem, too_large
 from majorops.ingest.handlers import PublishFailed, accept_events, parse_body, unavailable
 from majorops.shared import subjects
-from majorops.shared.events import parse_extra_event_types
 from majorops.shared.jetstream import connect_broker, streams_present
 
 SERVICE = "ingest"
@@ -29,7 +28,7 @@ class IngestRuntime:
 
     def __init__(self, settings: IngestSettings) -> None:
         self.settings = settings
-        self.extra_types = parse_extra_event_types(settings.extra_event_types.split(","))
+        self.extra_types = settings.extra_types
         self.broker = NatsBroker(settings.nats_url, name=f"majorops-{SERVICE}", max_reconnect_attempts=-1)
         self.publisher: JetStreamEventPublisher | None = None
         self.broker.subscriber(subjects.INGEST_REQUEST, queue=subjects.INGEST_QUEUE_GROUP)(self.on_request)

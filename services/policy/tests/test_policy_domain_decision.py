@@ -1,0 +1,190 @@
+"""The decision document and repeat incidents across the fingerprint index (CONTRACT §3)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from typing import Any
+
+from majorops.policy.domain.business_days import BusinessCalendar
+from majorops.policy.domain.decision import (
+    DecisionContent,
+    EarlierOpenActionItem,
+    derive_decision,
+    open_items_of,
+)
+from majorops.policy.domain.facts import IncidentFacts, fold_facts
+from majorops.policy.domain.repeats import (
+    RootCauseSighting,
+    find_repeat_of,
+    incidents_to_reevaluate,
+    later_repeats_of,
+)
+from majorops.shared.decisions import Requirement
+from majorops.shared.events import CloudEvent, validate_event
+
+_ids = itertools.count(1)
+
+
+def event(incident: str, kind: str, at: str, data: dict[str, Any] | None = None) -> CloudEvent:
+    """An event as ingest accepts it (validated and normalised), never hand-constructed."""
+    return validate_event(
+        {
+            "specversion": "1.0",
+            "id": f"e-{next(_ids)}",
+            "source": "pagerduty/prod",
+            "type": f"majorops.{kind}",
+            "time": at,
+            "subject": incident,
+            "data": data or {},
+        }
+    )
+
+
+def contract_example_events() -> list[CloudEvent]:
+    return [
+        event(
+            "INC-1042",
+            "alert.fired",
+            "2026-11-20T09:00:00Z",
+            {"alert_name": "HighLatency", "customer_count": 40},
+        ),
+        event(
+            "INC-1042",
+            "incident.declared",
+            "2026-11-20T09:14:00Z",
+            {"title": "Checkout latency", "severity": "P1"},
+        ),
+        event("INC-1042", "incident.resolved", "2026-11-20T11:15:00Z"),
+        event("INC-1042", "incident.closed", "2026-11-20T12:00:00Z"),
+    ]
+
+
+def test_the_contract_example_decision() -> None:
+    content = derive_decision(fold_facts(contract_example_events()), [], BusinessCalendar())
+    published = content.with_revision(4).model_dump(mode="json")
+    assert published == {
+        "incident_id": "INC-1042",
+        "revision": 4,
+        "requirement": "mandatory",
+        "reasons": [
+            {
+                "rule": "critical_any_duration",
+                "text": "Critical (P1) incident: After Action mandatory at any duration",
+            }
+        ],
+        "severity": "critical",
+        "duration_seconds": 8100,
+        "customer_impact": True,
+        "repeat_of": [],
+        "closed_at": "2026-11-20T12:00:00Z",
+        "deadlines": {
+            "schedule_by": "2026-11-21T12:00:00Z",
+            "hold_by": "2026-11-27T12:00:00Z",
+            "draft_due": None,
+            "publish_by": None,
+            "action_review_at": None,
+        },
+        "declared_at": "2026-11-20T09:14:00Z",
+        "resolved_at": "2026-11-20T11:15:00Z",
+        "repeat_open_action_items": [],
+    }
+
+
+def test_content_survives_a_json_round_trip_and_a_published_decision_unchanged() -> None:
+    content = derive_decision(fold_facts(contract_example_events()), [], BusinessCalendar())
+    assert DecisionContent.model_validate_json(content.model_dump_json()) == content
+    assert DecisionContent.of_decision(content.with_revision(7)) == content
+
+
+def test_a_new_fact_changes_the_content_and_a_timeline_note_does_not() -> None:
+    events = contract_example_events()
+    before = derive_decision(fold_facts(events), [], BusinessCalendar())
+    note = event("INC-1042", "timeline.logged", "2026-11-20T12:30:00Z", {"text": "Customers notified"})
+    assert derive_decision(fold_facts([*events, note]), [], BusinessCalendar()) == before
+    held = event("INC-1042", "afteraction.held", "2026-11-25T10:00:00Z")
+    after = derive_decision(fold_facts([*events, held]), [], BusinessCalendar())
+    assert after != before
+    assert after.deadlines.publish_by == datetime(2026, 11, 27, 10, tzinfo=UTC)
+
+
+def root_caused(incident: str, identified_at: str, fingerprint: str = "db-pool-exhaustion") -> IncidentFacts:
+    return fold_facts(
+        [
+            event(incident, "incident.declared", "2026-11-01T09:00:00Z", {"title": "DB", "severity": "low"}),
+            event(incident, "rootcause.identified", identified_at, {"fingerprint": fingerprint}),
+            event(incident, "actionitem.created", identified_at, {"item_id": "AI-1", "title": "Pool alarm"}),
+            event(incident, "actionitem.created", identified_at, {"item_id": "AI-2", "title": "Done"}),
+            event(incident, "actionitem.completed", identified_at, {"item_id": "AI-2"}),
+        ]
+    )
+
+
+def sightings(*all_facts: IncidentFacts) -> list[RootCauseSighting]:
+    return [s for facts in all_facts if (s := RootCauseSighting.of(facts)) is not None]
+
+
+def test_a_repeat_is_mandatory_and_names_the_earlier_incidents_open_action_items() -> None:
+    first = root_caused("INC-1", "2026-11-01T10:00:00Z")
+    second = root_caused("INC-2", "2026-11-10T10:00:00Z")
+    unrelated = root_caused("INC-3", "2026-11-02T10:00:00Z", fingerprint="dns-ttl")
+    index = sightings(first, second, unrelated)
+    repeat_of = find_repeat_of(RootCauseSighting.of(second), index)
+    assert repeat_of == ("INC-1",)
+    decision = derive_decision(
+        second,
+        repeat_of,
+        BusinessCalendar(),
+        [*open_items_of(unrelated), *open_items_of(first)],
+    )
+    assert decision.requirement == Requirement.MANDATORY
+    assert decision.repeat_of == ["INC-1"]
+    assert decision.repeat_open_action_items == [
+        EarlierOpenActionItem(incident_id="INC-1", item_id="AI-1", title="Pool alarm")
+    ]
+    # The first incident is not a repeat of the later one.
+    assert find_repeat_of(RootCauseSighting.of(first), index) == ()
+
+
+def test_a_late_root_cause_for_an_earlier_incident_turns_a_later_one_into_a_repeat() -> None:
+    later = root_caused("INC-2", "2026-11-10T10:00:00Z")
+    assert find_repeat_of(RootCauseSighting.of(later), sightings(later)) == ()
+    earlier = root_caused("INC-1", "2026-11-01T10:00:00Z")
+    assert incidents_to_reevaluate(None, RootCauseSighting.of(earlier), sightings(later, earlier)) == (
+        "INC-2",
+    )
+    assert find_repeat_of(RootCauseSighting.of(later), sightings(later, earlier)) == ("INC-1",)
+    assert later_repeats_of(RootCauseSighting.of(earlier), sightings(later, earlier)) == ("INC-2",)
+
+
+def test_root_causes_identified_at_the_same_instant_repeat_neither() -> None:
+    one = root_caused("INC-1", "2026-11-01T10:00:00Z")
+    two = root_caused("INC-2", "2026-11-01T11:00:00+01:00")
+    index = sightings(one, two)
+    assert find_repeat_of(RootCauseSighting.of(one), index) == ()
+    assert find_repeat_of(RootCauseSighting.of(two), index) == ()
+
+
+def test_a_corrected_fingerprint_reevaluates_incidents_of_both_fingerprints() -> None:
+    before = RootCauseSighting.of(root_caused("INC-1", "2026-11-01T10:00:00Z"))
+    after = RootCauseSighting.of(root_caused("INC-1", "2026-11-01T10:00:00Z", fingerprint="dns-ttl"))
+    others = sightings(
+        root_caused("INC-2", "2026-11-05T10:00:00Z"),
+        root_caused("INC-3", "2026-11-06T10:00:00Z", fingerprint="dns-ttl"),
+        root_caused("INC-4", "2026-11-06T10:00:00Z", fingerprint="cert-expiry"),
+    )
+    assert incidents_to_reevaluate(before, after, others) == ("INC-2", "INC-3")
+    assert incidents_to_reevaluate(before, before, others) == ()
+    assert incidents_to_reevaluate(None, None, others) == ()
+
+
+def test_items_of_incidents_not_repeated_are_left_out_and_the_incident_never_repeats_itself() -> None:
+    facts = root_caused("INC-2", "2026-11-10T10:00:00Z")
+    decision = derive_decision(
+        facts,
+        ["INC-2", "INC-1", "INC-1"],
+        BusinessCalendar(),
+        [EarlierOpenActionItem(incident_id="INC-9", item_id="AI-1", title="Other")],
+    )
+    assert decision.repeat_of == ["INC-1"]
+    assert decision.repeat_open_action_items == []
