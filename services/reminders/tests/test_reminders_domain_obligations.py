@@ -11,10 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from majorops.reminders.domain.levels import levels_due
 from majorops.reminders.domain.obligations import Obligation, derive_obligations
-from majorops.reminders.domain.record import mtm_item_id
 from majorops.shared.decisions import AfterActionDecision, Deadlines
 from majorops.shared.escalations import ObligationKind as K
-from majorops.shared.events import CloudEvent, validate_event
+from majorops.shared.events import CloudEvent, mtm_item_id, validate_event
 
 INC = "INC-1042"
 CLOSE = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -15,14 +15,13 @@ from majorops.reports.domain.learning_review import (
     LearningReview,
     Narrative,
     assemble_learning_review,
-    mtm_item_id,
 )
 from majorops.reports.domain.metrics import compute_metrics, format_duration
 from majorops.reports.domain.timeline import RecordedEvent
 from majorops.reports.domain.vendors import summarise_vendors
 from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.escalations import Escalation
-from majorops.shared.events import CloudEvent, validate_event
+from majorops.shared.events import CloudEvent, mtm_item_id, validate_event
 
 INCIDENT = "INC-1042"
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -424,7 +423,7 @@ def test_mtm_action_items_get_stable_ids_that_later_events_can_complete() -> Non
         id="mtm-1",
     )
     first_id = mtm_item_id("mtm-1", 0)
-    expected_first = "MTM-" + hashlib.sha256(b"mtm-1:0").hexdigest()[:8]
+    expected_first = "MTM-" + hashlib.sha256(b"mtm-1#0").hexdigest()[:10]
     assert first_id == expected_first
     assert mtm_item_id("mtm-1", 1) != first_id
     completed = event("actionitem.completed", 90, {"item_id": first_id})

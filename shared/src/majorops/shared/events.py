@@ -7,6 +7,7 @@ kept; an unknown ``type`` is an error, so that a typo never disappears silently.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -243,6 +244,21 @@ class MtmActionItem(BaseModel):
     title: Text
     owner: Person | None = None
     due: DueDate | None = None
+
+
+MTM_ITEM_PREFIX = "MTM-"
+
+
+def mtm_item_id(mtm_event_id: str, index: int) -> str:
+    """The id of the ``index``-th (0-based) action item of the ``mtm.held`` event ``mtm_event_id``.
+
+    MTM action items carry no id of their own, yet reminders escalates them and people complete
+    them through ``actionitem.*`` events. The id is ``MTM-`` followed by the first 10 hex digits of
+    the SHA-256 of ``"<mtm event id>#<index>"``: derived, not random, so every service, replica and
+    replay names the item the same, and it fits the contract's ``item_id`` pattern.
+    """
+    digest = hashlib.sha256(f"{mtm_event_id}#{index}".encode()).hexdigest()
+    return f"{MTM_ITEM_PREFIX}{digest[:10]}"
 
 
 class MtmHeld(EventData):

@@ -13,7 +13,6 @@ holds each role.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from majorops.shared.events import (
     VendorEngaged,
     VendorRcaCommitted,
     VendorRcaReceived,
+    mtm_item_id,
     normalise_severity,
     parse_rfc3339,
 )
@@ -40,21 +40,6 @@ EventKey = tuple[datetime, str]
 """The total order every tie is broken by: event time (UTC), then event id."""
 
 _PLAIN_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-MTM_ITEM_PREFIX = "MTM-"
-
-
-def mtm_item_id(mtm_event_id: str, index: int) -> str:
-    """The id of the ``index``-th (0-based) action item of the ``mtm.held`` event ``mtm_event_id``.
-
-    MTM action items carry no id of their own, yet each needs a stable one for its
-    ``action_item_overdue`` escalation id and so that an ``actionitem.completed``/``updated`` can
-    name it. The id is ``MTM-`` followed by the first 10 hex digits of the SHA-256 of
-    ``"<mtm event id>#<index>"``: the same event always gives the same ids, on every replica and
-    after every replay, and the id stays within the contract's ``item_id`` pattern.
-    """
-    digest = hashlib.sha256(f"{mtm_event_id}#{index}".encode()).hexdigest()
-    return f"{MTM_ITEM_PREFIX}{digest[:10]}"
 
 
 def is_plain_date(due: str) -> bool:

@@ -15,7 +15,6 @@ timeline texts are the ones of :mod:`majorops.reports.domain.timeline`, extended
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +41,7 @@ from majorops.shared.events import (
     DueDate,
     EventType,
     Severity,
+    mtm_item_id,
     parse_rfc3339,
 )
 from pydantic import BaseModel, ConfigDict, Field
@@ -326,17 +326,6 @@ def _root_cause(record: Sequence[CloudEvent], narrative: Narrative | None) -> Ro
 
 
 # --- 7. action items --------------------------------------------------------------------------
-
-
-def mtm_item_id(mtm_event_id: str, index: int) -> str:
-    """The id of the ``index``-th (0-based) action item of the ``mtm.held`` event ``mtm_event_id``.
-
-    ``"MTM-"`` followed by the first 8 hex digits of SHA-256 of ``"<event id>:<index>"``. It is
-    derived, not random, so every replica and every rebuild names the item the same, and
-    ``actionitem.updated`` / ``actionitem.completed`` events can refer to it.
-    """
-    digest = hashlib.sha256(f"{mtm_event_id}:{index}".encode()).hexdigest()
-    return f"MTM-{digest[:8]}"
 
 
 @dataclass
