@@ -10,6 +10,7 @@ message with a growing delay, and only a message that is poison (it can never be
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -260,6 +261,22 @@ async def _dead_letter_or_retry(
         await msg.nack(delay=retry_delay(settings, 2))
         return
     await msg.reject()
+
+
+def make_broker(settings: CommonSettings, service: str) -> NatsBroker:
+    """The service's FastStream broker: reconnects forever, logs through the JSON logging setup.
+
+    Per-message "Received/Processed" lines go out at DEBUG; what matters (retries, dead letters,
+    failures) is logged by :func:`subscribe_durable` with the incident and event bound.
+    """
+    return NatsBroker(
+        settings.nats_url,
+        name=f"majorops-{service}",
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        logger=logging.getLogger(f"majorops.{service}.faststream"),
+        log_level=logging.DEBUG,
+    )
 
 
 async def connect_broker(broker: NatsBroker) -> Client:

@@ -9,7 +9,6 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from faststream.nats import NatsBroker
 from faststream.nats.annotations import NatsMessage
 from majorops.ingest.adapters.jetstream import JetStreamEventPublisher
 from majorops.ingest.config import IngestSettings
@@ -17,7 +16,7 @@ from majorops.ingest.domain.alertmanager import webhook_to_events
 from majorops.ingest.domain.batch import MAX_BODY_BYTES, IngestOutcome, Problem, too_large
 from majorops.ingest.handlers import PublishFailed, accept_events, parse_body, unavailable
 from majorops.shared import subjects
-from majorops.shared.jetstream import connect_broker, streams_present
+from majorops.shared.jetstream import connect_broker, make_broker, streams_present
 
 SERVICE = "ingest"
 log = structlog.get_logger(__name__)
@@ -29,7 +28,7 @@ class IngestRuntime:
     def __init__(self, settings: IngestSettings) -> None:
         self.settings = settings
         self.extra_types = settings.extra_types
-        self.broker = NatsBroker(settings.nats_url, name=f"majorops-{SERVICE}", max_reconnect_attempts=-1)
+        self.broker = make_broker(settings, SERVICE)
         self.publisher: JetStreamEventPublisher | None = None
         self.broker.subscriber(subjects.INGEST_REQUEST, queue=subjects.INGEST_QUEUE_GROUP)(self.on_request)
 
