@@ -62,7 +62,7 @@ async def stored_events(nats_url: str, incident: str) -> list[dict[str, Any]]:
                         }
                     )
                     await m.ack()
-        except nats.errors.TimeoutError:
+        except TimeoutError:  # nats-py raises its own or asyncio's
             pass
         await sub.unsubscribe()
         return out

@@ -164,6 +164,11 @@ async def dead_letter(js: JetStreamContext, service: str, raw: Msg, reason: str)
     await publish_acked(js, subjects.deadletter_subject(service), letter.to_json(), msg_id)
 
 
+def arrival_sequence(raw: Msg) -> int:
+    """The message's JetStream stream sequence: the order it reached the system (breaks time ties)."""
+    return int(raw.metadata.sequence.stream)
+
+
 def _metadata(raw: Msg) -> dict[str, Any]:
     try:
         md = raw.metadata

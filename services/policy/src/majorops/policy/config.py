@@ -1,0 +1,9 @@
+"""Policy settings (env prefix ``MAJOROPS_``)."""
+
+from __future__ import annotations
+
+from majorops.shared.settings import CommonSettings
+
+
+class PolicySettings(CommonSettings):
+    """Everything policy reads from the environment beyond the settings every service shares."""

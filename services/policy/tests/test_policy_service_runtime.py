@@ -1,0 +1,362 @@
+"""Policy against a real nats-server: every event of JetStream lands in its store exactly once.
+
+All tests of the session share one nats-server and so one ``policy-events`` durable consumer:
+each test stops its runtimes before it ends, or another test's runtime would consume its events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import nats
+import pytest
+from majorops.policy.adapters.sqlite import SqlitePolicyStore
+from majorops.policy.app import PolicyRuntime
+from majorops.policy.config import PolicySettings
+from majorops.shared import subjects
+from majorops.shared.jetstream import ensure_streams
+from majorops.shared.storage.eventlog import StoredEvent
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+T = TypeVar("T")
+DEADLINE_SECONDS = 20.0
+DURABLE = subjects.durable_name("policy", subjects.EVENTS_STREAM)
+
+
+def settings_for(nats_url: str, data_dir: Path) -> PolicySettings:
+    # The first runtime of the session creates the durable consumer with these values: keep them
+    # identical in every test. A short ack wait bounds how long a message fetched by a runtime that
+    # was just stopped waits before it is redelivered.
+    return PolicySettings(
+        nats_url=nats_url,
+        data_dir=data_dir,
+        mongodb_url=None,
+        ack_wait_seconds=3.0,
+        retry_delay_seconds=0.2,
+        max_deliver=5,
+    )
+
+
+def settings_env(nats_url: str, data_dir: Path) -> dict[str, str]:
+    """The same settings as :func:`settings_for`, as the environment of a policy process."""
+    settings = settings_for(nats_url, data_dir)
+    return {
+        "MAJOROPS_NATS_URL": nats_url,
+        "MAJOROPS_DATA_DIR": str(data_dir),
+        "MAJOROPS_MONGODB_URL": "",
+        "MAJOROPS_ACK_WAIT_SECONDS": str(settings.ack_wait_seconds),
+        "MAJOROPS_RETRY_DELAY_SECONDS": str(settings.retry_delay_seconds),
+        "MAJOROPS_MAX_DELIVER": str(settings.max_deliver),
+    }
+
+
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def envelope(incident: str, n: int, type_: str = "majorops.timeline.logged") -> dict[str, Any]:
+    data: dict[str, Any] = {"text": f"step {n}"}
+    if type_ == "majorops.incident.declared":
+        data = {"title": "Checkout latency", "severity": "P1"}
+    return {
+        "specversion": "1.0",
+        "id": f"{incident}-e{n}",
+        "source": "pagerduty/prod",
+        "type": type_,
+        "time": f"2026-11-20T09:{n % 60:02d}:00Z",
+        "subject": incident,
+        "data": data,
+    }
+
+
+@pytest.fixture
+async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    nc = await nats.connect(nats_url)
+    context = nc.jetstream()
+    await ensure_streams(context)
+    try:
+        yield context
+    finally:
+        await nc.drain()
+
+
+async def publish(js: JetStreamContext, event: dict[str, Any], msg_id: str | None = None) -> int:
+    """Publish as ingest does; the stream sequence is returned."""
+    ack = await js.publish(
+        subjects.event_subject(event["subject"], event["type"]),
+        json.dumps(event).encode(),
+        headers={"Nats-Msg-Id": msg_id or event["id"]},
+    )
+    return ack.seq
+
+
+@asynccontextmanager
+async def running(*runtimes: PolicyRuntime) -> AsyncIterator[None]:
+    for runtime in runtimes:
+        await runtime.start()
+    try:
+        yield
+    finally:
+        await asyncio.gather(*(runtime.stop() for runtime in runtimes))
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], what: str, timeout: float = DEADLINE_SECONDS
+) -> T:
+    """Poll until ``done(probe())`` or fail after ``timeout`` seconds, showing the last value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await probe()
+        if done(value):
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s; last seen: {value!r}")
+        await asyncio.sleep(0.05)
+
+
+def ids(events: list[StoredEvent]) -> list[str]:
+    return [e.event_id for e in events]
+
+
+async def stored_ids(runtime: PolicyRuntime, incident: str) -> list[str]:
+    return ids(await runtime.store.events_for(incident))
+
+
+async def consumer_settled(js: JetStreamContext) -> None:
+    """Wait until the durable has nothing left to deliver and nothing unacknowledged (all handled)."""
+
+    async def state() -> tuple[int, int]:
+        info = await js.consumer_info(subjects.EVENTS_STREAM, DURABLE)
+        return info.num_pending or 0, info.num_ack_pending or 0
+
+    await eventually(state, lambda s: s == (0, 0), "policy consumer settled")
+
+
+async def dead_letters_about(js: JetStreamContext, incident: str) -> list[dict[str, Any]]:
+    """Policy's dead letters for messages published under this incident's subjects."""
+    sub = await js.pull_subscribe(
+        subjects.deadletter_subject("policy"),
+        stream=subjects.DEADLETTER_STREAM,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=5),
+    )
+    letters: list[dict[str, Any]] = []
+    try:
+        while True:
+            try:
+                batch = await sub.fetch(256, timeout=0.3)
+            except TimeoutError:  # nats-py raises its own subclass, or asyncio's near the deadline
+                break
+            for msg in batch:
+                letter = json.loads(msg.data)
+                if letter["subject"].startswith(f"{subjects.EVENTS_ROOT}.{incident}."):
+                    letters.append(letter)
+                await msg.ack()
+    finally:
+        await sub.unsubscribe()
+    return letters
+
+
+async def test_every_event_is_stored_once_even_when_republished_under_another_msg_id(
+    nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
+) -> None:
+    runtime = PolicyRuntime(settings_for(nats_url, data_dir))
+    events = [envelope(unique_id, n) for n in range(1, 6)]
+    async with running(runtime):
+        for event in events:
+            await publish(js, event)
+        # A producer retrying after the duplicate window: JetStream keeps both copies.
+        await publish(js, events[0], msg_id=f"{events[0]['id']}-retry")
+        await publish(js, events[3], msg_id=f"{events[3]['id']}-retry")
+        expected = [e["id"] for e in events]
+        await eventually(lambda: stored_ids(runtime, unique_id), lambda got: got == expected, "5 events")
+        await consumer_settled(js)
+        assert await stored_ids(runtime, unique_id) == expected
+        assert await dead_letters_about(js, unique_id) == []
+
+
+async def test_state_survives_a_restart_and_events_sent_while_down_arrive(
+    nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
+) -> None:
+    settings = settings_for(nats_url, data_dir)
+    before = [envelope(unique_id, n) for n in range(1, 4)]
+    while_down = [envelope(unique_id, n) for n in range(4, 7)]
+    first = PolicyRuntime(settings)
+    async with running(first):
+        arrivals = {e["id"]: await publish(js, e) for e in before}
+        await eventually(lambda: stored_ids(first, unique_id), lambda got: len(got) == 3, "3 events")
+    for event in while_down:
+        await publish(js, event)
+
+    second = PolicyRuntime(settings)
+    async with running(second):
+        expected = [e["id"] for e in before + while_down]
+        await eventually(lambda: stored_ids(second, unique_id), lambda got: got == expected, "6 events")
+        kept = {e.event_id: e.arrival for e in await second.store.events_for(unique_id)}
+    assert {k: kept[k] for k in arrivals} == arrivals
+
+
+async def test_two_replicas_sharing_the_durable_and_the_file_store_each_event_once(
+    nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
+) -> None:
+    settings = settings_for(nats_url, data_dir)
+    replicas = (PolicyRuntime(settings.model_copy(update={"replica": "a"})), PolicyRuntime(settings))
+    events = [envelope(unique_id, n) for n in range(1, 41)]
+    async with running(*replicas):
+        for event in events:
+            await publish(js, event)
+        expected = [e["id"] for e in events]
+        await eventually(lambda: stored_ids(replicas[0], unique_id), lambda got: got == expected, "40 events")
+        await consumer_settled(js)
+    reopened = SqlitePolicyStore(settings.sqlite_path("policy"))
+    await reopened.open()
+    try:
+        assert ids(await reopened.events_for(unique_id)) == expected
+    finally:
+        await reopened.close()
+
+
+async def test_poison_messages_are_dead_lettered_with_a_reason_and_later_events_still_processed(
+    nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
+) -> None:
+    runtime = PolicyRuntime(settings_for(nats_url, data_dir))
+    not_json_subject = subjects.event_subject(unique_id, "majorops.incident.declared")
+    no_time = envelope(unique_id, 1, "majorops.incident.declared")
+    del no_time["time"]
+    good = envelope(unique_id, 2, "majorops.incident.declared")
+    async with running(runtime):
+        await js.publish(not_json_subject, b"{not json", headers={"Nats-Msg-Id": f"{unique_id}-garbage"})
+        await publish(js, no_time)
+        await publish(js, good)
+        await eventually(
+            lambda: stored_ids(runtime, unique_id), lambda got: got == [good["id"]], "good event"
+        )
+        letters = await eventually(
+            lambda: dead_letters_about(js, unique_id), lambda got: len(got) == 2, "2 dead letters"
+        )
+    garbage, invalid = sorted(letters, key=lambda letter: letter["payload"] != "{not json")
+    assert garbage["payload"] == "{not json"
+    assert garbage["reason"].startswith("poison: body is not JSON")
+    assert json.loads(invalid["payload"])["id"] == no_time["id"]
+    assert invalid["reason"].startswith("poison: invalid event envelope")
+    assert "time: is required" in invalid["reason"]
+    assert {letter["service"] for letter in letters} == {"policy"}
+
+
+class FlakyPolicyStore:
+    """A real SQLite store whose first write of one event fails, as during a database failover."""
+
+    def __init__(self, inner: SqlitePolicyStore, flaky_event_id: str) -> None:
+        self.inner = inner
+        self.flaky_event_id = flaky_event_id
+        self.failures = 0
+
+    async def open(self) -> None:
+        await self.inner.open()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def append_event(self, event: StoredEvent) -> bool:
+        if event.event_id == self.flaky_event_id and self.failures == 0:
+            self.failures += 1
+            raise ConnectionError("store unavailable during failover")
+        return await self.inner.append_event(event)
+
+    async def events_for(self, incident_id: str) -> list[StoredEvent]:
+        return await self.inner.events_for(incident_id)
+
+    async def incident_ids(self) -> list[str]:
+        return await self.inner.incident_ids()
+
+
+async def test_a_transient_store_failure_is_retried_not_dead_lettered(
+    nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
+) -> None:
+    settings = settings_for(nats_url, data_dir)
+    event = envelope(unique_id, 1, "majorops.incident.declared")
+    store = FlakyPolicyStore(SqlitePolicyStore(settings.sqlite_path("policy")), event["id"])
+    runtime = PolicyRuntime(settings, store=store)
+    async with running(runtime):
+        await publish(js, event)
+        await eventually(lambda: stored_ids(runtime, unique_id), lambda got: got == [event["id"]], "retry")
+        await consumer_settled(js)
+    assert store.failures == 1
+    assert await dead_letters_about(js, unique_id) == []
+
+
+async def test_policy_runs_as_a_process_logs_json_and_stops_cleanly_on_sigterm(
+    nats_url: str, js: JetStreamContext, data_dir: Path, tmp_path: Path, unique_id: str
+) -> None:
+    log_path = tmp_path / "policy.log"
+    env = {**os.environ, **settings_env(nats_url, data_dir)}
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "majorops.policy"], env=env, stdout=log_file, stderr=log_file
+        )
+        try:
+            event = envelope(unique_id, 1, "majorops.incident.declared")
+            await publish(js, event)
+            store = SqlitePolicyStore(settings_for(nats_url, data_dir).sqlite_path("policy"))
+
+            async def stored_by_process() -> list[str]:
+                if not store.database.path.exists():
+                    return []
+                await store.open()
+                try:
+                    return ids(await store.events_for(unique_id))
+                finally:
+                    await store.close()
+
+            await eventually(stored_by_process, lambda got: got == [event["id"]], "stored by the process")
+            process.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(process.wait, DEADLINE_SECONDS)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert code == 0, log_path.read_text()
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    recorded = [line for line in lines if line.get("event") == "event.recorded"]
+    assert any(
+        line["incident_id"] == unique_id and line["event_id"] == event["id"] and line["service"] == "policy"
+        for line in recorded
+    ), lines
+    assert any(line.get("event") == "policy.stopped" for line in lines)
+
+
+async def test_sigterm_while_nats_is_still_unreachable_stops_the_process_cleanly(tmp_path: Path) -> None:
+    log_path = tmp_path / "policy.log"
+    # Nothing listens there: the process keeps trying to connect, as it would before NATS is up.
+    env = {**os.environ, **settings_env(f"nats://127.0.0.1:{unused_port()}", tmp_path / "data")}
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "majorops.policy"], env=env, stdout=log_file, stderr=log_file
+        )
+        try:
+
+            async def starting() -> str:
+                return log_path.read_text()
+
+            await eventually(starting, lambda text: "policy.starting" in text, "policy starting")
+            process.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(process.wait, DEADLINE_SECONDS)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert code == 0, log_path.read_text()
+    assert "policy.stopped" in log_path.read_text()

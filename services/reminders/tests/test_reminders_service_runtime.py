@@ -1,0 +1,432 @@
+"""Reminders against a real nats-server: events and decisions from JetStream land in its store once.
+
+All tests of the session share one nats-server and so one ``reminders-events`` and one
+``reminders-decisions`` durable consumer: each test stops its runtimes before it ends, or another
+test's runtime would consume its messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import nats
+import pytest
+from majorops.reminders.adapters.sqlite import SqliteRemindersStore
+from majorops.reminders.app import RemindersRuntime
+from majorops.reminders.config import RemindersSettings
+from majorops.shared import subjects
+from majorops.shared.decisions import AfterActionDecision
+from majorops.shared.jetstream import ensure_streams
+from majorops.shared.storage.eventlog import StoredEvent
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+T = TypeVar("T")
+DEADLINE_SECONDS = 20.0
+DURABLES = (
+    (subjects.EVENTS_STREAM, subjects.durable_name("reminders", subjects.EVENTS_STREAM)),
+    (subjects.DECISIONS_STREAM, subjects.durable_name("reminders", subjects.DECISIONS_STREAM)),
+)
+
+
+def settings_for(nats_url: str, data_dir: Path) -> RemindersSettings:
+    # The first runtime of the session creates the durable consumers with these values: keep them
+    # identical in every test. A short ack wait bounds how long a message fetched by a runtime that
+    # was just stopped waits before it is redelivered.
+    return RemindersSettings(
+        nats_url=nats_url,
+        data_dir=data_dir,
+        mongodb_url=None,
+        ack_wait_seconds=3.0,
+        retry_delay_seconds=0.2,
+        max_deliver=5,
+    )
+
+
+def settings_env(nats_url: str, data_dir: Path) -> dict[str, str]:
+    """The same settings as :func:`settings_for`, as the environment of a reminders process."""
+    settings = settings_for(nats_url, data_dir)
+    return {
+        "MAJOROPS_NATS_URL": nats_url,
+        "MAJOROPS_DATA_DIR": str(data_dir),
+        "MAJOROPS_MONGODB_URL": "",
+        "MAJOROPS_ACK_WAIT_SECONDS": str(settings.ack_wait_seconds),
+        "MAJOROPS_RETRY_DELAY_SECONDS": str(settings.retry_delay_seconds),
+        "MAJOROPS_MAX_DELIVER": str(settings.max_deliver),
+    }
+
+
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def envelope(incident: str, n: int, type_: str = "majorops.timeline.logged") -> dict[str, Any]:
+    data: dict[str, Any] = {"text": f"step {n}"} if type_ == "majorops.timeline.logged" else {}
+    return {
+        "specversion": "1.0",
+        "id": f"{incident}-e{n}",
+        "source": "pagerduty/prod",
+        "type": type_,
+        "time": f"2026-11-20T09:{n % 60:02d}:00Z",
+        "subject": incident,
+        "data": data,
+    }
+
+
+def decision(incident: str, revision: int, requirement: str = "mandatory") -> dict[str, Any]:
+    return {
+        "incident_id": incident,
+        "revision": revision,
+        "requirement": requirement,
+        "reasons": [{"rule": "critical_any_duration", "text": "Critical (P1) incident"}],
+        "severity": "critical",
+        "duration_seconds": 8100,
+        "customer_impact": True,
+        "repeat_of": [],
+        "closed_at": "2026-11-20T12:00:00Z",
+        "deadlines": {
+            "schedule_by": "2026-11-21T12:00:00Z",
+            "hold_by": "2026-11-27T12:00:00Z",
+            "draft_due": None,
+            "publish_by": None,
+            "action_review_at": None,
+        },
+    }
+
+
+@pytest.fixture
+async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    nc = await nats.connect(nats_url)
+    context = nc.jetstream()
+    await ensure_streams(context)
+    try:
+        yield context
+    finally:
+        await nc.drain()
+
+
+async def publish_event(js: JetStreamContext, event: dict[str, Any], msg_id: str | None = None) -> int:
+    """Publish as ingest does; the stream sequence is returned."""
+    ack = await js.publish(
+        subjects.event_subject(event["subject"], event["type"]),
+        json.dumps(event).encode(),
+        headers={"Nats-Msg-Id": msg_id or event["id"]},
+    )
+    return ack.seq
+
+
+async def publish_decision(js: JetStreamContext, body: dict[str, Any], msg_id: str | None = None) -> None:
+    """Publish as policy does."""
+    await js.publish(
+        subjects.decision_subject(body["incident_id"]),
+        json.dumps(body).encode(),
+        headers={"Nats-Msg-Id": msg_id or f"{body['incident_id']}:{body['revision']}"},
+    )
+
+
+@asynccontextmanager
+async def running(*runtimes: RemindersRuntime) -> AsyncIterator[None]:
+    for runtime in runtimes:
+        await runtime.start()
+    try:
+        yield
+    finally:
+        await asyncio.gather(*(runtime.stop() for runtime in runtimes))
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], what: str, timeout: float = DEADLINE_SECONDS
+) -> T:
+    """Poll until ``done(probe())`` or fail after ``timeout`` seconds, showing the last value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await probe()
+        if done(value):
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s; last seen: {value!r}")
+        await asyncio.sleep(0.05)
+
+
+def ids(events: list[StoredEvent]) -> list[str]:
+    return [e.event_id for e in events]
+
+
+async def stored_ids(runtime: RemindersRuntime, incident: str) -> list[str]:
+    return ids(await runtime.store.events_for(incident))
+
+
+async def latest_revision(runtime: RemindersRuntime, incident: str) -> int | None:
+    latest = await runtime.store.latest_decision(incident)
+    return None if latest is None else latest.revision
+
+
+async def consumers_settled(js: JetStreamContext) -> None:
+    """Wait until both durables have nothing left to deliver and nothing unacknowledged."""
+
+    async def state() -> list[tuple[int, int]]:
+        out = []
+        for stream, durable in DURABLES:
+            info = await js.consumer_info(stream, durable)
+            out.append((info.num_pending or 0, info.num_ack_pending or 0))
+        return out
+
+    await eventually(state, lambda s: s == [(0, 0), (0, 0)], "reminders consumers settled")
+
+
+async def dead_letters_about(js: JetStreamContext, incident: str) -> list[dict[str, Any]]:
+    """Reminders' dead letters for messages published under this incident's subjects."""
+    sub = await js.pull_subscribe(
+        subjects.deadletter_subject("reminders"),
+        stream=subjects.DEADLETTER_STREAM,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=5),
+    )
+    mine = (f"{subjects.EVENTS_ROOT}.{incident}.", subjects.decision_subject(incident))
+    letters: list[dict[str, Any]] = []
+    try:
+        while True:
+            try:
+                batch = await sub.fetch(256, timeout=0.3)
+            except TimeoutError:  # nats-py raises its own subclass, or asyncio's near the deadline
+                break
+            for msg in batch:
+                letter = json.loads(msg.data)
+                if letter["subject"].startswith(mine):
+                    letters.append(letter)
+                await msg.ack()
+    finally:
+        await sub.unsubscribe()
+    return letters
+
+
+async def test_events_and_the_newest_decision_are_stored_once_whatever_the_order(
+    nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
+) -> None:
+    runtime = RemindersRuntime(settings_for(nats_url, data_dir))
+    events = [envelope(unique_id, n) for n in range(1, 5)]
+    async with running(runtime):
+        for event in events:
+            await publish_event(js, event)
+        await publish_event(js, events[1], msg_id=f"{events[1]['id']}-retry")
+        # Policy's revisions arrive out of order, one of them twice (a retry after the dup window).
+        await publish_decision(js, decision(unique_id, 2, "recommended"))
+        await publish_decision(js, decision(unique_id, 3))
+        await publish_decision(js, decision(unique_id, 1, "not_required"))
+        await publish_decision(js, decision(unique_id, 2, "recommended"), msg_id=f"{unique_id}:2:retry")
+        expected = [e["id"] for e in events]
+        await eventually(lambda: stored_ids(runtime, unique_id), lambda got: got == expected, "4 events")
+        await eventually(lambda: latest_revision(runtime, unique_id), lambda rev: rev == 3, "revision 3")
+        await consumers_settled(js)
+        assert await stored_ids(runtime, unique_id) == expected
+        assert await runtime.store.latest_decision(unique_id) == AfterActionDecision.model_validate(
+            decision(unique_id, 3)
+        )
+        assert await dead_letters_about(js, unique_id) == []
+
+
+async def test_state_survives_a_restart_and_what_was_sent_while_down_arrives(
+    nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
+) -> None:
+    settings = settings_for(nats_url, data_dir)
+    first = RemindersRuntime(settings)
+    async with running(first):
+        await publish_event(js, envelope(unique_id, 1))
+        await publish_decision(js, decision(unique_id, 1, "not_required"))
+        await eventually(lambda: stored_ids(first, unique_id), lambda got: len(got) == 1, "first event")
+        await eventually(lambda: latest_revision(first, unique_id), lambda rev: rev == 1, "revision 1")
+    await publish_event(js, envelope(unique_id, 2, "majorops.incident.closed"))
+    await publish_decision(js, decision(unique_id, 2))
+
+    second = RemindersRuntime(settings)
+    async with running(second):
+        expected = [f"{unique_id}-e1", f"{unique_id}-e2"]
+        await eventually(lambda: stored_ids(second, unique_id), lambda got: got == expected, "both events")
+        await eventually(lambda: latest_revision(second, unique_id), lambda rev: rev == 2, "revision 2")
+
+
+async def test_two_replicas_sharing_the_durables_and_the_file_store_each_message_once(
+    nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
+) -> None:
+    settings = settings_for(nats_url, data_dir)
+    replicas = (RemindersRuntime(settings), RemindersRuntime(settings.model_copy(update={"replica": "b"})))
+    events = [envelope(unique_id, n) for n in range(1, 21)]
+    async with running(*replicas):
+        for n, event in enumerate(events, start=1):
+            await publish_event(js, event)
+            await publish_decision(js, decision(unique_id, n))
+        expected = [e["id"] for e in events]
+        await eventually(lambda: stored_ids(replicas[1], unique_id), lambda got: got == expected, "20 events")
+        await eventually(lambda: latest_revision(replicas[0], unique_id), lambda rev: rev == 20, "rev 20")
+        await consumers_settled(js)
+        assert await stored_ids(replicas[0], unique_id) == expected
+
+
+async def test_poison_decisions_and_events_are_dead_lettered_and_later_messages_processed(
+    nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
+) -> None:
+    runtime = RemindersRuntime(settings_for(nats_url, data_dir))
+    bad_requirement = decision(unique_id, 1, "maybe")
+    async with running(runtime):
+        await js.publish(
+            subjects.decision_subject(unique_id),
+            b"\xff not json",
+            headers={"Nats-Msg-Id": f"{unique_id}-garbage"},
+        )
+        await publish_decision(js, bad_requirement)
+        await js.publish(
+            subjects.event_subject(unique_id, "majorops.incident.closed"),
+            b"[]",
+            headers={"Nats-Msg-Id": f"{unique_id}-array"},
+        )
+        await publish_decision(js, decision(unique_id, 2))
+        await publish_event(js, envelope(unique_id, 1))
+        await eventually(lambda: latest_revision(runtime, unique_id), lambda rev: rev == 2, "good decision")
+        await eventually(lambda: stored_ids(runtime, unique_id), lambda got: len(got) == 1, "good event")
+        letters = await eventually(
+            lambda: dead_letters_about(js, unique_id), lambda got: len(got) == 3, "3 dead letters"
+        )
+    reasons = {letter["reason"].split(":")[1].strip(): letter for letter in letters}
+    assert set(reasons) == {"body is not JSON", "invalid decision", "invalid event envelope"}
+    assert "requirement: " in reasons["invalid decision"]["reason"]
+    assert reasons["invalid decision"]["subject"] == subjects.decision_subject(unique_id)
+    assert "must be a JSON object" in reasons["invalid event envelope"]["reason"]
+    assert {letter["service"] for letter in letters} == {"reminders"}
+
+
+class FlakyRemindersStore:
+    """A real SQLite store whose first write of each kind fails for one incident, as in a failover."""
+
+    def __init__(self, inner: SqliteRemindersStore, flaky_incident: str) -> None:
+        self.inner = inner
+        self.flaky_incident = flaky_incident
+        self.failed: list[str] = []
+
+    async def open(self) -> None:
+        await self.inner.open()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    def _fail_once(self, kind: str, incident_id: str) -> None:
+        if incident_id == self.flaky_incident and kind not in self.failed:
+            self.failed.append(kind)
+            raise ConnectionError(f"store unavailable during failover ({kind})")
+
+    async def append_event(self, event: StoredEvent) -> bool:
+        self._fail_once("event", event.incident_id)
+        return await self.inner.append_event(event)
+
+    async def events_for(self, incident_id: str) -> list[StoredEvent]:
+        return await self.inner.events_for(incident_id)
+
+    async def incident_ids(self) -> list[str]:
+        return await self.inner.incident_ids()
+
+    async def save_decision(self, decision: AfterActionDecision) -> bool:
+        self._fail_once("decision", decision.incident_id)
+        return await self.inner.save_decision(decision)
+
+    async def latest_decision(self, incident_id: str) -> AfterActionDecision | None:
+        return await self.inner.latest_decision(incident_id)
+
+
+async def test_transient_store_failures_are_retried_not_dead_lettered(
+    nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
+) -> None:
+    settings = settings_for(nats_url, data_dir)
+    store = FlakyRemindersStore(SqliteRemindersStore(settings.sqlite_path("reminders")), unique_id)
+    runtime = RemindersRuntime(settings, store=store)
+    async with running(runtime):
+        await publish_event(js, envelope(unique_id, 1))
+        await publish_decision(js, decision(unique_id, 1))
+        await eventually(lambda: stored_ids(runtime, unique_id), lambda got: len(got) == 1, "event retried")
+        await eventually(
+            lambda: latest_revision(runtime, unique_id), lambda rev: rev == 1, "decision retried"
+        )
+        await consumers_settled(js)
+    assert sorted(store.failed) == ["decision", "event"]
+    assert await dead_letters_about(js, unique_id) == []
+
+
+async def test_reminders_runs_as_a_process_and_stops_cleanly_on_sigterm(
+    nats_url: str, js: JetStreamContext, data_dir: Path, tmp_path: Path, unique_id: str
+) -> None:
+    log_path = tmp_path / "reminders.log"
+    env = {**os.environ, **settings_env(nats_url, data_dir)}
+    store = SqliteRemindersStore(settings_for(nats_url, data_dir).sqlite_path("reminders"))
+
+    async def stored_by_process() -> tuple[list[str], int | None]:
+        if not store.database.path.exists():
+            return [], None
+        await store.open()
+        try:
+            latest = await store.latest_decision(unique_id)
+            return ids(await store.events_for(unique_id)), None if latest is None else latest.revision
+        finally:
+            await store.close()
+
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "majorops.reminders"], env=env, stdout=log_file, stderr=log_file
+        )
+        try:
+            await publish_event(js, envelope(unique_id, 1))
+            await publish_decision(js, decision(unique_id, 1))
+            expected = ([f"{unique_id}-e1"], 1)
+            await eventually(stored_by_process, lambda got: got == expected, "stored by the process")
+            process.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(process.wait, DEADLINE_SECONDS)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert code == 0, log_path.read_text()
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    assert any(
+        line.get("event") == "event.recorded"
+        and line["incident_id"] == unique_id
+        and line["event_id"] == f"{unique_id}-e1"
+        and line["service"] == "reminders"
+        for line in lines
+    ), lines
+    assert any(
+        line.get("event") == "decision.recorded" and line["incident_id"] == unique_id for line in lines
+    )
+    assert any(line.get("event") == "reminders.stopped" for line in lines)
+
+
+async def test_sigterm_while_nats_is_still_unreachable_stops_the_process_cleanly(tmp_path: Path) -> None:
+    log_path = tmp_path / "reminders.log"
+    # Nothing listens there: the process keeps trying to connect, as it would before NATS is up.
+    env = {**os.environ, **settings_env(f"nats://127.0.0.1:{unused_port()}", tmp_path / "data")}
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "majorops.reminders"], env=env, stdout=log_file, stderr=log_file
+        )
+        try:
+
+            async def starting() -> str:
+                return log_path.read_text()
+
+            await eventually(starting, lambda text: "reminders.starting" in text, "reminders starting")
+            process.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(process.wait, DEADLINE_SECONDS)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert code == 0, log_path.read_text()
+    assert "reminders.stopped" in log_path.read_text()
