@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 from majorops.ingest.domain.batch import IngestOutcome, Problem, not_json, validate_batch
 from majorops.ingest.ports import EventPublisher
+from majorops.shared.events import CloudEvent
 
 log = structlog.get_logger(__name__)
 
@@ -31,25 +32,29 @@ async def accept_events(
     if isinstance(events, Problem):
         return events
     outcome = IngestOutcome()
-    seen_here: set[str] = set()
+    unique: dict[str, CloudEvent] = {}
     for event in events:
-        if event.id in seen_here:
+        if event.id in unique:
             outcome.duplicates += 1
-            continue
-        seen_here.add(event.id)
-        try:
-            new = await publisher.publish_once(event)
-        except Exception as exc:
-            log.error(
-                "ingest.publish_failed", event_id=event.id, incident_id=event.incident_id, error=str(exc)
-            )
-            raise PublishFailed(str(exc)) from exc
+        else:
+            unique[event.id] = event
+    batch = list(unique.values())
+    try:
+        new_flags = await publisher.publish_new(batch)
+    except Exception as exc:
+        log.error("ingest.publish_failed", events=len(batch), error=str(exc))
+        raise PublishFailed(str(exc)) from exc
+    for event, new in zip(batch, new_flags, strict=True):
         if new:
             outcome.accepted += 1
-            log.info("ingest.accepted", event_id=event.id, incident_id=event.incident_id, type=event.type)
         else:
             outcome.duplicates += 1
-            log.info("ingest.duplicate", event_id=event.id, incident_id=event.incident_id)
+        log.info(
+            "ingest.accepted" if new else "ingest.duplicate",
+            event_id=event.id,
+            incident_id=event.incident_id,
+            type=event.type,
+        )
     return outcome
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from majorops.shared.events import CloudEvent
 
 
 class EventPublisher(Protocol):
-    async def publish_once(self, event: CloudEvent) -> bool:
-        """Publish the event unless its id was accepted before; True when it is new.
+    async def publish_new(self, events: Sequence[CloudEvent]) -> list[bool]:
+        """Publish, in order, each event whose id was never accepted; per event, True when it is new.
 
-        Raises when the event could not be durably published (no PubAck): it is then not accepted.
+        Raises when some event could not be durably published (no PubAck); events before it may
+        have been stored, and a retry of the whole batch is safe (ids make it idempotent).
         """
         ...

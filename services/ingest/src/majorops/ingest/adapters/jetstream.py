@@ -8,12 +8,14 @@ window, where JetStream itself drops the copy.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+from collections.abc import Sequence
 
 from majorops.shared import subjects
 from majorops.shared.events import CloudEvent
-from majorops.shared.jetstream import ensure_key_value, publish_acked
+from majorops.shared.jetstream import ensure_key_value, publish_acked_batch
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
@@ -34,16 +36,29 @@ class JetStreamEventPublisher:
         seen = await ensure_key_value(js, subjects.INGEST_SEEN_BUCKET, "Event ids ingest accepted")
         return cls(js, seen)
 
-    async def publish_once(self, event: CloudEvent) -> bool:
-        key = seen_key(event.id)
-        try:
-            await self.seen.get(key)
-            return False
-        except KeyNotFoundError:
-            pass
-        payload = json.dumps(event.to_wire(), ensure_ascii=False, separators=(",", ":")).encode()
-        ack = await publish_acked(
-            self.js, subjects.event_subject(event.incident_id, event.type), payload, msg_id=event.id
+    async def publish_new(self, events: Sequence[CloudEvent]) -> list[bool]:
+        """Check the ids, pipeline the publishes (in order), then record the acknowledged ids."""
+        keys = [seen_key(event.id) for event in events]
+        lookups = await asyncio.gather(*(self.seen.get(key) for key in keys), return_exceptions=True)
+        for lookup in lookups:
+            if isinstance(lookup, BaseException) and not isinstance(lookup, KeyNotFoundError):
+                raise lookup
+        fresh = [i for i, lookup in enumerate(lookups) if isinstance(lookup, KeyNotFoundError)]
+        acks = await publish_acked_batch(
+            self.js,
+            [
+                (
+                    subjects.event_subject(events[i].incident_id, events[i].type),
+                    json.dumps(events[i].to_wire(), ensure_ascii=False, separators=(",", ":")).encode(),
+                    events[i].id,
+                )
+                for i in fresh
+            ],
         )
-        await self.seen.put(key, str(ack.seq).encode())
-        return not ack.duplicate
+        await asyncio.gather(
+            *(self.seen.put(keys[i], str(ack.seq).encode()) for i, ack in zip(fresh, acks, strict=True))
+        )
+        new = [False] * len(events)
+        for i, ack in zip(fresh, acks, strict=True):
+            new[i] = not ack.duplicate
+        return new

@@ -1,0 +1,54 @@
+"""``python -m benchmarks [--quick] [name …]`` — run the benchmarks and report honest numbers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import inspect
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+from majorops.cli.natsserver import NatsServer, free_port
+from majorops.shared.logging import configure_logging
+
+from benchmarks.harness import BenchContext, Result, write_results
+
+MODULES = ("ingest", "policy", "reminders", "reports")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("names", nargs="*", default=list(MODULES), help=f"any of {', '.join(MODULES)}")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--out", type=Path, default=Path("bench-results"))
+    args = parser.parse_args()
+    configure_logging("bench", "WARNING")
+    with tempfile.TemporaryDirectory(prefix="majorops-bench-") as tmp:
+        scratch = Path(tmp)
+        server = NatsServer(data_dir=scratch / "nats", port=free_port(), log_file=scratch / "nats.log")
+        server.start()
+        try:
+            print(
+                f"# machine: {platform.processor() or platform.machine()}, python {platform.python_version()}"
+            )
+            for name in args.names:
+                module = importlib.import_module(f"benchmarks.{name}")
+                ctx = BenchContext(nats_url=server.url, scratch=scratch / name, quick=args.quick)
+                ctx.scratch.mkdir(parents=True, exist_ok=True)
+                began = time.perf_counter()
+                outcome = module.run(ctx)
+                results: list[Result] = asyncio.run(outcome) if inspect.isawaitable(outcome) else outcome
+                print(f"\n## {name} ({time.perf_counter() - began:.1f} s)")
+                for r in results:
+                    extra = ", ".join(f"{k}={v}" for k, v in r.detail.items())
+                    print(f"{r.name:<60} {r.value:>12.3f} {r.unit:<8} {extra}")
+                print(f"-> {write_results(args.out, name, results)}")
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
