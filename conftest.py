@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+
 from majorops.cli.natsserver import NatsServer, free_port
 
 

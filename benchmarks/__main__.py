@@ -11,10 +11,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.harness import BenchContext, Result, write_results
 from majorops.cli.natsserver import NatsServer, free_port
 from majorops.shared.logging import configure_logging
-
-from benchmarks.harness import BenchContext, Result, write_results
 
 MODULES = ("ingest", "policy", "reminders", "reports")
 

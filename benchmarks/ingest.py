@@ -6,10 +6,10 @@ import time
 from typing import Any
 
 import httpx
-from majorops.ingest.app import create_app
-from majorops.ingest.config import IngestSettings
 
 from benchmarks.harness import BenchContext, Result, summary
+from majorops.ingest.app import create_app
+from majorops.ingest.config import IngestSettings
 
 
 def _event(incident: str, n: int) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from majorops.shared.events import (
     EVENT_DATA_MODELS,
     EventType,

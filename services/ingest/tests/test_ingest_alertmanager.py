@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from majorops.ingest.app import create_app
 from majorops.ingest.config import IngestSettings
 from majorops.ingest.domain.alertmanager import webhook_to_events

@@ -10,10 +10,11 @@ from typing import Any
 import httpx
 import nats
 import pytest
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
 from majorops.ingest.app import create_app
 from majorops.ingest.config import IngestSettings
 from majorops.shared import subjects
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 
 def envelope(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+
 from majorops.policy.domain.business_days import BusinessCalendar
 
 

@@ -6,6 +6,7 @@ import itertools
 from typing import Any
 
 import pytest
+
 from majorops.policy.domain.business_days import BusinessCalendar
 from majorops.policy.domain.decision import derive_decision
 from majorops.policy.domain.facts import fold_facts

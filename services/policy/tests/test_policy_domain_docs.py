@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from majorops.policy.domain.deadlines import DEADLINE_RULES, render_deadline_table_markdown
 from majorops.policy.domain.rules import RULES, render_rule_table_markdown
 

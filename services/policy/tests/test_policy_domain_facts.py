@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from majorops.policy.domain.facts import FactsAccumulator, OpenActionItem, fold_facts
 from majorops.shared.events import CloudEvent, Severity, validate_event
 

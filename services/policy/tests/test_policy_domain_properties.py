@@ -8,6 +8,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from majorops.policy.domain.business_days import BusinessCalendar
 from majorops.policy.domain.decision import derive_decision
 from majorops.policy.domain.facts import FactsAccumulator, fold_facts

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from majorops.reminders.domain.escalation import build_escalation, describe_span, format_moment
 from majorops.reminders.domain.levels import EscalationLevel, PlannedEscalation, levels_due, plan_levels
 from majorops.reminders.domain.obligations import Obligation, derive_obligations

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from majorops.reminders.domain.heads_up import (
     HEADS_UP_LEAD,
     HeadsUp,

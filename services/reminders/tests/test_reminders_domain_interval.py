@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+
 from majorops.reminders.domain.interval import DEFAULT_ESCALATION_INTERVAL, parse_escalation_interval
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from majorops.reminders.domain.levels import (
     EscalationLevel,
     levels_due,

@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from majorops.reminders.domain.levels import levels_due
 from majorops.reminders.domain.obligations import Obligation, derive_obligations
 from majorops.shared.decisions import AfterActionDecision, Deadlines

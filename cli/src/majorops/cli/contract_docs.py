@@ -119,7 +119,10 @@ def openapi_documents() -> dict[str, dict[str, Any]]:
 
 def render_all() -> dict[str, str]:
     docs = {"asyncapi.json": asyncapi_document(), **openapi_documents()}
-    return {name: json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n" for name, doc in docs.items()}
+    return {
+        name: json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        for name, doc in docs.items()
+    }
 
 
 def main() -> None:

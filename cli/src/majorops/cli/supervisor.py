@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
 from majorops.cli.natsserver import NatsServer, port_open
 
 SERVICES = ("ingest", "policy", "reminders", "reports")

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from majorops.shared.events import Severity
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from majorops.shared.events import Severity
 
 
 def format_utc(value: datetime) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from majorops.shared.decisions import UtcTime
 from pydantic import BaseModel, ConfigDict, Field
+
+from majorops.shared.decisions import UtcTime
 
 
 class ObligationKind(StrEnum):

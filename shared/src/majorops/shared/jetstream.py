@@ -22,14 +22,15 @@ from faststream import AckPolicy
 from faststream.message import StreamMessage
 from faststream.nats import ConsumerConfig, DeliverPolicy, JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
-from majorops.shared import subjects
-from majorops.shared.settings import CommonSettings
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, PubAck, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
+
+from majorops.shared import subjects
+from majorops.shared.settings import CommonSettings
 
 log = structlog.get_logger(__name__)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from majorops.shared.events import parse_extra_event_types
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from majorops.shared.events import parse_extra_event_types
 
 
 class CommonSettings(BaseSettings):

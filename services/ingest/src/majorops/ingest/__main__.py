@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uvicorn
+
 from majorops.ingest.app import SERVICE, create_app
 from majorops.ingest.config import IngestSettings
 from majorops.shared.logging import configure_logging

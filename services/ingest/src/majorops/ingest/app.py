@@ -10,6 +10,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from faststream.nats.annotations import NatsMessage
+
 from majorops.ingest.adapters.jetstream import JetStreamEventPublisher
 from majorops.ingest.config import IngestSettings
 from majorops.ingest.domain.alertmanager import webhook_to_events

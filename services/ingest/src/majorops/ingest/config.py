@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from majorops.shared.settings import CommonSettings
 from pydantic import Field
+
+from majorops.shared.settings import CommonSettings
 
 
 class IngestSettings(CommonSettings):

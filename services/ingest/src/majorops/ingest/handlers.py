@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import structlog
+
 from majorops.ingest.domain.batch import IngestOutcome, Problem, not_json, validate_batch
 from majorops.ingest.ports import EventPublisher
 from majorops.shared.events import CloudEvent

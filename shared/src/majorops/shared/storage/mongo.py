@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from majorops.shared.storage.eventlog import StoredEvent
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.write_concern import WriteConcern
+
+from majorops.shared.storage.eventlog import StoredEvent
 
 MongoDocument = dict[str, Any]
 

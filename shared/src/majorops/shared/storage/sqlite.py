@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+
 from majorops.shared.storage.eventlog import StoredEvent
 
 EVENTS_SCHEMA = """

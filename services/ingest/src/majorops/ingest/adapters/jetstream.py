@@ -13,12 +13,13 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from majorops.shared import subjects
-from majorops.shared.events import CloudEvent
-from majorops.shared.jetstream import ensure_key_value, publish_acked_batch
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
+
+from majorops.shared import subjects
+from majorops.shared.events import CloudEvent
+from majorops.shared.jetstream import ensure_key_value, publish_acked_batch
 
 
 def seen_key(event_id: str) -> str:

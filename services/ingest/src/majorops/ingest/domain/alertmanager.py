@@ -11,9 +11,10 @@ import hashlib
 import re
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+
 from majorops.ingest.domain.batch import Problem
 from majorops.shared.events import INCIDENT_ID_PATTERN, EventType, FieldError, parse_rfc3339
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
 _INCIDENT_ID = re.compile(INCIDENT_ID_PATTERN)
 _NUMBER = re.compile(r"^\s*\d+\s*$")

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from majorops.policy.domain.business_days import BusinessCalendar
 from majorops.policy.domain.deadlines import compute_deadlines
 from majorops.policy.domain.facts import IncidentFacts, OpenActionItem
 from majorops.policy.domain.rules import evaluate_rules
 from majorops.shared.decisions import AfterActionDecision, Deadlines, Reason, Requirement, UtcTime
 from majorops.shared.events import Severity
-from pydantic import BaseModel, ConfigDict, Field
 
 
 class EarlierOpenActionItem(BaseModel):

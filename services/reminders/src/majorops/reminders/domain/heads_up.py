@@ -23,13 +23,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from pydantic import BaseModel, ConfigDict
+
 from majorops.reminders.domain.escalation import action_item_due_text, describe_span, format_moment
 from majorops.reminders.domain.levels import EscalationLevel
 from majorops.reminders.domain.obligations import Obligation
 from majorops.reminders.domain.record import role_key
 from majorops.shared.decisions import UtcTime
 from majorops.shared.escalations import Notify, ObligationKind
-from pydantic import BaseModel, ConfigDict
 
 HEADS_UP_LEAD = timedelta(hours=24)
 

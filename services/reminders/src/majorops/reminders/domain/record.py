@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
+from pydantic import ValidationError
+
 from majorops.shared.events import (
     ActionItemCompleted,
     ActionItemCreated,
@@ -34,7 +36,6 @@ from majorops.shared.events import (
     normalise_severity,
     parse_rfc3339,
 )
-from pydantic import ValidationError
 
 EventKey = tuple[datetime, str]
 """The total order every tie is broken by: event time (UTC), then event id."""

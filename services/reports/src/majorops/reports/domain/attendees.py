@@ -23,9 +23,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from majorops.reports.domain.vendors import vendor_key
 from majorops.shared.events import CloudEvent, EventType
-from pydantic import BaseModel, ConfigDict, Field
 
 MIM = "mim"
 TECHNICAL_RECOVERY_LEAD = "technical_recovery_lead"

@@ -17,8 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from majorops.shared.events import CloudEvent, EventType
 from pydantic import BaseModel, ConfigDict
+
+from majorops.shared.events import CloudEvent, EventType
 
 
 class Metrics(BaseModel):

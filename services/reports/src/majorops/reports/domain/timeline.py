@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from pydantic import ValidationError
+
 from majorops.shared.decisions import format_utc
 from majorops.shared.events import (
     SEVERITY_RANK,
@@ -44,7 +46,6 @@ from majorops.shared.events import (
     VendorResponded,
     parse_rfc3339,
 )
-from pydantic import ValidationError
 
 MIM_ROLE = "mim"
 

@@ -11,9 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pydantic import BaseModel, ConfigDict
+
 from majorops.shared.decisions import UtcTime
 from majorops.shared.events import CloudEvent, EventType, parse_rfc3339
-from pydantic import BaseModel, ConfigDict
 
 _VENDOR_TYPES = frozenset(
     {
