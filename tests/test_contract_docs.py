@@ -13,7 +13,9 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "api"
 def test_committed_contract_documents_match_the_code() -> None:
     for name, text in render_all().items():
         committed = (DOCS / name).read_text()
-        assert committed == text, f"docs/api/{name} is stale: run `.venv/bin/python -m majorops.cli.contract_docs`"
+        assert committed == text, (
+            f"docs/api/{name} is stale: run `.venv/bin/python -m majorops.cli.contract_docs`"
+        )
 
 
 def test_contract_subjects_and_paths_are_documented() -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from majorops.cli.natsserver import free_port
 
 pytestmark = pytest.mark.e2e
