@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from majorops.reports.domain.learning_review import (
     Change,
     LearningReview,

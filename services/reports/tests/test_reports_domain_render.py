@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+
 from majorops.reports.domain.learning_review import (
     Change,
     LearningReview,

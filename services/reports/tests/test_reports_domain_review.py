@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from majorops.reports.domain.data_gaps import DataGap, find_data_gaps
 from majorops.reports.domain.learning_review import (
     Change,

@@ -1,37 +1,60 @@
-"""Reports against a real nats-server: what someone reading a Learning Review would notice.
+"""Reports against a real nats-server, through its HTTP API: what someone reading, editing,
+tracking and publishing a Learning Review would notice.
 
 Every test of the session shares one nats-server and the reports durables, so each test uses its
-own incident id and polls with a deadline instead of sleeping.
+own incident ids (and only looks at those in lists) and polls with a deadline instead of sleeping.
+"Now" is fixed by the app's injected clock, so "overdue" means the same on any day.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import httpx
 import nats
 import pytest
+from fastapi import FastAPI
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from majorops.reports.adapters.jetstream import JetStreamEventPublisher
 from majorops.reports.app import create_app
 from majorops.reports.config import ReportsSettings
 from majorops.shared import subjects
-from nats.aio.client import Client
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 POLL_DEADLINE_SECONDS = 15.0
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+PROBLEM = "application/problem+json"
+
+
+def reports_app(nats_url: str, data_dir: Path) -> FastAPI:
+    settings = ReportsSettings(
+        nats_url=nats_url, data_dir=data_dir, retry_delay_seconds=0.1, assemble_delay_seconds=0.01
+    )
+    return create_app(settings, clock=lambda: NOW)
 
 
 @pytest.fixture
-async def client(nats_url: str, data_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(ReportsSettings(nats_url=nats_url, data_dir=data_dir, retry_delay_seconds=0.1))
+async def app(nats_url: str, data_dir: Path) -> AsyncIterator[FastAPI]:
+    app = reports_app(nats_url, data_dir)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://reports") as http:
-            yield http
+        yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://reports") as http:
+        yield http
 
 
 @pytest.fixture
@@ -121,7 +144,7 @@ async def dead_letters(nats_url: str, for_subject: str) -> list[dict[str, Any]]:
                     if letter["subject"] == for_subject:
                         letters.append(letter)
                     await msg.ack()
-        except nats.errors.TimeoutError:
+        except TimeoutError:  # nats-py raises its own or asyncio's
             pass
         await sub.unsubscribe()
         return letters
@@ -198,6 +221,7 @@ async def test_review_shows_the_incident_from_its_events_decision_and_escalation
         "affected_users": 1200,
         "revenue_exposure": 50000,
         "sla_status": "breached",
+        "regulatory_exposure": None,
         "mim": "Dana Reyes",
         "responders": ["Dana Reyes", "Priya Nair"],
     }
@@ -359,3 +383,648 @@ async def test_not_ready_before_it_started(nats_url: str, data_dir: Path) -> Non
         resp = await http.get("/readyz")
     assert resp.status_code == 503
     assert resp.json() == {"status": "not ready", "checks": {"nats": False, "streams": False, "store": False}}
+
+
+# --- the API: reading, listing, editing, tracking, publishing ------------------------------
+
+
+async def send_decision(nc: Client, decision: dict[str, Any]) -> None:
+    await nc.jetstream().publish(
+        subjects.decision_subject(decision["incident_id"]),
+        json.dumps(decision).encode(),
+        headers={"Nats-Msg-Id": f"{decision['incident_id']}:decision:{decision['revision']}"},
+    )
+
+
+async def declare(nc: Client, incident: str, title: str = "Checkout latency", **data: Any) -> None:
+    await publish_event(
+        nc,
+        envelope(
+            incident,
+            f"{incident}-declared",
+            "incident.declared",
+            "2026-11-20T09:14:00Z",
+            title=title,
+            severity="critical",
+            **data,
+        ),
+    )
+
+
+async def poll(fetch: Callable[[], Any], until: Callable[[Any], bool], what: str) -> Any:
+    """Call ``fetch`` until ``until`` holds for its answer, or fail with the last answer."""
+    deadline = time.monotonic() + POLL_DEADLINE_SECONDS
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await fetch()
+        if until(last):
+            return last
+        await asyncio.sleep(0.05)
+    pytest.fail(f"{what} never matched; last answer: {last}")
+
+
+async def all_pages(client: httpx.AsyncClient, path: str, **params: Any) -> tuple[list[dict[str, Any]], int]:
+    """Every item of a paged list, and the number of pages it took."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        resp = await client.get(path, params=query)
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert len(body["items"]) <= int(params.get("limit", 50))
+        items += body["items"]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items, pages
+
+
+async def stream_messages(nats_url: str, subject: str, count: int) -> list[Msg]:
+    """The messages on ``subject`` in the events stream, read through an ephemeral consumer."""
+    connection = await nats.connect(nats_url)
+    try:
+        sub = await connection.jetstream().pull_subscribe(
+            subject,
+            stream=subjects.EVENTS_STREAM,
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=5),
+        )
+        found: list[Msg] = []
+        deadline = time.monotonic() + POLL_DEADLINE_SECONDS
+        while len(found) < count and time.monotonic() < deadline:
+            try:
+                found += await sub.fetch(count - len(found), timeout=0.5)
+            except TimeoutError:  # nats-py raises its own or asyncio's
+                continue
+        await sub.unsubscribe()
+        return found
+    finally:
+        await connection.drain()
+
+
+def assert_problem(resp: httpx.Response, status: int) -> dict[str, Any]:
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = resp.json()
+    assert (
+        body["status"] == status and body["title"] and body["detail"] and body["type"].startswith("https://")
+    )
+    return body
+
+
+async def test_the_review_is_the_whole_learning_review_with_an_etag(
+    client: httpx.AsyncClient, nc: Client, unique_id: str
+) -> None:
+    await declare(nc, unique_id)
+    review = await poll_review(client, unique_id, lambda r: len(r["timeline"]) == 1)
+    for section in (
+        "metrics",
+        "data_gaps",
+        "attendees",
+        "vendors",
+        "root_cause",
+        "went_well",
+        "changes",
+        "learning_statements",
+        "action_items",
+        "escalations",
+        "earlier_reviews",
+        "effectiveness",
+        "lint",
+    ):
+        assert section in review
+    assert review["data_gaps"][0] == "no_alert"
+    resp = await client.get(f"/v1/reviews/{unique_id}")
+    etag = resp.headers["etag"]
+    assert etag.startswith('"') and etag.endswith('"')
+    # The same review, the same tag; a change, a new one.
+    assert (await client.get(f"/v1/reviews/{unique_id}")).headers["etag"] == etag
+    await publish_event(
+        nc, envelope(unique_id, f"{unique_id}-c", "incident.confirmed", "2026-11-20T09:10:00Z")
+    )
+    await poll_review(client, unique_id, lambda r: len(r["timeline"]) == 2)
+    assert (await client.get(f"/v1/reviews/{unique_id}")).headers["etag"] != etag
+
+
+class _Page(HTMLParser):
+    """What a browser would run or fetch from a page: script elements, event handlers, sources."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts = 0
+        self.handlers: list[str] = []
+        self.sources: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.scripts += tag == "script"
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.handlers.append(name)
+            if name in ("src", "href") and value and not value.startswith("/v1/reviews/"):
+                self.sources.append(value)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+async def test_markdown_and_a_standalone_html_page_with_hostile_text_escaped(
+    client: httpx.AsyncClient, nc: Client, unique_id: str
+) -> None:
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    await declare(nc, unique_id, title=hostile)
+    await publish_event(
+        nc,
+        envelope(
+            unique_id, f"{unique_id}-mim", "role.assigned", "2026-11-20T09:15:00Z", role="mim", person=hostile
+        ),
+    )
+    await poll_review(client, unique_id, lambda r: len(r["timeline"]) == 2)
+
+    md = await client.get(f"/v1/reviews/{unique_id}.md")
+    assert md.status_code == 200
+    assert md.headers["content-type"].startswith("text/markdown")
+    assert md.text.startswith(f"# Learning Review — {unique_id}: ")
+    assert "## 7. Action Items" in md.text and "<script>" not in md.text
+
+    page = await client.get(f"/v1/reviews/{unique_id}.html")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.text.startswith("<!DOCTYPE html>")
+    parsed = _Page()
+    parsed.feed(page.text)
+    assert parsed.scripts == 0 and parsed.handlers == [] and parsed.sources == []
+    # The hostile title reads as the characters it is.
+    assert hostile in "".join(parsed.text)
+    assert "&lt;script&gt;" in page.text
+
+    for suffix in (".md", ".html"):
+        assert_problem(await client.get(f"/v1/reviews/T-never-seen-0000{suffix}"), 404)
+
+
+async def test_reviews_are_listed_filtered_and_paged(
+    client: httpx.AsyncClient, nc: Client, unique_id: str
+) -> None:
+    incidents = [f"{unique_id}-{n}" for n in range(5)]
+    for incident in incidents:
+        await declare(nc, incident, title=f"Incident {incident[-1]}")
+    deadlines = {
+        "schedule_by": None,
+        "hold_by": None,
+        "draft_due": None,
+        "publish_by": None,
+        "action_review_at": None,
+    }
+    # 0: mandatory, overdue (schedule_by passed); 1: mandatory, not yet due; 2: optional; 3: published.
+    await send_decision(
+        nc,
+        {
+            "incident_id": incidents[0],
+            "revision": 1,
+            "requirement": "mandatory",
+            "deadlines": deadlines | {"schedule_by": "2026-11-21T12:00:00Z"},
+        },
+    )
+    await send_decision(
+        nc,
+        {
+            "incident_id": incidents[1],
+            "revision": 1,
+            "requirement": "mandatory",
+            "deadlines": deadlines | {"schedule_by": "2026-12-01T12:00:00Z"},
+        },
+    )
+    await send_decision(
+        nc,
+        {
+            "incident_id": incidents[2],
+            "revision": 1,
+            "requirement": "optional",
+            "deadlines": deadlines | {"schedule_by": "2026-11-21T12:00:00Z"},
+        },
+    )
+    await publish_event(
+        nc, envelope(incidents[3], f"{incidents[3]}-pub", "review.published", "2026-11-25T10:00:00Z")
+    )
+
+    async def mine(**params: Any) -> list[str]:
+        items, _ = await all_pages(client, "/v1/reviews", limit=200, **params)
+        return [i["incident_id"][-1] for i in items if i["incident_id"].startswith(unique_id)]
+
+    listed = await poll(
+        lambda: all_pages(client, "/v1/reviews", limit=200),
+        lambda r: (
+            sum(
+                1
+                for i in r[0]
+                if i["incident_id"].startswith(unique_id) and (i["requirement"] or i["status"] == "published")
+            )
+            == 4
+        ),
+        "the list",
+    )
+    first = next(i for i in listed[0] if i["incident_id"] == incidents[0])
+    assert first == {
+        "incident_id": incidents[0],
+        "title": "Incident 0",
+        "severity": "critical",
+        "requirement": "mandatory",
+        "status": "draft",
+        "next_deadline": "2026-11-21T12:00:00Z",
+        "overdue": True,
+        "updated_at": "2026-11-27T12:00:00Z",
+    }
+    assert await mine() == ["0", "1", "2", "3", "4"]
+    assert await mine(status="published") == ["3"]
+    assert await mine(requirement="mandatory") == ["0", "1"]
+    assert await mine(requirement="optional", status="draft") == ["2"]
+    # Schedule/hold deadlines bind a mandatory After Action only: incident 2 is not overdue.
+    assert await mine(overdue="true") == ["0"]
+    assert await mine(overdue="false") == ["1", "2", "3", "4"]
+
+    items, pages = await all_pages(client, "/v1/reviews", limit=2)
+    ids = [i["incident_id"] for i in items]
+    assert len(ids) == len(set(ids)) and pages >= 3
+    assert [i for i in ids if i.startswith(unique_id)] == incidents
+
+    for params, field in [
+        ({"status": "archived"}, "status"),
+        ({"requirement": "maybe"}, "requirement"),
+        ({"overdue": "sometimes"}, "overdue"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "many"}, "limit"),
+        ({"cursor": "%%%"}, "cursor"),
+    ]:
+        body = assert_problem(await client.get("/v1/reviews", params=params), 422)
+        assert [e["field"] for e in body["errors"]] == [field], body
+
+
+async def test_two_editors_the_second_gets_412_and_nothing_of_theirs_lands(
+    client: httpx.AsyncClient, nc: Client, unique_id: str
+) -> None:
+    await declare(nc, unique_id)
+    await poll_review(client, unique_id, lambda r: len(r["timeline"]) == 1)
+    read = (await client.get(f"/v1/reviews/{unique_id}")).headers["etag"]
+    edit_a = {"root_cause": "The incident was caused by pool exhaustion.", "went_well": ["Failover held"]}
+    edit_b = {"went_well": ["Paging was fast"]}
+
+    assert_problem(await client.patch(f"/v1/reviews/{unique_id}", json=edit_a), 428)
+    first = await client.patch(f"/v1/reviews/{unique_id}", json=edit_a, headers={"If-Match": read})
+    assert first.status_code == 200, first.text
+    assert first.json()["went_well"] == ["Failover held"]
+    assert first.json()["root_cause"]["text"] == edit_a["root_cause"]
+    assert "lint" in first.json()
+    new_tag = first.headers["etag"]
+    assert new_tag != read
+
+    second = assert_problem(
+        await client.patch(f"/v1/reviews/{unique_id}", json=edit_b, headers={"If-Match": read}), 412
+    )
+    assert second["current_etag"] == new_tag
+    current = await client.get(f"/v1/reviews/{unique_id}")
+    assert current.json()["went_well"] == ["Failover held"]
+    assert current.headers["etag"] == new_tag
+
+    # The second editor re-reads and re-applies: now it lands.
+    retried = await client.patch(f"/v1/reviews/{unique_id}", json=edit_b, headers={"If-Match": new_tag})
+    assert retried.status_code == 200 and retried.json()["went_well"] == ["Paging was fast"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"root_cuase": "typo"}, "root_cuase"),
+        ({"changes": [{"text": "Add alert", "due": "next week"}]}, "changes[0].due"),
+        ({"went_well": "not a list"}, "went_well"),
+        ({"learning_statements": [5]}, "learning_statements[0]"),
+        ([], "(body)"),
+        ({}, "(body)"),
+    ],
+    ids=["unknown-field", "bad-date", "not-a-list", "not-a-string", "not-an-object", "empty"],
+)
+async def test_a_bad_narrative_is_a_422_naming_the_field(
+    client: httpx.AsyncClient, nc: Client, unique_id: str, body: Any, field: str
+) -> None:
+    await declare(nc, unique_id)
+    await poll_review(client, unique_id, lambda r: len(r["timeline"]) == 1)
+    read = (await client.get(f"/v1/reviews/{unique_id}")).headers["etag"]
+    problem = assert_problem(
+        await client.patch(f"/v1/reviews/{unique_id}", json=body, headers={"If-Match": read}), 422
+    )
+    assert field in [e["field"] for e in problem["errors"]]
+    assert (await client.get(f"/v1/reviews/{unique_id}")).headers["etag"] == read
+
+
+async def test_a_body_that_is_not_json_is_a_400(
+    client: httpx.AsyncClient, nc: Client, unique_id: str
+) -> None:
+    await declare(nc, unique_id)
+    await poll_review(client, unique_id, lambda r: len(r["timeline"]) == 1)
+    resp = await client.patch(
+        f"/v1/reviews/{unique_id}",
+        content=b"{root_cause:",
+        headers={"If-Match": "*", "content-type": "application/json"},
+    )
+    assert_problem(resp, 400)
+
+
+async def test_publish_is_refused_with_the_blocking_findings_then_accepted_once_fixed(
+    client: httpx.AsyncClient, nc: Client, nats_url: str, unique_id: str
+) -> None:
+    await declare(nc, unique_id)
+    await publish_event(
+        nc,
+        envelope(
+            unique_id,
+            f"{unique_id}-mim",
+            "role.assigned",
+            "2026-11-20T09:15:00Z",
+            role="mim",
+            person="Dana Reyes",
+        ),
+    )
+    await poll_review(client, unique_id, lambda r: len(r["timeline"]) == 2)
+    tag = (await client.get(f"/v1/reviews/{unique_id}")).headers["etag"]
+    blamed = await client.patch(
+        f"/v1/reviews/{unique_id}",
+        json={
+            "root_cause": "Dana Reyes restarted the wrong pool.",
+            "changes": [{"text": "Add a pool alert"}],
+        },
+        headers={"If-Match": tag},
+    )
+    assert [f["code"] for f in blamed.json()["lint"] if f["severity"] == "error"] == [
+        "name_in_root_cause",
+        "change_missing_owner_or_date",
+    ]
+
+    refused = assert_problem(await client.post(f"/v1/reviews/{unique_id}/publish"), 409)
+    assert [f["code"] for f in refused["findings"]] == ["name_in_root_cause", "change_missing_owner_or_date"]
+    assert "Dana Reyes" in refused["findings"][0]["message"]
+    assert (await client.get(f"/v1/reviews/{unique_id}")).json()["status"] == "draft"
+
+    fixed = await client.patch(
+        f"/v1/reviews/{unique_id}",
+        json={
+            "root_cause": "The incident was caused by a pool restart script that targets every pool.",
+            "changes": [{"text": "Add a pool alert", "owner": "SRE lead", "due": "2026-12-01"}],
+        },
+        headers={"If-Match": blamed.headers["etag"]},
+    )
+    assert fixed.status_code == 200 and not [f for f in fixed.json()["lint"] if f["severity"] == "error"]
+    accepted = await client.post(f"/v1/reviews/{unique_id}/publish")
+    assert accepted.status_code == 202, accepted.text
+    event_id = accepted.json()["event_id"]
+    review = (await client.get(f"/v1/reviews/{unique_id}")).json()
+    assert review["status"] == "published" and review["published_at"] == "2026-11-27T12:00:00Z"
+
+    (msg,) = await stream_messages(
+        nats_url, subjects.event_subject(unique_id, "majorops.review.published"), 1
+    )
+    assert msg.headers is not None and msg.headers["Nats-Msg-Id"] == event_id
+    published = json.loads(msg.data)
+    assert (published["type"], published["source"], published["subject"]) == (
+        "majorops.review.published",
+        "majorops/reports",
+        unique_id,
+    )
+    again = await client.post(f"/v1/reviews/{unique_id}/publish")
+    assert again.status_code == 200 and again.json()["event_id"] == event_id
+    assert_problem(await client.post("/v1/reviews/T-never-seen-0000/publish"), 404)
+
+
+async def test_action_items_round_trip_through_jetstream(
+    client: httpx.AsyncClient, nc: Client, nats_url: str, unique_id: str
+) -> None:
+    await declare(nc, unique_id)
+    await poll_review(client, unique_id, lambda r: len(r["timeline"]) == 1)
+
+    created = await client.post(
+        f"/v1/reviews/{unique_id}/action-items",
+        json={"title": "Add a pool alert", "owner": "SRE lead", "due": "2026-11-25"},
+    )
+    assert created.status_code == 202, created.text
+    item = created.json()["item"]
+    item_id = item["item_id"]
+    assert item_id.startswith("AI-")
+    assert item == {
+        "item_id": item_id,
+        "title": "Add a pool alert",
+        "owner": "SRE lead",
+        "due": "2026-11-25",
+        "status": "open",
+        "completed_at": None,
+    }
+
+    (msg,) = await stream_messages(
+        nats_url, subjects.event_subject(unique_id, "majorops.actionitem.created"), 1
+    )
+    assert msg.headers is not None and msg.headers["Nats-Msg-Id"] == created.json()["event_id"]
+    assert json.loads(msg.data)["data"] == {
+        "item_id": item_id,
+        "title": "Add a pool alert",
+        "owner": "SRE lead",
+        "due": "2026-11-25",
+    }
+
+    review = await poll_review(client, unique_id, lambda r: len(r["action_items"]) == 1)
+    assert review["action_items"][0]["title"] == "Add a pool alert"
+    overdue = await poll(
+        lambda: client.get("/v1/action-items", params={"open": "true", "overdue": "true", "limit": 500}),
+        lambda r: any(i["item_id"] == item_id for i in r.json()["items"]),
+        "the overdue list",
+    )
+    listed = next(i for i in overdue.json()["items"] if i["item_id"] == item_id)
+    assert listed == {
+        "incident_id": unique_id,
+        "item_id": item_id,
+        "title": "Add a pool alert",
+        "owner": "SRE lead",
+        "due": "2026-11-25",
+        "status": "open",
+        "completed_at": None,
+        "overdue": True,
+    }
+
+    changed = await client.patch(
+        f"/v1/reviews/{unique_id}/action-items/{item_id}", json={"due": "2026-12-15"}
+    )
+    assert changed.status_code == 202 and changed.json()["item"]["due"] == "2026-12-15"
+    done = await client.post(f"/v1/reviews/{unique_id}/action-items/{item_id}/complete")
+    assert done.status_code == 202 and done.json()["item"]["status"] == "completed"
+    messages = await stream_messages(nats_url, f"{subjects.EVENTS_ROOT}.{unique_id}.actionitem.>", 3)
+    assert [m.subject.rsplit(".", 1)[1] for m in messages] == ["created", "updated", "completed"]
+
+    review = await poll_review(client, unique_id, lambda r: r["action_items"][0]["status"] == "completed")
+    assert review["action_items"][0]["due"] == "2026-12-15"
+    completed, _ = await all_pages(client, "/v1/action-items", open="false", limit=500)
+    assert [(i["item_id"], i["completed_at"]) for i in completed if i["incident_id"] == unique_id] == [
+        (item_id, "2026-11-27T12:00:00Z")
+    ]
+    still_open, _ = await all_pages(client, "/v1/action-items", open="true", limit=500)
+    assert all(i["incident_id"] != unique_id for i in still_open)
+    assert_problem(await client.post(f"/v1/reviews/{unique_id}/action-items/{item_id}/complete"), 409)
+
+
+async def test_action_items_from_a_ticketing_system_are_consumed_and_listed(
+    client: httpx.AsyncClient, nc: Client, unique_id: str
+) -> None:
+    for n, due in enumerate(["2026-11-01", "2027-01-01", "2026-11-02"]):
+        await publish_event(
+            nc,
+            envelope(
+                unique_id,
+                f"{unique_id}-ai{n}",
+                "actionitem.created",
+                "2026-11-20T12:00:00Z",
+                item_id=f"T-{n}",
+                title=f"Ticket {n}",
+                owner="SRE lead",
+                due=due,
+            ),
+        )
+    await poll(
+        lambda: all_pages(client, "/v1/action-items", limit=500),
+        lambda r: len([i for i in r[0] if i["incident_id"] == unique_id]) == 3,
+        "the action items",
+    )
+    items, pages = await all_pages(client, "/v1/action-items", overdue="true", limit=1)
+    assert [i["item_id"] for i in items if i["incident_id"] == unique_id] == ["T-0", "T-2"]
+    assert pages >= 2
+    assert_problem(await client.get("/v1/action-items", params={"cursor": "WyJvbmx5LW9uZSJd"}), 422)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"owner": "SRE lead"}, "title"),
+        ({"title": "  "}, "title"),
+        ({"title": "x", "due": "tomorrow"}, "due"),
+        ({"title": "x", "owner": 5}, "owner"),
+        ({"title": "x", "item_id": "has space"}, "item_id"),
+        ({"title": "x", "ownr": "typo"}, "ownr"),
+    ],
+    ids=["no-title", "blank-title", "bad-due", "owner-not-text", "bad-id", "unknown-field"],
+)
+async def test_a_bad_action_item_is_a_422_naming_the_field_and_publishes_nothing(
+    client: httpx.AsyncClient, nc: Client, nats_url: str, unique_id: str, body: dict[str, Any], field: str
+) -> None:
+    await declare(nc, unique_id)
+    await poll_review(client, unique_id, lambda r: len(r["timeline"]) == 1)
+    problem = assert_problem(await client.post(f"/v1/reviews/{unique_id}/action-items", json=body), 422)
+    assert field in [e["field"] for e in problem["errors"]], problem
+    assert (await client.get(f"/v1/reviews/{unique_id}")).json()["action_items"] == []
+
+
+async def test_unknown_incidents_and_items_are_404_problems(
+    client: httpx.AsyncClient, nc: Client, unique_id: str
+) -> None:
+    assert_problem(await client.post("/v1/reviews/T-never-seen-0000/action-items", json={"title": "x"}), 404)
+    await declare(nc, unique_id)
+    await poll_review(client, unique_id, lambda r: len(r["timeline"]) == 1)
+    assert_problem(
+        await client.patch(f"/v1/reviews/{unique_id}/action-items/AI-nope", json={"owner": "x"}), 404
+    )
+    assert_problem(await client.post(f"/v1/reviews/{unique_id}/action-items/AI-nope/complete"), 404)
+    assert_problem(
+        await client.patch(f"/v1/reviews/{unique_id}/action-items/AI-nope", json={"title": None}), 422
+    )
+    assert_problem(await client.get("/v1/no-such-thing"), 404)
+    assert_problem(await client.delete(f"/v1/reviews/{unique_id}"), 405)
+
+
+async def test_an_unacknowledged_publish_is_a_503_and_changes_nothing(
+    app: FastAPI, client: httpx.AsyncClient, nc: Client, nats_url: str, unique_id: str
+) -> None:
+    await declare(nc, unique_id)
+    await poll_review(client, unique_id, lambda r: len(r["timeline"]) == 1)
+    before = (await client.get(f"/v1/reviews/{unique_id}")).headers["etag"]
+    # JetStream stops answering: the connection reports publishes through is gone.
+    runtime = app.state.runtime
+    gone = await nats.connect(nats_url)
+    await gone.close()
+    runtime.ports = dataclasses.replace(runtime.ports, publisher=JetStreamEventPublisher(gone.jetstream()))
+    refused = assert_problem(
+        await client.post(f"/v1/reviews/{unique_id}/action-items", json={"title": "Add alert"}), 503
+    )
+    assert "not acknowledged" in refused["detail"]
+    assert_problem(await client.post(f"/v1/reviews/{unique_id}/publish"), 503)
+    after = await client.get(f"/v1/reviews/{unique_id}")
+    assert after.headers["etag"] == before and after.json()["action_items"] == []
+
+
+async def test_openapi_lists_every_path(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    assert {
+        "/v1/reviews",
+        "/v1/reviews/{incident_id}",
+        "/v1/reviews/{incident_id}.md",
+        "/v1/reviews/{incident_id}.html",
+        "/v1/reviews/{incident_id}/publish",
+        "/v1/reviews/{incident_id}/action-items",
+        "/v1/reviews/{incident_id}/action-items/{item_id}",
+        "/v1/reviews/{incident_id}/action-items/{item_id}/complete",
+        "/v1/action-items",
+        "/healthz",
+        "/readyz",
+    } <= set(spec["paths"])
+    assert set(spec["paths"]["/v1/reviews/{incident_id}"]) == {"get", "patch"}
+    assert "412" in spec["paths"]["/v1/reviews/{incident_id}"]["patch"]["responses"]
+
+
+async def test_a_repeat_links_the_earlier_review_and_a_recurring_alert_flags_an_action(
+    client: httpx.AsyncClient, nc: Client, unique_id: str
+) -> None:
+    earlier, repeat, later = f"{unique_id}-a", f"{unique_id}-b", f"{unique_id}-c"
+    alert = {"alert_name": f"DbPool-{unique_id}", "service": "checkout"}
+    await publish_event(nc, envelope(earlier, f"{earlier}-f", "alert.fired", "2026-10-01T09:00:00Z", **alert))
+    await declare(nc, earlier, title="Checkout slow")
+    for n, title in enumerate(["Raise the pool", "Pool runbook"]):
+        await publish_event(
+            nc,
+            envelope(
+                earlier,
+                f"{earlier}-ai{n}",
+                "actionitem.created",
+                "2026-10-01T11:00:00Z",
+                item_id=f"AI-{n}",
+                title=title,
+                owner="DBA lead",
+                due="2026-10-20",
+            ),
+        )
+    await publish_event(nc, envelope(earlier, f"{earlier}-pub", "review.published", "2026-10-03T10:00:00Z"))
+    await publish_event(
+        nc,
+        envelope(earlier, f"{earlier}-done", "actionitem.completed", "2026-10-05T10:00:00Z", item_id="AI-0"),
+    )
+    await declare(nc, repeat, title="Checkout down again")
+    await send_decision(
+        nc, {"incident_id": repeat, "revision": 1, "requirement": "mandatory", "repeat_of": [earlier]}
+    )
+    # The same alert, same service, 10 days after AI-0 was completed, in a third incident.
+    await publish_event(nc, envelope(later, f"{later}-f", "alert.fired", "2026-10-15T10:00:00Z", **alert))
+
+    linked = await poll_review(
+        client,
+        repeat,
+        lambda r: bool(r["earlier_reviews"]) and r["earlier_reviews"][0]["status"] == "published",
+    )
+    (link,) = linked["earlier_reviews"]
+    assert (link["incident_id"], link["title"], link["link"]) == (
+        earlier,
+        "Checkout slow",
+        f"/v1/reviews/{earlier}",
+    )
+    assert [i["item_id"] for i in link["open_action_items"]] == ["AI-1"]
+    assert "Earlier incidents with the same root cause" in (await client.get(f"/v1/reviews/{repeat}.md")).text
+
+    flagged = await poll_review(client, earlier, lambda r: bool(r["effectiveness"]))
+    (finding,) = flagged["effectiveness"]
+    assert (finding["item_id"], finding["recurred_in"], finding["recurred_at"]) == (
+        "AI-0",
+        later,
+        "2026-10-15T10:00:00Z",
+    )
+    assert "Action effectiveness" in (await client.get(f"/v1/reviews/{earlier}.md")).text

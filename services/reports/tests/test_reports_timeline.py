@@ -7,6 +7,7 @@ import random
 from typing import Any
 
 import pytest
+
 from majorops.reports.domain.timeline import (
     RecordedEvent,
     ReviewStatus,

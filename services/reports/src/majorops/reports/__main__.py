@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uvicorn
+
 from majorops.reports.app import SERVICE, create_app
 from majorops.reports.config import ReportsSettings
 from majorops.shared.logging import configure_logging

@@ -2,32 +2,86 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 import structlog
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
-from faststream.nats import NatsBroker
+from fastapi import FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from nats.aio.msg import Msg
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from majorops.reports.adapters.jetstream import JetStreamEventPublisher
 from majorops.reports.adapters.mongo import MongoReviewStore
 from majorops.reports.adapters.sqlite import SqliteReviewStore
+from majorops.reports.commands import ActionItemChanges, NewActionItem
 from majorops.reports.config import ReportsSettings
-from majorops.reports.handlers import read_review, record_decision, record_escalation, record_event
-from majorops.reports.ports import ReviewStore
+from majorops.reports.domain.learning_review import LearningReview, Narrative
+from majorops.reports.domain.render_html import render_html
+from majorops.reports.domain.render_markdown import render_markdown
+from majorops.reports.domain.timeline import ReviewStatus
+from majorops.reports.handlers import (
+    Accepted,
+    AlreadyPublished,
+    assemble_stale,
+    complete_action_item,
+    create_action_item,
+    decode_cursor,
+    edit_narrative,
+    learning_review_of,
+    list_action_items,
+    list_reviews,
+    publish_review,
+    read_review,
+    record_decision,
+    record_escalation,
+    record_event,
+    update_action_item,
+)
+from majorops.reports.ports import ActionItemQuery, Clock, ReportsPorts, ReviewQuery, ReviewStore, utc_now
+from majorops.reports.problems import (
+    PROBLEM_MEDIA_TYPE,
+    Problem,
+    invalid_input,
+    not_json,
+    unknown_action_item,
+    unknown_incident,
+)
+from majorops.reports.views import (
+    AcceptedChange,
+    ActionItemListItem,
+    ActionItemPage,
+    ReviewListItem,
+    ReviewPage,
+)
 from majorops.shared import subjects
-from majorops.shared.events import INCIDENT_ID_PATTERN
-from majorops.shared.jetstream import connect_broker, decode_json, streams_present, subscribe_durable
-from nats.aio.msg import Msg
+from majorops.shared.decisions import Requirement
+from majorops.shared.events import INCIDENT_ID_PATTERN, FieldError
+from majorops.shared.jetstream import (
+    arrival_sequence,
+    connect_broker,
+    decode_json,
+    make_broker,
+    streams_present,
+    subscribe_durable,
+)
 
 SERVICE = "reports"
-PROBLEM_BASE = "https://majorops.dev/problems"
 READY_NATS_TIMEOUT_SECONDS = 0.5
 CONSUMED_STREAMS = (subjects.EVENTS_STREAM, subjects.DECISIONS_STREAM, subjects.ESCALATIONS_STREAM)
+ASSEMBLY_BATCH = 50
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
 
 log = structlog.get_logger(__name__)
 _INCIDENT_ID = re.compile(INCIDENT_ID_PATTERN)
+_ITEM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 async def open_store(settings: ReportsSettings) -> ReviewStore:
@@ -37,27 +91,21 @@ async def open_store(settings: ReportsSettings) -> ReviewStore:
     return await SqliteReviewStore.open(settings.sqlite_path(SERVICE))
 
 
-def stream_sequence(raw: Msg) -> int:
-    """The message's JetStream stream sequence: its arrival order, which breaks ties of event time."""
-    return int(raw.metadata.sequence.stream)
-
-
 class StoreNotOpen(RuntimeError):
-    """A message arrived before the store was opened (or after it closed): retried later, not lost."""
+    """A message or request arrived before the store was opened (or after it closed)."""
 
 
 class ReportsRuntime:
     """The clients of one reports process, created in the lifespan (never at import)."""
 
-    def __init__(self, settings: ReportsSettings) -> None:
+    def __init__(self, settings: ReportsSettings, clock: Clock = utc_now) -> None:
         self.settings = settings
-        self.extra_types = settings.extra_types
-        self.broker = NatsBroker(
-            settings.nats_url,
-            name=f"majorops-{SERVICE}",
-            max_reconnect_attempts=-1,
-        )
+        self.clock = clock
+        self.broker = make_broker(settings, SERVICE)
         self.store: ReviewStore | None = None
+        self.ports: ReportsPorts | None = None
+        self._wake = asyncio.Event()
+        self._assembler: asyncio.Task[None] | None = None
         consumers: tuple[tuple[str, str, Callable[[Msg], Awaitable[None]]], ...] = (
             (subjects.EVENTS_STREAM, subjects.ALL_EVENTS, self.on_event),
             (subjects.DECISIONS_STREAM, subjects.ALL_DECISIONS, self.on_decision),
@@ -72,31 +120,62 @@ class ReportsRuntime:
         # The store first: the subscribers write to it from their first message on.
         self.store = await open_store(self.settings)
         try:
-            await connect_broker(self.broker)
+            connection = await connect_broker(self.broker)
+            self.ports = ReportsPorts(
+                store=self.store,
+                publisher=JetStreamEventPublisher(connection.jetstream()),
+                clock=self.clock,
+                timezone=self.settings.zone,
+                extra_types=self.settings.extra_types,
+            )
             await self.broker.start()
         except BaseException:
             await self.stop()
             raise
+        self._assembler = asyncio.create_task(self._assemble_forever(), name="reports-assembler")
 
     async def stop(self) -> None:
+        if self._assembler is not None:
+            self._assembler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._assembler
+            self._assembler = None
         await self.broker.stop()
+        self.ports = None
         if self.store is not None:
             store, self.store = self.store, None
             await store.close()
 
-    def open_store(self) -> ReviewStore:
-        if self.store is None:
+    def open_ports(self) -> ReportsPorts:
+        if self.ports is None:
             raise StoreNotOpen("the reports store is not open")
-        return self.store
+        return self.ports
 
     async def on_event(self, raw: Msg) -> None:
-        await record_event(decode_json(raw), stream_sequence(raw), self.open_store(), self.extra_types)
+        await record_event(decode_json(raw), arrival_sequence(raw), self.open_ports())
+        self._wake.set()
 
     async def on_decision(self, raw: Msg) -> None:
-        await record_decision(decode_json(raw), self.open_store())
+        await record_decision(decode_json(raw), self.open_ports())
+        self._wake.set()
 
     async def on_escalation(self, raw: Msg) -> None:
-        await record_escalation(decode_json(raw), self.open_store())
+        await record_escalation(decode_json(raw), self.open_ports())
+        self._wake.set()
+
+    async def _assemble_forever(self) -> None:
+        """Re-assemble the reviews marked changed: on a wake-up after a burst, and every poll period
+        (changes marked by other replicas, or an assembly that failed)."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.assemble_poll_seconds)
+            self._wake.clear()
+            await asyncio.sleep(self.settings.assemble_delay_seconds)
+            try:
+                if await assemble_stale(self.open_ports(), ASSEMBLY_BATCH) >= ASSEMBLY_BATCH:
+                    self._wake.set()  # more are waiting
+            except Exception as exc:
+                log.warning("reports.assembler_failed", error=str(exc))
 
     async def ready(self) -> dict[str, bool]:
         """Each readiness check by name: NATS connected, the consumed streams present, the store answering."""
@@ -110,26 +189,99 @@ class ReportsRuntime:
         return {"nats": nats_ok, "streams": streams_ok, "store": store_ok}
 
 
-def problem_response(status: int, title: str, detail: str, slug: str) -> JSONResponse:
+# --- HTTP answers ---------------------------------------------------------------------------
+
+
+def problem_response(problem: Problem) -> JSONResponse:
     """An RFC 9457 problem document."""
     return JSONResponse(
-        {"type": f"{PROBLEM_BASE}/{slug}", "title": title, "status": status, "detail": detail},
-        status_code=status,
-        media_type="application/problem+json",
+        problem.as_dict(),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=dict(problem.headers),
     )
 
 
-def unknown_incident(incident_id: str) -> JSONResponse:
-    return problem_response(
-        404,
-        "Unknown incident",
-        f"No event, decision or escalation of incident {incident_id!r} has been recorded",
-        "unknown-incident",
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts.pop(0)
+    path = ""
+    for part in parts:
+        path = f"{path}[{part}]" if isinstance(part, int) else (f"{path}.{part}" if path else str(part))
+    return path or "(body)"
+
+
+_MESSAGES = {
+    "missing": "is required",
+    "extra_forbidden": "is not a field of this request",
+    "string_type": "must be a string",
+    "int_parsing": "must be an integer",
+    "bool_parsing": "must be true or false",
+    "model_attributes_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
+    "list_type": "must be a JSON array",
+}
+
+
+def validation_problem(exc: RequestValidationError) -> Problem:
+    """FastAPI's validation errors as one problem naming every bad field (400 for a body not JSON)."""
+    errors = exc.errors()
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            return not_json(str(error.get("ctx", {}).get("error", "invalid JSON")))
+    fields = []
+    for error in errors:
+        message = _MESSAGES.get(error.get("type", ""), str(error.get("msg", "is invalid")))
+        message = message.removeprefix("Value error, ")
+        fields.append(FieldError(_field_path(tuple(error.get("loc", ()))), message))
+    where = "query" if any(e.get("loc", ("",))[0] == "query" for e in errors) else "request body"
+    return invalid_input(fields, where)
+
+
+def review_response(document: dict[str, Any], etag: str, status_code: int = 200) -> JSONResponse:
+    return JSONResponse(
+        document, status_code=status_code, headers={"ETag": etag, "Cache-Control": "no-cache"}
     )
 
 
-def create_app(settings: ReportsSettings | None = None) -> FastAPI:
-    runtime = ReportsRuntime(settings or ReportsSettings())
+def accepted_response(result: Accepted | AlreadyPublished | Problem) -> JSONResponse:
+    if isinstance(result, Problem):
+        return problem_response(result)
+    if isinstance(result, AlreadyPublished):
+        return JSONResponse(result.as_dict(), status_code=200)
+    return JSONResponse(result.as_dict(), status_code=202)
+
+
+def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    texts = {
+        400: "Body is not JSON",
+        404: "Unknown incident or action item",
+        409: "Conflict with the review's current state",
+        412: "The review changed since it was read (If-Match does not match its ETag)",
+        422: "Invalid input: every bad field is named; nothing was changed",
+        428: "If-Match is required",
+        503: "JetStream did not acknowledge the event; nothing was changed, retry",
+    }
+    return {
+        code: {
+            "description": f"{texts[code]} (application/problem+json)",
+            "content": {PROBLEM_MEDIA_TYPE: {}},
+        }
+        for code in codes
+    }
+
+
+StatusFilter = Annotated[ReviewStatus | None, Query(description="draft or published")]
+RequirementFilter = Annotated[Requirement | None, Query(description="The After Action requirement")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")]
+Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+IfMatch = Annotated[str | None, Header(description="The ETag of the review being edited (required)")]
+
+
+def create_app(settings: ReportsSettings | None = None, *, clock: Clock = utc_now) -> FastAPI:
+    """The reports service: ``clock`` is injectable so that tests decide what "now" (overdue) is."""
+    runtime = ReportsRuntime(settings or ReportsSettings(), clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -147,26 +299,256 @@ def create_app(settings: ReportsSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="MajorOps After Action — reports",
         version="1",
-        description="Learning Reviews assembled from incident events, After Action decisions and escalations.",
+        description="Learning Reviews assembled from incident events, After Action decisions and escalations: "
+        "read, listed, edited (ETag/If-Match), action items tracked, published. Errors are RFC 9457 "
+        "problem documents (application/problem+json).",
         lifespan=lifespan,
     )
     app.state.runtime = runtime
 
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem_response(validation_problem(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
+        slug = title.lower().replace(" ", "-")
+        problem = Problem(exc.status_code, title, str(exc.detail), slug, headers=dict(exc.headers or {}))
+        return problem_response(problem)
+
+    @app.exception_handler(StoreNotOpen)
+    async def on_not_started(_: Request, exc: StoreNotOpen) -> JSONResponse:
+        return problem_response(
+            Problem(503, "Not ready", str(exc), "not-ready", headers={"Retry-After": "1"})
+        )
+
+    def ports() -> ReportsPorts:
+        return runtime.open_ports()
+
+    def now() -> datetime:
+        return runtime.clock()
+
+    async def current_review(incident_id: str) -> tuple[LearningReview, str] | Problem:
+        if not _INCIDENT_ID.match(incident_id):
+            return unknown_incident(incident_id)
+        stored = await read_review(incident_id, ports())
+        if stored is None:
+            return unknown_incident(incident_id)
+        return learning_review_of(stored), stored.etag
+
+    # --- reviews --------------------------------------------------------------------------
+
+    @app.get(
+        "/v1/reviews",
+        response_model=ReviewPage,
+        responses=_problems(422),
+        summary="List Learning Reviews",
+    )
+    async def get_reviews(
+        status: StatusFilter = None,
+        requirement: RequirementFilter = None,
+        overdue: Annotated[
+            bool | None, Query(description="true: the next deadline has passed; false: it has not")
+        ] = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        cursor: Cursor = None,
+    ) -> Response:
+        """Reviews by incident id, filtered; page with ``cursor`` = the previous page's ``next_cursor``."""
+        after = decode_cursor(cursor, 1) if cursor is not None else None
+        if isinstance(after, Problem):
+            return problem_response(after)
+        at = now()
+        query = ReviewQuery(
+            now=at,
+            status=status,
+            requirement=requirement,
+            overdue=overdue,
+            limit=limit,
+            after=after[0] if after else None,
+        )
+        page = await list_reviews(query, ports())
+        body = ReviewPage(
+            items=[ReviewListItem.of(row, at) for row in page.items], next_cursor=page.next_cursor
+        )
+        return JSONResponse(body.model_dump(mode="json"))
+
+    @app.get(
+        "/v1/reviews/{incident_id}.md",
+        response_class=Response,
+        responses={
+            200: {"content": {"text/markdown": {}}, "description": "The review as Markdown"},
+            **_problems(404),
+        },
+        summary="The Learning Review as Markdown",
+    )
+    async def get_review_markdown(incident_id: str) -> Response:
+        """The review laid out like the seed's template, tables for action items and metrics."""
+        current = await current_review(incident_id)
+        if isinstance(current, Problem):
+            return problem_response(current)
+        return Response(render_markdown(current[0]), media_type="text/markdown; charset=utf-8")
+
+    @app.get(
+        "/v1/reviews/{incident_id}.html",
+        response_class=HTMLResponse,
+        responses={
+            200: {"content": {"text/html": {}}, "description": "A standalone printable page"},
+            **_problems(404),
+        },
+        summary="The Learning Review as a standalone HTML page",
+    )
+    async def get_review_html(incident_id: str) -> Response:
+        """A printable page: every text escaped, no scripts, no external assets."""
+        current = await current_review(incident_id)
+        if isinstance(current, Problem):
+            return problem_response(current)
+        return HTMLResponse(
+            render_html(current[0]),
+            headers={
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
     @app.get(
         "/v1/reviews/{incident_id}",
         responses={
-            200: {"description": "The incident's Learning Review"},
-            404: {"description": "Unknown incident (application/problem+json)"},
+            200: {
+                "model": LearningReview,
+                "description": "The Learning Review; its ETag header is needed to edit it",
+            },
+            **_problems(404),
         },
+        summary="The Learning Review of one incident",
     )
-    async def get_review(incident_id: str) -> JSONResponse:
-        """The Learning Review of one incident: summary, timeline, After Action decision, escalations."""
+    async def get_review(incident_id: str) -> Response:
+        """Summary, timeline, metrics, After Action decision, data gaps, attendees, vendors, root cause,
+        narrative, action items, escalations, earlier reviews, effectiveness and lint findings."""
         if not _INCIDENT_ID.match(incident_id):
-            return unknown_incident(incident_id)
-        review = await read_review(incident_id, runtime.open_store())
-        if review is None:
-            return unknown_incident(incident_id)
-        return JSONResponse(review)
+            return problem_response(unknown_incident(incident_id))
+        stored = await read_review(incident_id, ports())
+        if stored is None:
+            return problem_response(unknown_incident(incident_id))
+        return review_response(stored.document, stored.etag)
+
+    @app.patch(
+        "/v1/reviews/{incident_id}",
+        responses={
+            200: {
+                "model": LearningReview,
+                "description": "The edited review with its lint findings, and its new ETag",
+            },
+            **_problems(400, 404, 412, 422, 428),
+        },
+        summary="Edit the narrative sections",
+    )
+    async def patch_review(incident_id: str, patch: Narrative, if_match: IfMatch = None) -> Response:
+        """JSON merge patch of the narrative (root_cause, contributing_factors, went_well, changes,
+        learning_statements): a section given replaces it, ``null`` returns it to what the record
+        says. ``If-Match`` must carry the ETag of the review read: a stale one gets ``412``."""
+        if not _INCIDENT_ID.match(incident_id):
+            return problem_response(unknown_incident(incident_id))
+        result = await edit_narrative(incident_id, patch, if_match, ports())
+        if isinstance(result, Problem):
+            return problem_response(result)
+        return review_response(result.document, result.etag)
+
+    @app.post(
+        "/v1/reviews/{incident_id}/publish",
+        status_code=202,
+        response_model=AcceptedChange,
+        responses={
+            200: {"description": "Already published: nothing new happened"},
+            **_problems(404, 409, 503),
+        },
+        summary="Publish the Learning Review",
+    )
+    async def post_publish(incident_id: str) -> Response:
+        """``409`` with the blocking lint findings while any error remains; else emits
+        ``majorops.review.published`` (source ``majorops/reports``)."""
+        if not _INCIDENT_ID.match(incident_id):
+            return problem_response(unknown_incident(incident_id))
+        return accepted_response(await publish_review(incident_id, ports()))
+
+    # --- action items -----------------------------------------------------------------------
+
+    @app.post(
+        "/v1/reviews/{incident_id}/action-items",
+        status_code=202,
+        response_model=AcceptedChange,
+        responses=_problems(400, 404, 409, 422, 503),
+        summary="Create an action item",
+    )
+    async def post_action_item(incident_id: str, item: NewActionItem) -> Response:
+        """Emits ``majorops.actionitem.created``; ``item_id`` is generated (``AI-…``) when absent."""
+        if not _INCIDENT_ID.match(incident_id):
+            return problem_response(unknown_incident(incident_id))
+        return accepted_response(await create_action_item(incident_id, item, ports()))
+
+    @app.patch(
+        "/v1/reviews/{incident_id}/action-items/{item_id}",
+        status_code=202,
+        response_model=AcceptedChange,
+        responses=_problems(400, 404, 422, 503),
+        summary="Change an action item",
+    )
+    async def patch_action_item(incident_id: str, item_id: str, changes: ActionItemChanges) -> Response:
+        """Emits ``majorops.actionitem.updated`` with the fields given (``null`` clears owner or due)."""
+        if not _INCIDENT_ID.match(incident_id):
+            return problem_response(unknown_incident(incident_id))
+        if not _ITEM_ID.match(item_id):
+            return problem_response(unknown_action_item(incident_id, item_id))
+        return accepted_response(await update_action_item(incident_id, item_id, changes, ports()))
+
+    @app.post(
+        "/v1/reviews/{incident_id}/action-items/{item_id}/complete",
+        status_code=202,
+        response_model=AcceptedChange,
+        responses=_problems(404, 409, 503),
+        summary="Complete an action item",
+    )
+    async def post_complete(incident_id: str, item_id: str) -> Response:
+        """Emits ``majorops.actionitem.completed``; ``409`` when the item is already completed."""
+        if not _INCIDENT_ID.match(incident_id):
+            return problem_response(unknown_incident(incident_id))
+        if not _ITEM_ID.match(item_id):
+            return problem_response(unknown_action_item(incident_id, item_id))
+        return accepted_response(await complete_action_item(incident_id, item_id, ports()))
+
+    @app.get(
+        "/v1/action-items",
+        response_model=ActionItemPage,
+        responses=_problems(422),
+        summary="Action items across incidents",
+    )
+    async def get_action_items(
+        open: Annotated[
+            bool | None, Query(description="true: open items only; false: completed only")
+        ] = None,
+        overdue: Annotated[bool | None, Query(description="true: open and past their due time")] = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        cursor: Cursor = None,
+    ) -> Response:
+        """Every incident's action items by (incident id, item id), filtered and paged."""
+        after = decode_cursor(cursor, 2) if cursor is not None else None
+        if isinstance(after, Problem):
+            return problem_response(after)
+        at = now()
+        query = ActionItemQuery(
+            now=at,
+            open=open,
+            overdue=overdue,
+            limit=limit,
+            after=(after[0], after[1]) if after else None,
+        )
+        page = await list_action_items(query, ports())
+        body = ActionItemPage(
+            items=[ActionItemListItem.of(row, at) for row in page.items], next_cursor=page.next_cursor
+        )
+        return JSONResponse(body.model_dump(mode="json"))
+
+    # --- operations -------------------------------------------------------------------------
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -1,25 +1,55 @@
 """The production store: MongoDB (PyMongo's async API), majority writes, idempotent upserts.
 
-Events are keyed by event id, escalations by escalation id and decisions by (incident, revision):
-a redelivered message upserts the document it already wrote, and a unique index makes two
-replicas racing on the same key end with one document.
+Events are keyed by event id, escalations by escalation id, decisions by (incident, revision),
+alert fires by event id: a redelivered message upserts the document it already wrote, and a
+unique index makes two replicas racing on the same key end with one document.
+
+Reviews are documents shaped for reading: one per incident (``_id`` = incident id) holding the
+JSON served and the fields lists filter on, plus one document per action item (unique on
+incident and item id) for the cross-incident queries. A review is written only by an assembly
+of a newer generation than the stored one (a conditional upsert whose duplicate-key error means
+"a newer one won"), and its action items carry that generation too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from majorops.shared.decisions import AfterActionDecision
-from majorops.shared.escalations import Escalation
-from majorops.shared.storage.eventlog import StoredEvent, sortable_utc
-from majorops.shared.storage.mongo import MongoDocument, MongoEventLog, mongo_client
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 from pymongo.write_concern import WriteConcern
 
+from majorops.reports.domain.follow_up import EFFECTIVENESS_WINDOW, AlertFire, AlertKey
+from majorops.reports.domain.learning_review import Narrative
+from majorops.reports.domain.listing import ActionItemRecord, ReviewListing
+from majorops.reports.domain.timeline import ReviewStatus
+from majorops.reports.ports import ActionItemQuery, ReviewQuery, StoredNarrative, StoredReview
+from majorops.shared.decisions import AfterActionDecision, Requirement
+from majorops.shared.escalations import Escalation
+from majorops.shared.events import Severity, parse_rfc3339
+from majorops.shared.storage.eventlog import StoredEvent, sortable_utc
+from majorops.shared.storage.mongo import MongoDocument, MongoEventLog, mongo_client
+
 APP_NAME = "majorops-reports"
+DUPLICATE_KEY = 11000
+
+
+def _time(value: datetime | None) -> str | None:
+    # Fixed-width UTC text, as the event log keeps times: string order is time order.
+    return sortable_utc(value) if value is not None else None
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return parse_rfc3339(value) if value is not None else None
+
+
+def _item_key(incident_id: str, item_id: str) -> str:
+    # Incident ids never hold "/", so the key is unambiguous.
+    return f"{incident_id}/{item_id}"
 
 
 class MongoReviewStore:
@@ -29,12 +59,16 @@ class MongoReviewStore:
         self.client = client
         self.events = MongoEventLog(db)
         majority = WriteConcern(w="majority")
-        self.decisions: AsyncCollection[MongoDocument] = db.get_collection(
-            "decisions", write_concern=majority
-        )
-        self.escalations: AsyncCollection[MongoDocument] = db.get_collection(
-            "escalations", write_concern=majority
-        )
+
+        def collection(name: str) -> AsyncCollection[MongoDocument]:
+            return db.get_collection(name, write_concern=majority)
+
+        self.decisions = collection("decisions")
+        self.escalations = collection("escalations")
+        self.narratives = collection("narratives")
+        self.reviews = collection("reviews")
+        self.action_items = collection("action_items")
+        self.alert_fires_collection = collection("alert_fires")
 
     @classmethod
     async def open(cls, url: str, database: str) -> MongoReviewStore:
@@ -57,6 +91,31 @@ class MongoReviewStore:
             [("incident_id", ASCENDING), ("fired_at", ASCENDING), ("_id", ASCENDING)],
             name="escalations_by_incident",
         )
+        # The list: equality filters first, then the incident id it pages by.
+        await self.reviews.create_index(
+            [("status", ASCENDING), ("requirement", ASCENDING), ("_id", ASCENDING)], name="reviews_by_status"
+        )
+        await self.reviews.create_index(
+            [("requirement", ASCENDING), ("_id", ASCENDING)], name="reviews_by_requirement"
+        )
+        await self.reviews.create_index([("next_deadline", ASCENDING)], name="reviews_by_next_deadline")
+        await self.reviews.create_index([("repeat_of", ASCENDING)], name="reviews_by_earlier")
+        await self.reviews.create_index(
+            [("stale", ASCENDING)], name="reviews_stale", partialFilterExpression={"stale": True}
+        )
+        await self.action_items.create_index(
+            [("incident_id", ASCENDING), ("item_id", ASCENDING)], name="action_item_id", unique=True
+        )
+        await self.action_items.create_index(
+            [("status", ASCENDING), ("due_at", ASCENDING)], name="action_items_by_status_due"
+        )
+        await self.action_items.create_index(
+            [("incident_id", ASCENDING), ("completed_at", ASCENDING)], name="action_items_completed"
+        )
+        await self.alert_fires_collection.create_index(
+            [("alert_name", ASCENDING), ("service", ASCENDING), ("fired_at", ASCENDING)],
+            name="alert_fires_by_alert",
+        )
 
     async def close(self) -> None:
         await self.client.close()
@@ -64,6 +123,8 @@ class MongoReviewStore:
     async def ping(self) -> bool:
         reply = await self.client.admin.command("ping")
         return bool(reply.get("ok"))
+
+    # --- the record ---------------------------------------------------------------------------
 
     async def append_event(self, event: StoredEvent) -> bool:
         return await self.events.append(event)
@@ -122,3 +183,293 @@ class MongoReviewStore:
             if await collection.find_one(query, projection={"_id": 1}) is not None:
                 return True
         return False
+
+    # --- the narrative ------------------------------------------------------------------------
+
+    async def narrative_for(self, incident_id: str) -> StoredNarrative:
+        doc = await self.narratives.find_one({"_id": incident_id})
+        if doc is None:
+            return StoredNarrative()
+        return StoredNarrative(Narrative.model_validate(doc["narrative"]), int(doc["version"]))
+
+    async def save_narrative(
+        self, incident_id: str, narrative: Narrative, expected_version: int
+    ) -> int | None:
+        body = narrative.model_dump(mode="json")
+        if expected_version == 0:
+            try:
+                await self.narratives.insert_one({"_id": incident_id, "version": 1, "narrative": body})
+            except DuplicateKeyError:
+                return None
+            return 1
+        result = await self.narratives.update_one(
+            {"_id": incident_id, "version": expected_version},
+            {"$set": {"narrative": body, "version": expected_version + 1}},
+        )
+        return expected_version + 1 if result.modified_count == 1 else None
+
+    # --- materialised reviews -----------------------------------------------------------------
+
+    async def mark_changed(self, incident_id: str) -> int:
+        for _ in range(2):
+            try:
+                doc = await self.reviews.find_one_and_update(
+                    {"_id": incident_id},
+                    {"$inc": {"generation": 1}, "$set": {"stale": True}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                    projection={"generation": 1},
+                )
+            except DuplicateKeyError:  # two first marks raced on the upsert: the retry increments
+                continue
+            assert doc is not None
+            return int(doc["generation"])
+        raise RuntimeError(f"could not mark review {incident_id} changed")
+
+    async def stale_reviews(self, limit: int) -> list[str]:
+        cursor = self.reviews.find({"stale": True}, projection={"_id": 1}).limit(limit)
+        return [str(doc["_id"]) async for doc in cursor]
+
+    async def save_review(
+        self, review: StoredReview, action_items: Sequence[ActionItemRecord], generation: int
+    ) -> bool:
+        listing = review.listing
+        incident_id = listing.incident_id
+        try:
+            result = await self.reviews.update_one(
+                {
+                    "_id": incident_id,
+                    "$or": [
+                        {"assembled_generation": {"$lt": generation}},
+                        {"assembled_generation": {"$exists": False}},
+                    ],
+                },
+                {
+                    "$set": {
+                        "assembled_generation": generation,
+                        "etag": review.etag,
+                        "narrative_version": review.narrative_version,
+                        "status": listing.status.value,
+                        "requirement": listing.requirement.value if listing.requirement else None,
+                        "severity": listing.severity.value if listing.severity else None,
+                        "title": listing.title,
+                        "next_deadline": _time(listing.next_deadline),
+                        "updated_at": _time(listing.updated_at),
+                        "repeat_of": list(review.repeat_of),
+                        "document": review.document,
+                    }
+                },
+                upsert=True,
+            )
+        except DuplicateKeyError:  # the review exists with a newer assembly: the upsert lost
+            return False
+        if result.matched_count == 0 and result.upserted_id is None:
+            return False
+        await self._save_action_items(incident_id, action_items, generation)
+        # Fresh unless another change was marked meanwhile.
+        await self.reviews.update_one(
+            {"_id": incident_id, "generation": generation}, {"$set": {"stale": False}}
+        )
+        return True
+
+    async def _save_action_items(
+        self, incident_id: str, action_items: Sequence[ActionItemRecord], generation: int
+    ) -> None:
+        writes = [
+            UpdateOne(
+                {"_id": _item_key(incident_id, item.item_id), "generation": {"$lt": generation}},
+                {
+                    "$set": {
+                        "incident_id": incident_id,
+                        "item_id": item.item_id,
+                        "title": item.title,
+                        "owner": item.owner,
+                        "due": item.due,
+                        "due_at": _time(item.due_at),
+                        "status": item.status,
+                        "completed_at": _time(item.completed_at),
+                        "generation": generation,
+                    }
+                },
+                upsert=True,
+            )
+            for item in action_items
+        ]
+        if writes:
+            try:
+                await self.action_items.bulk_write(writes, ordered=False)
+            except BulkWriteError as exc:
+                # Duplicate keys: a newer assembly already wrote those items. Anything else is real.
+                if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
+                    raise
+        # Items this assembly no longer holds (written by older ones) go.
+        await self.action_items.delete_many(
+            {
+                "incident_id": incident_id,
+                "generation": {"$lt": generation},
+                "item_id": {"$nin": [item.item_id for item in action_items]},
+            }
+        )
+
+    async def review(self, incident_id: str) -> StoredReview | None:
+        doc = await self.reviews.find_one({"_id": incident_id, "etag": {"$exists": True}})
+        if doc is None:
+            return None
+        return StoredReview(
+            listing=_listing(doc),
+            document=doc["document"],
+            etag=doc["etag"],
+            narrative_version=int(doc.get("narrative_version", 0)),
+            repeat_of=tuple(doc.get("repeat_of", [])),
+            stale=bool(doc.get("stale", False)),
+        )
+
+    async def list_reviews(self, query: ReviewQuery) -> list[ReviewListing]:
+        conditions: dict[str, Any] = {"etag": {"$exists": True}}
+        if query.status is not None:
+            conditions["status"] = query.status.value
+        if query.requirement is not None:
+            conditions["requirement"] = query.requirement.value
+        now = sortable_utc(query.now)
+        if query.overdue is True:
+            conditions["next_deadline"] = {"$ne": None, "$lte": now}
+        elif query.overdue is False:
+            conditions["$or"] = [{"next_deadline": None}, {"next_deadline": {"$gt": now}}]
+        if query.after is not None:
+            conditions["_id"] = {"$gt": query.after}
+        cursor = (
+            self.reviews.find(conditions, projection={"document": 0})
+            .sort([("_id", ASCENDING)])
+            .limit(query.limit)
+        )
+        return [_listing(doc) async for doc in cursor]
+
+    async def action_items_of(self, incident_id: str) -> list[ActionItemRecord]:
+        cursor = self.action_items.find({"incident_id": incident_id}).sort([("item_id", ASCENDING)])
+        return [_item(doc) async for doc in cursor]
+
+    async def list_action_items(self, query: ActionItemQuery) -> list[ActionItemRecord]:
+        conditions: list[dict[str, Any]] = []
+        if query.open is not None:
+            conditions.append({"status": "open" if query.open else "completed"})
+        now = sortable_utc(query.now)
+        overdue = {"status": "open", "due_at": {"$ne": None, "$lte": now}}
+        if query.overdue is True:
+            conditions.append(overdue)
+        elif query.overdue is False:
+            conditions.append({"$nor": [overdue]})
+        if query.after is not None:
+            incident_id, item_id = query.after
+            conditions.append(
+                {
+                    "$or": [
+                        {"incident_id": {"$gt": incident_id}},
+                        {"incident_id": incident_id, "item_id": {"$gt": item_id}},
+                    ]
+                }
+            )
+        filter_ = {"$and": conditions} if conditions else {}
+        cursor = (
+            self.action_items.find(filter_)
+            .sort([("incident_id", ASCENDING), ("item_id", ASCENDING)])
+            .limit(query.limit)
+        )
+        return [_item(doc) async for doc in cursor]
+
+    async def incidents_repeating(self, incident_id: str) -> list[str]:
+        cursor = self.reviews.find({"repeat_of": incident_id}, projection={"_id": 1}).sort(
+            [("_id", ASCENDING)]
+        )
+        return [str(doc["_id"]) async for doc in cursor]
+
+    # --- alert fires across incidents ---------------------------------------------------------
+
+    async def record_alert_fire(self, fire: AlertFire) -> bool:
+        try:
+            result = await self.alert_fires_collection.update_one(
+                {"_id": fire.event_id},
+                {
+                    "$setOnInsert": {
+                        "incident_id": fire.incident_id,
+                        "alert_name": fire.alert_name,
+                        "service": fire.service,
+                        "fired_at": sortable_utc(fire.fired_at),
+                    }
+                },
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return result.upserted_id is not None
+
+    async def alert_fires(
+        self, keys: Sequence[AlertKey], after: datetime, until: datetime
+    ) -> list[AlertFire]:
+        if not keys:
+            return []
+        cursor = self.alert_fires_collection.find(
+            {
+                "$or": [{"alert_name": key.alert_name, "service": key.service} for key in keys],
+                "fired_at": {"$gt": sortable_utc(after), "$lte": sortable_utc(until)},
+            }
+        ).sort([("fired_at", ASCENDING), ("_id", ASCENDING)])
+        return [
+            AlertFire(
+                event_id=doc["_id"],
+                incident_id=doc["incident_id"],
+                alert_name=doc["alert_name"],
+                service=doc.get("service"),
+                fired_at=doc["fired_at"],
+            )
+            async for doc in cursor
+        ]
+
+    async def incidents_to_recheck(self, key: AlertKey, fired_at: datetime) -> list[str]:
+        fired_the_alert = await self.alert_fires_collection.distinct(
+            "incident_id", {"alert_name": key.alert_name, "service": key.service}
+        )
+        if not fired_the_alert:
+            return []
+        completed_in_window = await self.action_items.distinct(
+            "incident_id",
+            {
+                "incident_id": {"$in": fired_the_alert},
+                "completed_at": {
+                    "$gte": sortable_utc(fired_at - EFFECTIVENESS_WINDOW),
+                    "$lt": sortable_utc(fired_at),
+                },
+            },
+        )
+        if not completed_in_window:
+            return []
+        published = await self.reviews.distinct(
+            "_id", {"_id": {"$in": completed_in_window}, "status": ReviewStatus.PUBLISHED.value}
+        )
+        return sorted(str(incident_id) for incident_id in published)
+
+
+def _listing(doc: MongoDocument) -> ReviewListing:
+    updated_at = _parse_time(doc["updated_at"])
+    assert updated_at is not None
+    return ReviewListing(
+        incident_id=str(doc["_id"]),
+        title=doc.get("title"),
+        severity=Severity(doc["severity"]) if doc.get("severity") else None,
+        requirement=Requirement(doc["requirement"]) if doc.get("requirement") else None,
+        status=ReviewStatus(doc["status"]),
+        next_deadline=_parse_time(doc.get("next_deadline")),
+        updated_at=updated_at,
+    )
+
+
+def _item(doc: MongoDocument) -> ActionItemRecord:
+    return ActionItemRecord(
+        incident_id=doc["incident_id"],
+        item_id=doc["item_id"],
+        title=doc["title"],
+        owner=doc.get("owner"),
+        due=doc.get("due"),
+        due_at=_parse_time(doc.get("due_at")),
+        status="completed" if doc.get("status") == "completed" else "open",
+        completed_at=_parse_time(doc.get("completed_at")),
+    )

@@ -1,13 +1,29 @@
-"""The embedded store: the shared SQLite event log plus reports' decisions and escalations tables."""
+"""The embedded store: the shared SQLite event log plus reports' own tables.
+
+Several processes may share the file (WAL). Within one process every write goes through one
+lock, because all coroutines share one connection: a statement of one must never land inside
+another's transaction. Multi-statement writes run in ``BEGIN IMMEDIATE`` transactions, which
+also serialise them against other processes.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from majorops.shared.decisions import AfterActionDecision
+from majorops.reports.domain.follow_up import EFFECTIVENESS_WINDOW, AlertFire, AlertKey
+from majorops.reports.domain.learning_review import Narrative
+from majorops.reports.domain.listing import ActionItemRecord, ReviewListing
+from majorops.reports.domain.timeline import ReviewStatus
+from majorops.reports.ports import ActionItemQuery, ReviewQuery, StoredNarrative, StoredReview
+from majorops.shared.decisions import AfterActionDecision, Requirement
 from majorops.shared.escalations import Escalation
+from majorops.shared.events import Severity, parse_rfc3339
 from majorops.shared.storage.eventlog import StoredEvent, sortable_utc
 from majorops.shared.storage.sqlite import EVENTS_SCHEMA, SqliteDatabase, SqliteEventLog
 
@@ -31,9 +47,80 @@ CREATE TABLE IF NOT EXISTS escalations (
 CREATE INDEX IF NOT EXISTS escalations_by_incident ON escalations (incident_id, fired_at, escalation_id);
 """
 
+NARRATIVES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS narratives (
+    incident_id TEXT PRIMARY KEY,
+    version     INTEGER NOT NULL,
+    narrative   TEXT NOT NULL
+);
+"""
 
-def _json(value: dict[str, Any]) -> str:
+# ``generation`` counts the changes of the incident, ``assembled_generation`` the one the stored
+# document was assembled at; ``stale`` = generation moved past it (an assembly is due).
+REVIEWS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS reviews (
+    incident_id          TEXT PRIMARY KEY,
+    generation           INTEGER NOT NULL DEFAULT 0,
+    assembled_generation INTEGER NOT NULL DEFAULT 0,
+    stale                INTEGER NOT NULL DEFAULT 1,
+    etag                 TEXT,
+    narrative_version    INTEGER NOT NULL DEFAULT 0,
+    status               TEXT,
+    requirement          TEXT,
+    severity             TEXT,
+    title                TEXT,
+    next_deadline        TEXT,
+    updated_at           TEXT,
+    document             TEXT
+);
+CREATE INDEX IF NOT EXISTS reviews_by_status ON reviews (status, requirement, incident_id);
+CREATE INDEX IF NOT EXISTS reviews_by_requirement ON reviews (requirement, incident_id);
+CREATE INDEX IF NOT EXISTS reviews_by_next_deadline ON reviews (next_deadline);
+CREATE INDEX IF NOT EXISTS reviews_stale ON reviews (incident_id) WHERE stale = 1;
+
+CREATE TABLE IF NOT EXISTS review_links (
+    incident_id TEXT NOT NULL,
+    earlier_id  TEXT NOT NULL,
+    PRIMARY KEY (incident_id, earlier_id)
+);
+CREATE INDEX IF NOT EXISTS review_links_by_earlier ON review_links (earlier_id, incident_id);
+
+CREATE TABLE IF NOT EXISTS action_items (
+    incident_id  TEXT NOT NULL,
+    item_id      TEXT NOT NULL,
+    title        TEXT NOT NULL,
+    owner        TEXT,
+    due          TEXT,
+    due_at       TEXT,
+    status       TEXT NOT NULL,
+    completed_at TEXT,
+    PRIMARY KEY (incident_id, item_id)
+);
+CREATE INDEX IF NOT EXISTS action_items_by_status_due ON action_items (status, due_at);
+CREATE INDEX IF NOT EXISTS action_items_completed ON action_items (completed_at) WHERE completed_at IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS alert_fires (
+    event_id    TEXT PRIMARY KEY,
+    incident_id TEXT NOT NULL,
+    alert_name  TEXT NOT NULL,
+    service     TEXT,
+    fired_at    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alert_fires_by_alert ON alert_fires (alert_name, service, fired_at);
+CREATE INDEX IF NOT EXISTS alert_fires_by_incident ON alert_fires (incident_id);
+"""
+
+
+def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _time(value: datetime | None) -> str | None:
+    return sortable_utc(value) if value is not None else None
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return parse_rfc3339(value) if value is not None else None
 
 
 class SqliteReviewStore:
@@ -42,10 +129,13 @@ class SqliteReviewStore:
     def __init__(self, db: SqliteDatabase) -> None:
         self.db = db
         self.events = SqliteEventLog(db)
+        self._writing = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path) -> SqliteReviewStore:
-        db = SqliteDatabase(path, [EVENTS_SCHEMA, DECISIONS_SCHEMA, ESCALATIONS_SCHEMA])
+        db = SqliteDatabase(
+            path, [EVENTS_SCHEMA, DECISIONS_SCHEMA, ESCALATIONS_SCHEMA, NARRATIVES_SCHEMA, REVIEWS_SCHEMA]
+        )
         await db.open()
         return cls(db)
 
@@ -55,31 +145,56 @@ class SqliteReviewStore:
     async def ping(self) -> bool:
         return await self.db.ping()
 
+    async def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One write statement under the lock; the number of rows it changed."""
+        async with self._writing:
+            cursor = await self.db.conn.execute(sql, params)
+            return cursor.rowcount
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        async with self._writing:
+            await self.db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self.db.conn.execute("ROLLBACK")
+                raise
+            await self.db.conn.execute("COMMIT")
+
+    async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        async with self.db.conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        async with self.db.conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    # --- the record ---------------------------------------------------------------------------
+
     async def append_event(self, event: StoredEvent) -> bool:
-        return await self.events.append(event)
+        async with self._writing:
+            return await self.events.append(event)
 
     async def events_for(self, incident_id: str) -> list[StoredEvent]:
         return await self.events.events_for(incident_id)
 
     async def save_decision(self, decision: AfterActionDecision) -> bool:
         # One statement, so two replicas racing on the same incident cannot lower the revision.
-        cursor = await self.db.conn.execute(
+        changed = await self._execute(
             "INSERT INTO decisions (incident_id, revision, decision) VALUES (?, ?, ?) "
             "ON CONFLICT (incident_id) DO UPDATE SET revision = excluded.revision, "
             "decision = excluded.decision WHERE excluded.revision > decisions.revision",
             (decision.incident_id, decision.revision, _json(decision.model_dump(mode="json"))),
         )
-        return cursor.rowcount == 1
+        return changed == 1
 
     async def latest_decision(self, incident_id: str) -> AfterActionDecision | None:
-        async with self.db.conn.execute(
-            "SELECT decision FROM decisions WHERE incident_id = ?", (incident_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        row = await self._fetchone("SELECT decision FROM decisions WHERE incident_id = ?", (incident_id,))
         return AfterActionDecision.model_validate_json(row[0]) if row is not None else None
 
     async def save_escalation(self, escalation: Escalation) -> bool:
-        cursor = await self.db.conn.execute(
+        changed = await self._execute(
             "INSERT OR IGNORE INTO escalations (escalation_id, incident_id, fired_at, escalation) "
             "VALUES (?, ?, ?, ?)",
             (
@@ -89,22 +204,272 @@ class SqliteReviewStore:
                 _json(escalation.model_dump(mode="json")),
             ),
         )
-        return cursor.rowcount == 1
+        return changed == 1
 
     async def escalations_for(self, incident_id: str) -> list[Escalation]:
-        async with self.db.conn.execute(
+        rows = await self._fetchall(
             "SELECT escalation FROM escalations WHERE incident_id = ? ORDER BY fired_at, escalation_id",
             (incident_id,),
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         return [Escalation.model_validate_json(row[0]) for row in rows]
 
     async def knows_incident(self, incident_id: str) -> bool:
-        async with self.db.conn.execute(
+        row = await self._fetchone(
             "SELECT EXISTS (SELECT 1 FROM events WHERE incident_id = ?) "
             "OR EXISTS (SELECT 1 FROM decisions WHERE incident_id = ?) "
             "OR EXISTS (SELECT 1 FROM escalations WHERE incident_id = ?)",
             (incident_id, incident_id, incident_id),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return bool(row and row[0])
+
+    # --- the narrative ------------------------------------------------------------------------
+
+    async def narrative_for(self, incident_id: str) -> StoredNarrative:
+        row = await self._fetchone(
+            "SELECT narrative, version FROM narratives WHERE incident_id = ?", (incident_id,)
+        )
+        if row is None:
+            return StoredNarrative()
+        return StoredNarrative(Narrative.model_validate_json(row[0]), int(row[1]))
+
+    async def save_narrative(
+        self, incident_id: str, narrative: Narrative, expected_version: int
+    ) -> int | None:
+        body = _json(narrative.model_dump(mode="json", exclude_unset=False))
+        if expected_version == 0:
+            changed = await self._execute(
+                "INSERT OR IGNORE INTO narratives (incident_id, version, narrative) VALUES (?, 1, ?)",
+                (incident_id, body),
+            )
+        else:
+            changed = await self._execute(
+                "UPDATE narratives SET version = version + 1, narrative = ? WHERE incident_id = ? AND version = ?",
+                (body, incident_id, expected_version),
+            )
+        return expected_version + 1 if changed == 1 else None
+
+    # --- materialised reviews -----------------------------------------------------------------
+
+    async def mark_changed(self, incident_id: str) -> int:
+        async with self._writing:
+            cursor = await self.db.conn.execute(
+                "INSERT INTO reviews (incident_id, generation, stale) VALUES (?, 1, 1) "
+                "ON CONFLICT (incident_id) DO UPDATE SET generation = generation + 1, stale = 1 "
+                "RETURNING generation",
+                (incident_id,),
+            )
+            row = await cursor.fetchone()
+            await cursor.close()
+        assert row is not None
+        return int(row[0])
+
+    async def stale_reviews(self, limit: int) -> list[str]:
+        rows = await self._fetchall("SELECT incident_id FROM reviews WHERE stale = 1 LIMIT ?", (limit,))
+        return [str(row[0]) for row in rows]
+
+    async def save_review(
+        self, review: StoredReview, action_items: Sequence[ActionItemRecord], generation: int
+    ) -> bool:
+        listing = review.listing
+        incident_id = listing.incident_id
+        async with self._transaction():
+            cursor = await self.db.conn.execute(
+                "UPDATE reviews SET assembled_generation = ?, stale = (generation > ?), etag = ?, "
+                "narrative_version = ?, status = ?, requirement = ?, severity = ?, title = ?, "
+                "next_deadline = ?, updated_at = ?, document = ? "
+                "WHERE incident_id = ? AND assembled_generation < ?",
+                (
+                    generation,
+                    generation,
+                    review.etag,
+                    review.narrative_version,
+                    listing.status.value,
+                    listing.requirement.value if listing.requirement else None,
+                    listing.severity.value if listing.severity else None,
+                    listing.title,
+                    _time(listing.next_deadline),
+                    _time(listing.updated_at),
+                    _json(review.document),
+                    incident_id,
+                    generation,
+                ),
+            )
+            if cursor.rowcount != 1:
+                return False  # a newer assembly is stored (or the incident was never marked)
+            await self.db.conn.execute("DELETE FROM action_items WHERE incident_id = ?", (incident_id,))
+            await self.db.conn.executemany(
+                "INSERT INTO action_items (incident_id, item_id, title, owner, due, due_at, status, completed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        incident_id,
+                        item.item_id,
+                        item.title,
+                        item.owner,
+                        item.due,
+                        _time(item.due_at),
+                        item.status,
+                        _time(item.completed_at),
+                    )
+                    for item in action_items
+                ],
+            )
+            await self.db.conn.execute("DELETE FROM review_links WHERE incident_id = ?", (incident_id,))
+            await self.db.conn.executemany(
+                "INSERT OR IGNORE INTO review_links (incident_id, earlier_id) VALUES (?, ?)",
+                [(incident_id, earlier) for earlier in review.repeat_of],
+            )
+        return True
+
+    async def review(self, incident_id: str) -> StoredReview | None:
+        row = await self._fetchone(
+            f"SELECT {_LISTING_COLUMNS}, etag, narrative_version, document, stale FROM reviews "  # noqa: S608 (constant columns, "?" placeholders)
+            "WHERE incident_id = ? AND etag IS NOT NULL",
+            (incident_id,),
+        )
+        if row is None:
+            return None
+        links = await self._fetchall(
+            "SELECT earlier_id FROM review_links WHERE incident_id = ? ORDER BY earlier_id", (incident_id,)
+        )
+        return StoredReview(
+            listing=_listing(row),
+            etag=row[7],
+            narrative_version=int(row[8]),
+            document=json.loads(row[9]),
+            repeat_of=tuple(str(link[0]) for link in links),
+            stale=bool(row[10]),
+        )
+
+    async def list_reviews(self, query: ReviewQuery) -> list[ReviewListing]:
+        where, params = ["etag IS NOT NULL"], []
+        if query.status is not None:
+            where.append("status = ?")
+            params.append(query.status.value)
+        if query.requirement is not None:
+            where.append("requirement = ?")
+            params.append(query.requirement.value)
+        if query.overdue is True:
+            where.append("next_deadline IS NOT NULL AND next_deadline <= ?")
+            params.append(sortable_utc(query.now))
+        elif query.overdue is False:
+            where.append("(next_deadline IS NULL OR next_deadline > ?)")
+            params.append(sortable_utc(query.now))
+        if query.after is not None:
+            where.append("incident_id > ?")
+            params.append(query.after)
+        rows = await self._fetchall(
+            f"SELECT {_LISTING_COLUMNS} FROM reviews WHERE {' AND '.join(where)} ORDER BY incident_id LIMIT ?",  # noqa: S608 (constant columns, "?" placeholders)
+            (*params, query.limit),
+        )
+        return [_listing(row) for row in rows]
+
+    async def action_items_of(self, incident_id: str) -> list[ActionItemRecord]:
+        rows = await self._fetchall(
+            f"SELECT {_ITEM_COLUMNS} FROM action_items WHERE incident_id = ? ORDER BY item_id",  # noqa: S608
+            (incident_id,),
+        )
+        return [_item(row) for row in rows]
+
+    async def list_action_items(self, query: ActionItemQuery) -> list[ActionItemRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        if query.open is not None:
+            where.append("status = ?")
+            params.append("open" if query.open else "completed")
+        if query.overdue is True:
+            where.append("status = 'open' AND due_at IS NOT NULL AND due_at <= ?")
+            params.append(sortable_utc(query.now))
+        elif query.overdue is False:
+            where.append("NOT (status = 'open' AND due_at IS NOT NULL AND due_at <= ?)")
+            params.append(sortable_utc(query.now))
+        if query.after is not None:
+            where.append("(incident_id, item_id) > (?, ?)")
+            params.extend(query.after)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = await self._fetchall(
+            f"SELECT {_ITEM_COLUMNS} FROM action_items {clause} ORDER BY incident_id, item_id LIMIT ?",  # noqa: S608 (constant columns, "?" placeholders)
+            (*params, query.limit),
+        )
+        return [_item(row) for row in rows]
+
+    async def incidents_repeating(self, incident_id: str) -> list[str]:
+        rows = await self._fetchall(
+            "SELECT incident_id FROM review_links WHERE earlier_id = ? ORDER BY incident_id", (incident_id,)
+        )
+        return [str(row[0]) for row in rows]
+
+    # --- alert fires across incidents ---------------------------------------------------------
+
+    async def record_alert_fire(self, fire: AlertFire) -> bool:
+        changed = await self._execute(
+            "INSERT OR IGNORE INTO alert_fires (event_id, incident_id, alert_name, service, fired_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (fire.event_id, fire.incident_id, fire.alert_name, fire.service, sortable_utc(fire.fired_at)),
+        )
+        return changed == 1
+
+    async def alert_fires(
+        self, keys: Sequence[AlertKey], after: datetime, until: datetime
+    ) -> list[AlertFire]:
+        fires: list[AlertFire] = []
+        for key in keys:
+            rows = await self._fetchall(
+                "SELECT event_id, incident_id, alert_name, service, fired_at FROM alert_fires "
+                "WHERE alert_name = ? AND service IS ? AND fired_at > ? AND fired_at <= ?",
+                (key.alert_name, key.service, sortable_utc(after), sortable_utc(until)),
+            )
+            fires += [
+                AlertFire(event_id=r[0], incident_id=r[1], alert_name=r[2], service=r[3], fired_at=r[4])
+                for r in rows
+            ]
+        return sorted(fires, key=lambda f: (f.fired_at, f.event_id))
+
+    async def incidents_to_recheck(self, key: AlertKey, fired_at: datetime) -> list[str]:
+        rows = await self._fetchall(
+            "SELECT DISTINCT f.incident_id FROM alert_fires f "
+            "JOIN reviews r ON r.incident_id = f.incident_id AND r.status = ? "
+            "WHERE f.alert_name = ? AND f.service IS ? AND EXISTS ("
+            "  SELECT 1 FROM action_items a WHERE a.incident_id = f.incident_id "
+            "  AND a.completed_at >= ? AND a.completed_at < ?) "
+            "ORDER BY f.incident_id",
+            (
+                ReviewStatus.PUBLISHED.value,
+                key.alert_name,
+                key.service,
+                sortable_utc(fired_at - EFFECTIVENESS_WINDOW),
+                sortable_utc(fired_at),
+            ),
+        )
+        return [str(row[0]) for row in rows]
+
+
+_LISTING_COLUMNS = "incident_id, title, severity, requirement, status, next_deadline, updated_at"
+_ITEM_COLUMNS = "incident_id, item_id, title, owner, due, due_at, status, completed_at"
+
+
+def _listing(row: Any) -> ReviewListing:
+    updated_at = _parse_time(row[6])
+    assert updated_at is not None
+    return ReviewListing(
+        incident_id=row[0],
+        title=row[1],
+        severity=Severity(row[2]) if row[2] else None,
+        requirement=Requirement(row[3]) if row[3] else None,
+        status=ReviewStatus(row[4]),
+        next_deadline=_parse_time(row[5]),
+        updated_at=updated_at,
+    )
+
+
+def _item(row: Any) -> ActionItemRecord:
+    return ActionItemRecord(
+        incident_id=row[0],
+        item_id=row[1],
+        title=row[2],
+        owner=row[3],
+        due=row[4],
+        due_at=_parse_time(row[5]),
+        status="completed" if row[6] == "completed" else "open",
+        completed_at=_parse_time(row[7]),
+    )

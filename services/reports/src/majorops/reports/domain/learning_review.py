@@ -15,13 +15,24 @@ timeline texts are the ones of :mod:`majorops.reports.domain.timeline`, extended
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from majorops.reports.domain.attendees import Attendees, choose_attendees
 from majorops.reports.domain.data_gaps import DataGap, find_data_gaps
+from majorops.reports.domain.follow_up import (
+    AlertFire,
+    EarlierRecord,
+    EarlierReview,
+    EffectivenessFinding,
+    alert_fires_in,
+    link_earlier_reviews,
+    possibly_ineffective,
+)
 from majorops.reports.domain.lint import LintFinding, lint_learning_review
 from majorops.reports.domain.metrics import Metrics, compute_metrics
 from majorops.reports.domain.timeline import (
@@ -44,7 +55,6 @@ from majorops.shared.events import (
     mtm_item_id,
     parse_rfc3339,
 )
-from pydantic import BaseModel, ConfigDict, Field
 
 ActionItemStatus = Literal["open", "completed"]
 
@@ -190,6 +200,10 @@ class LearningReview(BaseModel):
     learning_statements: list[str] = Field(default_factory=list)
     action_items: list[ActionItem] = Field(default_factory=list)
     escalations: list[EscalationEntry] = Field(default_factory=list)
+    earlier_reviews: list[EarlierReview] = Field(default_factory=list)
+    """For a repeat incident: the reviews of the earlier incidents with the same root cause."""
+    effectiveness: list[EffectivenessFinding] = Field(default_factory=list)
+    """After publication: completed action items whose alert fired again within 30 days."""
     lint: list[LintFinding] = Field(default_factory=list)
 
 
@@ -444,6 +458,8 @@ def assemble_learning_review(
     narrative: Narrative | None,
     *,
     incident_id: str | None = None,
+    earlier: Mapping[str, EarlierRecord] | None = None,
+    alert_fires: Iterable[AlertFire] = (),
 ) -> LearningReview:
     """Build the Learning Review of one incident, lint findings included.
 
@@ -451,6 +467,11 @@ def assemble_learning_review(
     :class:`CloudEvent` in arrival order, or :class:`RecordedEvent` carrying their arrival (the
     stream sequence). ``incident_id`` is needed only when no event names the incident. Raises
     ``ValueError`` when the events belong to more than one incident.
+
+    Beyond the incident's own record: ``earlier`` is what is known of the incidents the decision's
+    ``repeat_of`` names (their reviews are linked); ``alert_fires`` are alert fires of any
+    incident that may follow the completion of an action item (see
+    :func:`~majorops.reports.domain.follow_up.possibly_ineffective`).
     """
     recorded = in_record_order(recorded_events(events))
     record = [r.event for r in recorded]
@@ -469,9 +490,11 @@ def assemble_learning_review(
         vendor_related=root_cause.vendor_related is True,
     )
     edited = narrative or Narrative()
+    status = review_status(recorded)
+    action_items = collect_action_items(record)
     review = LearningReview(
         incident_id=review_of,
-        status=review_status(recorded),
+        status=status,
         published_at=published[0].occurred_at if published else None,
         summary=summary,
         timeline=[
@@ -487,8 +510,16 @@ def assemble_learning_review(
         went_well=_clean(edited.went_well),
         changes=list(edited.changes or []),
         learning_statements=_clean(edited.learning_statements),
-        action_items=collect_action_items(record),
+        action_items=action_items,
         escalations=list_escalations(review_of, escalations),
+        earlier_reviews=link_earlier_reviews(decision, earlier or {}),
+        effectiveness=possibly_ineffective(
+            review_of,
+            action_items,
+            alert_fires_in(record),
+            [*alert_fires_in(record), *alert_fires],
+            published=status == ReviewStatus.PUBLISHED,
+        ),
     )
     return review.model_copy(update={"lint": lint_learning_review(review)})
 

@@ -217,6 +217,45 @@ def _action_items(review: LearningReview) -> str:
     return f'<section id="action-items"><h2>7. {esc(SECTION_TITLES[6])}</h2>{body}</section>'
 
 
+def _earlier_reviews(review: LearningReview) -> str:
+    if not review.earlier_reviews:
+        return ""
+    parts = [
+        '<section id="earlier-reviews"><h2>Earlier incidents with the same root cause</h2>'
+        "<p>A repeat incident means a prior learning was not implemented: these are the earlier reviews "
+        "and their action items still open.</p>"
+    ]
+    for earlier in review.earlier_reviews:
+        heading = esc(earlier.incident_id) + (f": {esc(earlier.title)}" if earlier.title else "")
+        status = esc(earlier.status.value if earlier.status else "no review recorded")
+        # The link is built from a contract-checked incident id, and escaped all the same.
+        link = f'<a href="{esc(earlier.link)}.html">{esc(earlier.link)}</a>'
+        items = (
+            _table(
+                ["Open item", "Owner", "Due Date"],
+                (
+                    [f"{esc(i.title)} ({esc(i.item_id)})", _or_dash(i.owner), _or_dash(i.due)]
+                    for i in earlier.open_action_items
+                ),
+            )
+            if earlier.open_action_items
+            else _empty("No open action items.")
+        )
+        parts.append(f"<h3>{heading} ({status})</h3><p>Review: {link}</p>{items}")
+    return "".join(parts) + "</section>"
+
+
+def _effectiveness(review: LearningReview) -> str:
+    if not review.effectiveness:
+        return ""
+    items = _list((f"<strong>{esc(f.item_id)}</strong> {esc(f.message)}" for f in review.effectiveness), "")
+    return (
+        '<section id="effectiveness"><h2>Action effectiveness</h2>'
+        "<p>Lessons are not learned until behavior changes: these completed items were followed by the "
+        f"same alert within 30 days.</p>{items}</section>"
+    )
+
+
 def _rca_link(url: str) -> str:
     if url.lower().startswith(("https://", "http://")):
         return f'<a href="{esc(url)}" rel="noopener noreferrer">{esc(url)}</a>'
@@ -297,6 +336,8 @@ def render_html(review: LearningReview) -> str:
             f'<section id="learning-statements"><h2>6. {esc(SECTION_TITLES[5])}</h2>'
             f"{_list((esc(s) for s in review.learning_statements), 'None yet.')}</section>",
             _action_items(review),
+            _effectiveness(review),
+            _earlier_reviews(review),
             _vendors(review),
             _escalations(review),
             _findings(review),

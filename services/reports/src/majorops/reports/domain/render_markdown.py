@@ -220,6 +220,53 @@ def _action_item_lines(review: LearningReview) -> list[str]:
     )
 
 
+def _earlier_review_lines(review: LearningReview) -> list[str]:
+    if not review.earlier_reviews:
+        return []
+    lines = [
+        "## Earlier incidents with the same root cause",
+        "",
+        "A repeat incident means a prior learning was not implemented: these are the earlier reviews "
+        "and their action items still open.",
+    ]
+    for earlier in review.earlier_reviews:
+        heading = escape_inline(earlier.incident_id)
+        if earlier.title:
+            heading += f": {escape_inline(earlier.title)}"
+        status = earlier.status.value if earlier.status else "no review recorded"
+        lines += [
+            "",
+            f"### {heading} ({escape_inline(status)})",
+            "",
+            f"Review: {escape_inline(earlier.link)}",
+            "",
+        ]
+        if earlier.open_action_items:
+            lines += _table(
+                ["Open item", "Owner", "Due Date"],
+                (
+                    [f"{_cell(i.title)} ({escape_inline(i.item_id)})", _cell(i.owner), _cell(i.due)]
+                    for i in earlier.open_action_items
+                ),
+            )
+        else:
+            lines.append("_No open action items._")
+    return lines
+
+
+def _effectiveness_lines(review: LearningReview) -> list[str]:
+    if not review.effectiveness:
+        return []
+    return [
+        "## Action effectiveness",
+        "",
+        "Lessons are not learned until behavior changes: these completed items were followed by the same "
+        "alert within 30 days.",
+        "",
+        *(f"- **{escape_inline(f.item_id)}** {escape_inline(f.message)}" for f in review.effectiveness),
+    ]
+
+
 def _vendor_lines(review: LearningReview) -> list[str]:
     lines = ["## Vendors", ""]
     if not review.vendors:
@@ -294,8 +341,10 @@ def render_markdown(review: LearningReview) -> str:
         _change_lines(review),
         [f"## 6. {SECTION_TITLES[5]}", "", *_bullets(review.learning_statements, "None yet.")],
         _action_item_lines(review),
+        _effectiveness_lines(review),
+        _earlier_review_lines(review),
         _vendor_lines(review),
         _escalation_lines(review),
         _lint_lines(review),
     ]
-    return "\n\n".join("\n".join(section) for section in sections) + "\n"
+    return "\n\n".join("\n".join(section) for section in sections if section) + "\n"

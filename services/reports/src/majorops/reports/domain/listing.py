@@ -1,0 +1,158 @@
+"""What the lists of reviews and action items show, derived from an assembled review.
+
+A review is listed with its headline (title, severity, requirement, status) and its next
+deadline: the earliest After Action deadline that is set and not yet met. Which deadlines are
+obligations, and what meets each, follows the reminders table of CONTRACT §4:
+
+| deadline           | an obligation when      | met by                                 |
+|--------------------|-------------------------|----------------------------------------|
+| ``schedule_by``    | requirement mandatory   | a meeting scheduled (or rescheduled)   |
+| ``hold_by``        | requirement mandatory   | ``afteraction.held``                   |
+| ``draft_due``      | always (once set)       | ``afteraction.draft_distributed``      |
+| ``publish_by``     | always (once set)       | ``review.published``                   |
+| ``action_review_at`` | always (once set)     | every action item completed            |
+
+A deadline met late is met: lateness is what escalations are for, the list shows what is left.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
+from majorops.reports.domain.learning_review import ActionItem, ActionItemStatus, LearningReview
+from majorops.reports.domain.timeline import ReviewStatus
+from majorops.shared.decisions import Requirement
+from majorops.shared.events import Severity, parse_rfc3339
+
+
+def _mandatory(review: LearningReview) -> bool:
+    return review.after_action.requirement == Requirement.MANDATORY
+
+
+_DEADLINE_MET: tuple[tuple[str, Callable[[LearningReview], bool], Callable[[LearningReview], bool]], ...] = (
+    # (deadline, is it an obligation, is it met)
+    ("schedule_by", _mandatory, lambda r: r.after_action.meeting_at is not None),
+    ("hold_by", _mandatory, lambda r: r.after_action.held_at is not None),
+    ("draft_due", lambda r: True, lambda r: r.after_action.draft_distributed_at is not None),
+    ("publish_by", lambda r: True, lambda r: r.status == ReviewStatus.PUBLISHED),
+    ("action_review_at", lambda r: True, lambda r: all(i.status == "completed" for i in r.action_items)),
+)
+
+
+def open_deadlines(review: LearningReview) -> dict[str, datetime]:
+    """Every deadline of the review that is set, an obligation and not yet met, by name."""
+    deadlines = review.after_action.deadlines
+    out: dict[str, datetime] = {}
+    for name, obliged, met in _DEADLINE_MET:
+        due = getattr(deadlines, name)
+        if due is not None and obliged(review) and not met(review):
+            out[name] = due
+    return out
+
+
+def next_deadline(review: LearningReview) -> datetime | None:
+    """The earliest open deadline, or ``None`` when nothing is left to do by a date."""
+    left = open_deadlines(review).values()
+    return min(left) if left else None
+
+
+_PLAIN_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def due_moment(due: str, timezone: tzinfo = UTC) -> datetime:
+    """The instant an action item ``due`` falls due, in UTC.
+
+    An RFC 3339 timestamp is that instant. A plain ``YYYY-MM-DD`` date means "by the end of that
+    day" in the organisation's time zone: the item falls due at the start of the next day there
+    (the reading reminders escalates by, so the list and the escalations agree).
+    """
+    if _PLAIN_DATE.match(due):
+        next_day = date.fromisoformat(due) + timedelta(days=1)
+        return datetime.combine(next_day, time(0), tzinfo=timezone).astimezone(UTC)
+    return parse_rfc3339(due).astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewListing:
+    """One line of ``GET /v1/reviews``: the indexed fields of a stored review."""
+
+    incident_id: str
+    title: str | None
+    severity: Severity | None
+    requirement: Requirement | None
+    status: ReviewStatus
+    next_deadline: datetime | None
+    updated_at: datetime
+
+
+def review_listing(review: LearningReview, updated_at: datetime) -> ReviewListing:
+    """The review's line in the list, as of ``updated_at`` (when its content last changed)."""
+    return ReviewListing(
+        incident_id=review.incident_id,
+        title=review.summary.title,
+        severity=review.summary.severity,
+        requirement=review.after_action.requirement,
+        status=review.status,
+        next_deadline=next_deadline(review),
+        updated_at=updated_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ActionItemRecord:
+    """One action item of one incident, as the cross-incident table keeps it."""
+
+    incident_id: str
+    item_id: str
+    title: str
+    owner: str | None
+    due: str | None
+    """As recorded: an RFC 3339 time or a plain date."""
+    due_at: datetime | None
+    """``due`` as an instant (see :func:`due_moment`), for the overdue query."""
+    status: ActionItemStatus
+    completed_at: datetime | None
+
+    def overdue(self, now: datetime) -> bool:
+        """Open and past its due time."""
+        return self.status == "open" and self.due_at is not None and self.due_at <= now
+
+    def as_item(self) -> ActionItem:
+        """The record as a review's action item."""
+        return ActionItem(
+            item_id=self.item_id,
+            title=self.title,
+            owner=self.owner,
+            due=self.due,
+            status=self.status,
+            completed_at=self.completed_at,
+        )
+
+
+def action_item_records(review: LearningReview, timezone: tzinfo = UTC) -> list[ActionItemRecord]:
+    """The review's action items as rows of the cross-incident table."""
+    return [
+        ActionItemRecord(
+            incident_id=review.incident_id,
+            item_id=item.item_id,
+            title=item.title,
+            owner=item.owner,
+            due=item.due,
+            due_at=_due_at(item.due, timezone),
+            status=item.status,
+            completed_at=item.completed_at,
+        )
+        for item in review.action_items
+    ]
+
+
+def _due_at(due: str | None, timezone: tzinfo) -> datetime | None:
+    if not due:
+        return None
+    try:
+        return due_moment(due, timezone)
+    except ValueError:  # validated on the way in; a malformed one is simply never overdue
+        return None

@@ -1,0 +1,106 @@
+"""What reports answers over HTTP besides the review itself: list pages and accepted changes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from majorops.reports.domain.learning_review import ActionItemStatus
+from majorops.reports.domain.listing import ActionItemRecord, ReviewListing
+from majorops.reports.domain.timeline import ReviewStatus
+from majorops.shared.decisions import Requirement, UtcTime
+from majorops.shared.events import Severity
+
+
+class ReviewListItem(BaseModel):
+    """One review in ``GET /v1/reviews``."""
+
+    incident_id: str
+    title: str | None
+    severity: Severity | None
+    requirement: Requirement | None
+    """``null`` until policy has decided."""
+    status: ReviewStatus
+    next_deadline: UtcTime | None
+    """The earliest After Action deadline set and not yet met."""
+    overdue: bool
+    updated_at: UtcTime
+    """When the review's content last changed."""
+
+    @classmethod
+    def of(cls, listing: ReviewListing, now: datetime) -> ReviewListItem:
+        return cls(
+            incident_id=listing.incident_id,
+            title=listing.title,
+            severity=listing.severity,
+            requirement=listing.requirement,
+            status=listing.status,
+            next_deadline=listing.next_deadline,
+            overdue=listing.next_deadline is not None and listing.next_deadline <= now,
+            updated_at=listing.updated_at,
+        )
+
+
+class ReviewPage(BaseModel):
+    items: list[ReviewListItem]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+class ActionItemListItem(BaseModel):
+    """One action item in ``GET /v1/action-items``."""
+
+    incident_id: str
+    item_id: str
+    title: str
+    owner: str | None
+    due: str | None
+    status: ActionItemStatus
+    completed_at: UtcTime | None
+    overdue: bool
+
+    @classmethod
+    def of(cls, record: ActionItemRecord, now: datetime) -> ActionItemListItem:
+        return cls(
+            incident_id=record.incident_id,
+            item_id=record.item_id,
+            title=record.title,
+            owner=record.owner,
+            due=record.due,
+            status=record.status,
+            completed_at=record.completed_at,
+            overdue=record.overdue(now),
+        )
+
+
+class ActionItemPage(BaseModel):
+    items: list[ActionItemListItem]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+class AcceptedItem(BaseModel):
+    item_id: str
+    title: str
+    owner: str | None = None
+    due: str | None = None
+    status: ActionItemStatus
+    completed_at: str | None = None
+
+
+class AcceptedChange(BaseModel):
+    """``202``: the change was published as an event; ``item`` is the action item as it will be."""
+
+    event_id: str
+    incident_id: str
+    item: AcceptedItem | None = None
+    status: ReviewStatus | None = None
+
+
+class ProblemDocument(BaseModel):
+    """An RFC 9457 problem (``application/problem+json``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = Field(default=None, description="Each bad field and why")
