@@ -1,20 +1,45 @@
-"""Recording an event in policy's store, with a hand-written in-memory store (no broker)."""
+"""Policy's handlers with hand-written in-memory fakes of the store and the publisher (no broker).
+
+The fake publisher keeps every message it was asked to publish — it has no duplicate window — so
+a revision sent twice shows up twice here, stricter than JetStream would be.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import random
+from collections.abc import Collection
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from majorops.policy.handlers import record_event
-from majorops.shared.jetstream import PoisonMessage
+
+from majorops.policy.domain.business_days import BusinessCalendar
+from majorops.policy.domain.decision import DecisionContent
+from majorops.policy.domain.repeats import RootCauseSighting
+from majorops.policy.handlers import (
+    IncidentFactsCache,
+    PolicyPorts,
+    handle_event,
+    publish_pending_decisions,
+    record_event,
+)
+from majorops.policy.ports import IncidentState, IndexedRootCause, StoredDecision
+from majorops.shared.decisions import AfterActionDecision
+from majorops.shared.jetstream import PoisonMessage, UnacknowledgedPublish
 from majorops.shared.storage.eventlog import StoredEvent
 
 
 class InMemoryPolicyStore:
-    """The :class:`~majorops.policy.ports.PolicyStore` port in a dict, ordered as the adapters order."""
+    """The :class:`~majorops.policy.ports.PolicyStore` port in dicts, with the SQLite adapter's checks."""
 
     def __init__(self) -> None:
         self.events: dict[str, StoredEvent] = {}
+        self.stored_order: dict[str, list[str]] = {}
+        self.decisions: dict[str, StoredDecision] = {}
+        self.index: dict[str, tuple[RootCauseSighting, str | None, int]] = {}
+        self.history_reads = 0
 
     async def open(self) -> None:
         pass
@@ -26,6 +51,7 @@ class InMemoryPolicyStore:
         if event.event_id in self.events:
             return False
         self.events[event.event_id] = event
+        self.stored_order.setdefault(event.incident_id, []).append(event.event_id)
         return True
 
     async def events_for(self, incident_id: str) -> list[StoredEvent]:
@@ -34,6 +60,86 @@ class InMemoryPolicyStore:
 
     async def incident_ids(self) -> list[str]:
         return sorted({e.incident_id for e in self.events.values()})
+
+    async def events_stored_after(self, incident_id: str, position: int) -> tuple[list[StoredEvent], int]:
+        order = self.stored_order.get(incident_id, [])
+        self.history_reads += len(order) - position
+        return [self.events[event_id] for event_id in order[position:]], len(order)
+
+    async def incident_state(self, incident_id: str) -> IncidentState:
+        count = len(self.stored_order.get(incident_id, []))
+        entry = self.index.get(incident_id)
+        root_cause = None if entry is None else IndexedRootCause(entry[0], entry[1])
+        return IncidentState(incident_id, count, self.decisions.get(incident_id), root_cause)
+
+    async def save_decision(
+        self, incident_id: str, content: DecisionContent, expected_revision: int, event_count: int
+    ) -> bool:
+        state = await self.incident_state(incident_id)
+        if state.revision != expected_revision or state.event_count != event_count:
+            return False
+        self.decisions[incident_id] = StoredDecision(incident_id, expected_revision + 1, content, False)
+        return True
+
+    async def mark_published(self, incident_id: str, revision: int) -> None:
+        current = self.decisions.get(incident_id)
+        if current is not None and current.revision == revision:
+            self.decisions[incident_id] = dataclasses.replace(current, published=True)
+
+    async def unpublished_decisions(self) -> list[StoredDecision]:
+        return [d for _, d in sorted(self.decisions.items()) if not d.published]
+
+    async def index_root_cause(self, sighting: RootCauseSighting, event_count: int) -> bool:
+        current = self.index.get(sighting.incident_id)
+        previous = None
+        if current is not None:
+            if current[2] > event_count:
+                return False
+            previous = (
+                current[1] if current[0].fingerprint == sighting.fingerprint else current[0].fingerprint
+            )
+        self.index[sighting.incident_id] = (sighting, previous, event_count)
+        return True
+
+    async def root_causes_with(self, fingerprints: Collection[str]) -> list[RootCauseSighting]:
+        return [entry[0] for entry in self.index.values() if entry[0].fingerprint in fingerprints]
+
+
+class RecordingPublisher:
+    """A subject per incident that appends a revision it does not hold yet, as the JetStream adapter.
+
+    Can fail before appending, or lose the acknowledgement after; counts every call, so a test
+    sees when the handlers publish more often than needed.
+    """
+
+    def __init__(self) -> None:
+        self.stream: list[AfterActionDecision] = []
+        self.calls = 0
+        self.fail_before = 0
+        self.lose_ack_after = 0
+
+    async def publish(self, decision: AfterActionDecision) -> bool:
+        self.calls += 1
+        if self.fail_before:
+            self.fail_before -= 1
+            raise UnacknowledgedPublish("nats: timeout")
+        last = max((d.revision for d in self.of(decision.incident_id)), default=0)
+        if last >= decision.revision:
+            return False
+        self.stream.append(decision)
+        if self.lose_ack_after:
+            self.lose_ack_after -= 1
+            raise UnacknowledgedPublish("nats: connection closed before the PubAck")
+        return True
+
+    def of(self, incident_id: str) -> list[AfterActionDecision]:
+        return [d for d in self.stream if d.incident_id == incident_id]
+
+    def latest(self, incident_id: str) -> AfterActionDecision:
+        return self.of(incident_id)[-1]
+
+
+_arrivals = itertools.count(1)
 
 
 def envelope(incident: str, event_id: str, **changes: Any) -> dict[str, Any]:
@@ -48,6 +154,57 @@ def envelope(incident: str, event_id: str, **changes: Any) -> dict[str, Any]:
     }
     body.update(changes)
     return body
+
+
+def ev(
+    incident: str, event_id: str, kind: str, at: str, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return envelope(incident, event_id, type=f"majorops.{kind}", time=at, data=data or {})
+
+
+def contract_example(incident: str) -> list[dict[str, Any]]:
+    """CONTRACT §3's example incident, in the order it happened."""
+    return [
+        ev(incident, f"{incident}-1", "alert.fired", "2026-11-20T09:00:00Z", {"alert_name": "HighLatency"}),
+        ev(
+            incident,
+            f"{incident}-2",
+            "incident.declared",
+            "2026-11-20T09:14:00Z",
+            {"title": "Checkout latency", "severity": "P1", "customer_impact": True},
+        ),
+        ev(incident, f"{incident}-3", "incident.resolved", "2026-11-20T11:15:00Z"),
+        ev(incident, f"{incident}-4", "incident.closed", "2026-11-20T12:00:00Z"),
+    ]
+
+
+def new_ports(
+    store: InMemoryPolicyStore | None = None, publisher: RecordingPublisher | None = None, cache: int = 1024
+) -> PolicyPorts:
+    return PolicyPorts.of(
+        store or InMemoryPolicyStore(), publisher or RecordingPublisher(), BusinessCalendar(), cache
+    )
+
+
+def publisher_of(ports: PolicyPorts) -> RecordingPublisher:
+    assert isinstance(ports.publisher, RecordingPublisher)
+    return ports.publisher
+
+
+async def feed(ports: PolicyPorts, events: list[dict[str, Any]]) -> None:
+    for event in events:
+        await handle_event(event, next(_arrivals), ports)
+
+
+def revisions(decisions: list[AfterActionDecision]) -> list[int]:
+    return [d.revision for d in decisions]
+
+
+def content(decision: AfterActionDecision) -> dict[str, Any]:
+    return decision.model_dump(mode="json", exclude={"revision"})
+
+
+# --- recording (unchanged behaviour) -------------------------------------------------------------
 
 
 async def test_event_is_stored_normalised_and_its_incident_returned() -> None:
@@ -79,7 +236,11 @@ async def test_invalid_envelope_is_poison_naming_the_field_and_stores_nothing() 
         await record_event(envelope("INC-1", "e-2", type="majorops.incident.declard"), 2, store)
     with pytest.raises(PoisonMessage, match="must be a JSON object"):
         await record_event(["not", "an", "envelope"], 3, store)
+    ports = new_ports(store)
+    with pytest.raises(PoisonMessage, match="time: is required"):
+        await handle_event(broken, 4, ports)
     assert store.events == {}
+    assert publisher_of(ports).stream == []
 
 
 async def test_event_type_added_by_the_deployment_is_recorded() -> None:
@@ -89,3 +250,292 @@ async def test_event_type_added_by_the_deployment_is_recorded() -> None:
         await record_event(custom, 1, store)
     await record_event(custom, 1, store, frozenset({"majorops.pager.acknowledged"}))
     assert [e.type for e in await store.events_for("INC-1")] == ["majorops.pager.acknowledged"]
+
+
+# --- deciding ------------------------------------------------------------------------------------
+
+
+async def test_the_contract_example_ends_at_revision_4_with_the_contract_values() -> None:
+    ports = new_ports()
+    await feed(ports, contract_example("INC-1042"))
+    decisions = publisher_of(ports).of("INC-1042")
+    assert revisions(decisions) == [1, 2, 3, 4]
+    assert decisions[-1].model_dump(mode="json") == {
+        "incident_id": "INC-1042",
+        "revision": 4,
+        "requirement": "mandatory",
+        "reasons": [
+            {
+                "rule": "critical_any_duration",
+                "text": "Critical (P1) incident: After Action mandatory at any duration",
+            }
+        ],
+        "severity": "critical",
+        "duration_seconds": 8100,
+        "customer_impact": True,
+        "repeat_of": [],
+        "closed_at": "2026-11-20T12:00:00Z",
+        "deadlines": {
+            "schedule_by": "2026-11-21T12:00:00Z",
+            "hold_by": "2026-11-27T12:00:00Z",
+            "draft_due": None,
+            "publish_by": None,
+            "action_review_at": None,
+        },
+        # What reminders needs beyond the contract's example, so it never re-derives the rules.
+        "declared_at": "2026-11-20T09:14:00Z",
+        "resolved_at": "2026-11-20T11:15:00Z",
+        "repeat_open_action_items": [],
+    }
+    assert (await ports.store.incident_state("INC-1042")).decision == StoredDecision(
+        "INC-1042", 4, DecisionContent.of_decision(decisions[-1]), published=True
+    )
+
+
+async def test_the_first_event_publishes_revision_1_even_when_nothing_is_required_yet() -> None:
+    ports = new_ports()
+    await feed(ports, [ev("INC-1", "n-1", "timeline.logged", "2026-11-20T09:00:00Z", {"text": "paged"})])
+    [first] = publisher_of(ports).of("INC-1")
+    assert (first.revision, first.requirement, first.severity, first.reasons) == (1, "not_required", None, [])
+
+
+async def test_an_event_that_changes_nothing_publishes_nothing() -> None:
+    ports = new_ports()
+    events = contract_example("INC-1")
+    await feed(ports, events)
+    await feed(
+        ports, [ev("INC-1", "note", "timeline.logged", "2026-11-20T10:00:00Z", {"text": "db failover"})]
+    )
+    await feed(ports, [events[1], events[3]])  # redeliveries
+    assert revisions(publisher_of(ports).of("INC-1")) == [1, 2, 3, 4]
+
+
+async def test_out_of_order_and_duplicated_events_reach_the_same_decision_gap_free() -> None:
+    in_order = new_ports()
+    await feed(in_order, contract_example("INC-1"))
+    expected = content(publisher_of(in_order).latest("INC-1"))
+    for seed in range(5):
+        shuffled = contract_example("INC-1") * 2
+        random.Random(seed).shuffle(shuffled)
+        ports = new_ports()
+        await feed(ports, shuffled)
+        decisions = publisher_of(ports).of("INC-1")
+        assert content(decisions[-1]) == expected, seed
+        assert revisions(decisions) == list(range(1, len(decisions) + 1))
+
+
+async def test_a_second_replica_with_its_own_cache_never_regresses_the_decision() -> None:
+    store, publisher = InMemoryPolicyStore(), RecordingPublisher()
+    a, b = new_ports(store, publisher), new_ports(store, publisher)
+    events = contract_example("INC-1")
+    await feed(a, events[:2])  # a caches the incident's facts
+    await feed(b, events[2:])  # b resolves and closes it
+    await feed(a, [ev("INC-1", "note", "timeline.logged", "2026-11-20T13:00:00Z", {"text": "done"})])
+    decisions = publisher.of("INC-1")
+    assert revisions(decisions) == [1, 2, 3, 4]
+    assert decisions[-1].closed_at is not None
+    assert decisions[-1].deadlines.hold_by is not None
+
+
+async def test_cached_facts_fold_each_event_once_and_a_miss_reads_the_history_once() -> None:
+    store = InMemoryPolicyStore()
+    ports = new_ports(store)
+    notes = [
+        ev("INC-1", f"n-{n}", "timeline.logged", f"2026-11-20T09:{n:02d}:00Z", {"text": f"step {n}"})
+        for n in range(50)
+    ]
+    await feed(ports, notes)
+    assert store.history_reads == 1  # the first event: a miss on an incident of one event
+    fresh = new_ports(store)  # a restarted replica: empty cache
+    await feed(fresh, [ev("INC-1", "n-50", "timeline.logged", "2026-11-20T10:00:00Z", {"text": "x"})])
+    assert store.history_reads == 1 + 51
+
+
+async def test_a_cache_too_small_for_the_incidents_still_decides_correctly() -> None:
+    ports = new_ports(cache=1)
+    for incident in ("INC-A", "INC-B"):
+        await feed(ports, contract_example(incident)[:2])
+    for incident in ("INC-A", "INC-B"):
+        await feed(ports, contract_example(incident)[2:])
+    assert isinstance(ports.facts, IncidentFactsCache)
+    assert len(ports.facts) == 1
+    for incident in ("INC-A", "INC-B"):
+        decisions = publisher_of(ports).of(incident)
+        assert revisions(decisions) == [1, 2, 3, 4]
+        assert decisions[-1].duration_seconds == 8100
+
+
+# --- crashes -------------------------------------------------------------------------------------
+
+
+async def test_a_publish_that_fails_once_is_published_by_the_redelivery_exactly_once() -> None:
+    ports = new_ports()
+    events = contract_example("INC-1")
+    await feed(ports, events[:1])
+    publisher_of(ports).fail_before = 1
+    with pytest.raises(UnacknowledgedPublish):
+        await feed(ports, events[1:2])
+    # Stored, not published: the event is not acknowledged, so JetStream delivers it again.
+    stored = (await ports.store.incident_state("INC-1")).decision
+    assert stored is not None
+    assert (stored.revision, stored.published) == (2, False)
+    assert revisions(publisher_of(ports).of("INC-1")) == [1]
+    await feed(ports, events[1:])
+    decisions = publisher_of(ports).of("INC-1")
+    assert revisions(decisions) == [1, 2, 3, 4]
+    assert decisions[1].severity == "critical"
+
+
+async def test_a_lost_acknowledgement_never_publishes_the_revision_twice() -> None:
+    ports = new_ports()
+    events = contract_example("INC-1")
+    await feed(ports, events[:1])
+    publisher_of(ports).lose_ack_after = 1
+    with pytest.raises(UnacknowledgedPublish):
+        await feed(ports, events[1:2])
+    # Redelivered long after JetStream's duplicate window: the subject's last message is checked.
+    await feed(ports, events[1:])
+    assert revisions(publisher_of(ports).of("INC-1")) == [1, 2, 3, 4]
+
+
+async def test_the_sweep_publishes_what_a_crash_left_unpublished_once() -> None:
+    store = InMemoryPolicyStore()
+    crashed = new_ports(store)
+    publisher_of(crashed).fail_before = 1
+    with pytest.raises(UnacknowledgedPublish):
+        await feed(crashed, contract_example("INC-1")[:1])
+    restarted = new_ports(store, publisher_of(crashed))
+    assert await publish_pending_decisions(restarted) == 1
+    assert await publish_pending_decisions(restarted) == 0
+    assert revisions(publisher_of(restarted).of("INC-1")) == [1]
+    assert await store.unpublished_decisions() == []
+
+
+# --- repeat incidents ----------------------------------------------------------------------------
+
+
+def root_cause(
+    incident: str, event_id: str, at: str, fingerprint: str = "db-pool-exhaustion"
+) -> dict[str, Any]:
+    return ev(incident, event_id, "rootcause.identified", at, {"fingerprint": fingerprint})
+
+
+def low_incident(incident: str, at: str) -> dict[str, Any]:
+    return ev(incident, f"{incident}-declared", "incident.declared", at, {"title": "Slow", "severity": "low"})
+
+
+async def test_a_later_incident_with_an_earlier_root_cause_is_a_repeat() -> None:
+    ports = new_ports()
+    await feed(
+        ports,
+        [low_incident("INC-1", "2026-11-01T09:00:00Z"), root_cause("INC-1", "rc-1", "2026-11-01T10:00:00Z")],
+    )
+    await feed(
+        ports,
+        [low_incident("INC-2", "2026-11-20T09:00:00Z"), root_cause("INC-2", "rc-2", "2026-11-20T10:00:00Z")],
+    )
+    later = publisher_of(ports).latest("INC-2")
+    assert (later.requirement, later.repeat_of, [r.rule for r in later.reasons]) == (
+        "mandatory",
+        ["INC-1"],
+        ["repeat_incident"],
+    )
+    assert publisher_of(ports).latest("INC-1").repeat_of == []
+
+
+async def test_a_late_root_cause_of_the_earlier_incident_republishes_the_later_one() -> None:
+    ports = new_ports()
+    await feed(
+        ports,
+        [low_incident("INC-2", "2026-11-20T09:00:00Z"), root_cause("INC-2", "rc-2", "2026-11-20T10:00:00Z")],
+    )
+    assert publisher_of(ports).latest("INC-2").repeat_of == []
+    before = len(publisher_of(ports).of("INC-2"))
+    # The earlier incident's root cause is only written up now, but was identified earlier.
+    await feed(
+        ports,
+        [low_incident("INC-1", "2026-11-01T09:00:00Z"), root_cause("INC-1", "rc-1", "2026-11-01T10:00:00Z")],
+    )
+    later = publisher_of(ports).of("INC-2")
+    assert revisions(later) == list(range(1, before + 2))
+    assert (later[-1].repeat_of, later[-1].requirement) == (["INC-1"], "mandatory")
+    assert publisher_of(ports).latest("INC-1").repeat_of == []
+
+
+async def test_a_repeat_names_the_earlier_open_action_items_until_they_are_completed() -> None:
+    ports = new_ports()
+    await feed(
+        ports,
+        [
+            low_incident("INC-1", "2026-11-01T09:00:00Z"),
+            root_cause("INC-1", "rc-1", "2026-11-01T10:00:00Z"),
+            ev(
+                "INC-1",
+                "ai-7",
+                "actionitem.created",
+                "2026-11-02T09:00:00Z",
+                {"item_id": "AI-7", "title": "Cap the pool", "owner": "@dreyes"},
+            ),
+            ev(
+                "INC-1",
+                "ai-8",
+                "actionitem.created",
+                "2026-11-02T09:01:00Z",
+                {"item_id": "AI-8", "title": "Alert on waits"},
+            ),
+        ],
+    )
+    await feed(
+        ports,
+        [low_incident("INC-2", "2026-11-20T09:00:00Z"), root_cause("INC-2", "rc-2", "2026-11-20T10:00:00Z")],
+    )
+    open_items = publisher_of(ports).latest("INC-2").model_dump(mode="json")["repeat_open_action_items"]
+    assert [(i["incident_id"], i["item_id"], i["title"], i["owner"]) for i in open_items] == [
+        ("INC-1", "AI-7", "Cap the pool", "@dreyes"),
+        ("INC-1", "AI-8", "Alert on waits", None),
+    ]
+    # Completing an item on the earlier incident re-derives its later repeat.
+    await feed(
+        ports, [ev("INC-1", "ai-7-done", "actionitem.completed", "2026-11-21T09:00:00Z", {"item_id": "AI-7"})]
+    )
+    open_items = publisher_of(ports).latest("INC-2").model_dump(mode="json")["repeat_open_action_items"]
+    assert [i["item_id"] for i in open_items] == ["AI-8"]
+    later = publisher_of(ports).of("INC-2")
+    assert revisions(later) == list(range(1, len(later) + 1))
+
+
+async def test_a_corrected_root_cause_stops_the_later_incident_being_a_repeat() -> None:
+    ports = new_ports()
+    await feed(
+        ports,
+        [low_incident("INC-1", "2026-11-01T09:00:00Z"), root_cause("INC-1", "rc-1", "2026-11-01T10:00:00Z")],
+    )
+    await feed(
+        ports,
+        [low_incident("INC-2", "2026-11-20T09:00:00Z"), root_cause("INC-2", "rc-2", "2026-11-20T10:00:00Z")],
+    )
+    assert publisher_of(ports).latest("INC-2").repeat_of == ["INC-1"]
+    await feed(ports, [root_cause("INC-1", "rc-1b", "2026-11-03T10:00:00Z", fingerprint="dns-misconfig")])
+    later = publisher_of(ports).latest("INC-2")
+    assert (later.repeat_of, later.requirement) == ([], "not_required")
+
+
+async def test_a_redelivered_root_cause_re_evaluates_the_repeats_a_crash_left_behind() -> None:
+    store, publisher = InMemoryPolicyStore(), RecordingPublisher()
+    ports = new_ports(store, publisher)
+    await feed(
+        ports,
+        [low_incident("INC-2", "2026-11-20T09:00:00Z"), root_cause("INC-2", "rc-2", "2026-11-20T10:00:00Z")],
+    )
+    earlier = [
+        low_incident("INC-1", "2026-11-01T09:00:00Z"),
+        root_cause("INC-1", "rc-1", "2026-11-01T10:00:00Z"),
+    ]
+    await feed(ports, earlier[:1])
+    # The root cause's handling dies right after indexing INC-1, before INC-2 was re-derived.
+    await record_event(earlier[1], next(_arrivals), store)
+    identified = datetime(2026, 11, 1, 10, tzinfo=UTC)
+    assert await store.index_root_cause(RootCauseSighting("INC-1", "db-pool-exhaustion", identified), 2)
+    assert publisher.latest("INC-2").repeat_of == []
+    await feed(new_ports(store, publisher), earlier[1:])
+    assert publisher.latest("INC-2").repeat_of == ["INC-1"]

@@ -1,7 +1,9 @@
-"""Policy: a FastStream NATS service that consumes every incident event from JetStream.
+"""Policy: a FastStream NATS service that turns every incident event into the incident's decision.
 
 One durable pull consumer (``policy-events``) is shared by every replica, so each event is handled
-by one of them; the store is idempotent by event id, so a redelivery changes nothing.
+by one of them; the store is idempotent by event id, so a redelivery changes nothing. Decisions go
+to ``majorops.decisions.<incident_id>`` on JetStream, one message per revision (see
+:mod:`majorops.policy.handlers` for how replicas and crashes keep that true).
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ import contextlib
 import signal
 
 import structlog
+from nats.aio.msg import Msg
+
+from majorops.policy.adapters.jetstream import JetStreamDecisionPublisher
 from majorops.policy.adapters.mongo import MongoPolicyStore
 from majorops.policy.adapters.sqlite import SqlitePolicyStore
 from majorops.policy.config import PolicySettings
-from majorops.policy.handlers import record_event
-from majorops.policy.ports import PolicyStore
+from majorops.policy.handlers import PolicyPorts, handle_event, publish_pending_decisions
+from majorops.policy.ports import DecisionPublisher, PolicyStore
 from majorops.shared import subjects
 from majorops.shared.jetstream import (
     arrival_sequence,
@@ -24,7 +29,6 @@ from majorops.shared.jetstream import (
     make_broker,
     subscribe_durable,
 )
-from nats.aio.msg import Msg
 
 SERVICE = "policy"
 log = structlog.get_logger(__name__)
@@ -40,10 +44,20 @@ def store_from_settings(settings: PolicySettings) -> PolicyStore:
 class PolicyRuntime:
     """The clients of one policy process: created here, connected in :meth:`start` (never at import)."""
 
-    def __init__(self, settings: PolicySettings, store: PolicyStore | None = None) -> None:
+    def __init__(
+        self,
+        settings: PolicySettings,
+        store: PolicyStore | None = None,
+        publisher: DecisionPublisher | None = None,
+    ) -> None:
         self.settings = settings
         self.extra_types = settings.extra_types
+        self.calendar = settings.business_calendar()
         self.store = store if store is not None else store_from_settings(settings)
+        # None: JetStream on the broker's own connection, created once connected.
+        self._publisher = publisher
+        self._ports: PolicyPorts | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self.broker = make_broker(settings, SERVICE)
         subscribe_durable(
             self.broker,
@@ -54,19 +68,62 @@ class PolicyRuntime:
             handle=self.on_event,
         )
 
+    @property
+    def ports(self) -> PolicyPorts:
+        """The handlers' ports; they exist once :meth:`start` connected."""
+        if self._ports is None:
+            raise RuntimeError("policy runtime is not started")
+        return self._ports
+
     async def on_event(self, raw: Msg) -> None:
-        """``majorops.events.>``: record the event (the decision is re-derived from the record)."""
-        await record_event(decode_json(raw), arrival_sequence(raw), self.store, self.extra_types)
+        """``majorops.events.>``: record the event, re-derive the decisions it affects, publish changes."""
+        await handle_event(decode_json(raw), arrival_sequence(raw), self.ports, self.extra_types)
 
     async def start(self) -> None:
-        """Open the store, then connect and start consuming (the store must be ready first)."""
+        """Open the store, connect, publish what a crash left unpublished, then start consuming."""
         await self.store.open()
-        await connect_broker(self.broker)
+        connection = await connect_broker(self.broker)
+        publisher = self._publisher or JetStreamDecisionPublisher(connection.jetstream())
+        self._ports = PolicyPorts.of(
+            self.store, publisher, self.calendar, self.settings.facts_cache_incidents
+        )
+        await self.sweep("start")
         await self.broker.start()
-        log.info("policy.started", nats_url=self.settings.nats_url)
+        self._sweeper = asyncio.create_task(self._sweep_periodically())
+        log.info(
+            "policy.started",
+            nats_url=self.settings.nats_url,
+            timezone=self.calendar.timezone,
+            holidays=self.calendar.holidays,
+        )
+
+    async def sweep(self, when: str) -> int:
+        """Publish every decision revision stored but not published; failures are logged, not raised.
+
+        Most are published by the next handling of their incident; the sweep covers incidents that
+        get no further event (e.g. after their last event was dead-lettered during an outage).
+        """
+        try:
+            sent = await publish_pending_decisions(self.ports)
+        except Exception as exc:
+            log.warning("decisions.sweep_failed", when=when, error=f"{type(exc).__name__}: {exc}")
+            return 0
+        if sent:
+            log.info("decisions.swept", when=when, published=sent)
+        return sent
+
+    async def _sweep_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.decision_sweep_seconds)
+            await self.sweep("periodic")
 
     async def stop(self) -> None:
-        """Finish the messages in hand, drain the connection, then close the store."""
+        """Stop sweeping, finish the messages in hand, drain the connection, then close the store."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         try:
             await self.broker.stop()
         finally:

@@ -2,8 +2,52 @@
 
 from __future__ import annotations
 
+from pydantic import Field, field_validator
+
+from majorops.policy.domain.business_days import BusinessCalendar
 from majorops.shared.settings import CommonSettings
 
 
 class PolicySettings(CommonSettings):
-    """Everything policy reads from the environment beyond the settings every service shares."""
+    """Everything policy reads from the environment beyond the settings every service shares.
+
+    An unknown time zone or holiday code fails validation here, so the service refuses to start
+    rather than computing deadlines on a calendar nobody meant.
+    """
+
+    timezone: str = Field(
+        default="UTC",
+        description="IANA time zone whose business days the deadlines count (MAJOROPS_TIMEZONE)",
+    )
+    holidays: str | None = Field(
+        default=None,
+        description="Holiday calendar of the 'holidays' package, e.g. US, GB, DE-BY; unset means none "
+        "(MAJOROPS_HOLIDAYS)",
+    )
+    facts_cache_incidents: int = Field(
+        default=1024, ge=1, description="Incidents whose folded facts each replica keeps in memory"
+    )
+    decision_sweep_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often a replica re-publishes decisions left unpublished by a crash or an outage",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        BusinessCalendar(timezone=value)
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _known_holiday_calendar(cls, value: str | None) -> str | None:
+        code = (value or "").strip()
+        if not code:
+            return None
+        BusinessCalendar(holidays=code)
+        return code
+
+    def business_calendar(self) -> BusinessCalendar:
+        """The organisation's working calendar, built once at start."""
+        return BusinessCalendar(timezone=self.timezone, holidays=self.holidays)

@@ -1,14 +1,221 @@
-"""Policy use cases: record each incident event, so that the incident's decision can be re-derived."""
+"""Policy use cases: record each incident event, re-derive the incident's decision, publish it when it changed.
+
+Exactly one message per revision, gap-free, with several replicas and after ``kill -9``
+-----------------------------------------------------------------------------------------
+Chosen: per-incident optimistic concurrency in the store, not subject partitioning. Partitioning
+(each replica owning a hash range of incident ids) would need a fixed replica count or a
+rebalancing protocol, and it would still not cover repeat incidents, where a root cause arriving
+for one incident re-derives others that another partition owns. Optimistic concurrency needs
+nothing but the store every replica already shares:
+
+1. The event is stored first (idempotent by event id), then its incident's decision is derived.
+2. A new revision exists only once a compare-and-set on the incident's latest revision succeeded
+   (``UPDATE decisions … WHERE incident_id = ? AND revision = ?``; in SQLite also ``AND
+   event_count = ?``, so a decision derived from a view missing an event cannot be stored). Two
+   replicas deciding one incident at the same moment: one wins; the other re-reads and derives
+   again. A revision number is therefore never used twice nor skipped. Within one process, which
+   handles the messages of a fetch concurrently, an incident is also decided under a lock, so
+   its own handlers do not lose compare-and-sets to each other.
+3. The stored revision is published with ``Nats-Msg-Id`` = ``<incident_id>:<revision>``, then
+   marked published. A crash (or an unacknowledged publish) between the compare-and-set and the
+   mark leaves a stored, unpublished revision. Every derivation first publishes the incident's
+   unpublished revision, before a newer one can be stored, so the stream holds revisions in order;
+   a start-up and periodic sweep publishes those of incidents that get no further event. The
+   publisher appends a revision only if the subject does not hold it yet, atomically (see
+   :mod:`majorops.policy.adapters.jetstream`), so publishing it again — minutes later, or from two
+   replicas at once — never makes a second message.
+4. The event is acknowledged only after all of that: ``kill -9`` at any point leaves either work
+   not started (the event is redelivered) or a state that the next handling completes.
+
+Revision 1 is published as soon as an incident has any event, even when it says ``not_required``
+on no facts at all: consumers can show that policy has seen the incident and found nothing yet,
+and a missing decision keeps meaning "policy has not seen this incident".
+
+Facts without a quadratic refold
+--------------------------------
+:class:`IncidentFactsCache` keeps, per incident, a :class:`FactsAccumulator` in an LRU of bounded
+size. A new event is folded in O(1); a cache miss reads the incident's history once (O(N)). The
+cache is never trusted: before deciding, the accumulator's event count is compared with the store's,
+and if another replica stored events meanwhile only those are read and folded (SQLite numbers each
+incident's events as they are stored; MongoDB cannot, so there a stale entry re-reads the history).
+
+Repeat incidents
+----------------
+The store keeps a fingerprint index (one entry per incident with a root cause). Deriving an
+incident updates its entry when its root cause changed — unless an entry derived from more of its
+events is there, written by a replica that saw more — and looks its earlier repeats up there.
+Each derivation writes its own entry before it reads the others, so of two incidents whose root
+causes arrive at once on two replicas, at least one sees the other.
+When a ``rootcause.identified`` event (or an index change) may change other incidents'
+``repeat_of``, those incidents are re-derived too; an ``actionitem.*`` event re-derives the later
+repeats of its incident, whose decisions list its open action items. Both are keyed on the event,
+not on whether this handling changed the index, so a redelivery after a crash redoes them.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+
 import structlog
-from majorops.policy.ports import PolicyStore
-from majorops.shared.events import EventValidationError, validate_event
+
+from majorops.policy.domain.business_days import BusinessCalendar
+from majorops.policy.domain.decision import EarlierOpenActionItem, derive_decision, open_items_of
+from majorops.policy.domain.facts import FactsAccumulator, IncidentFacts
+from majorops.policy.domain.repeats import (
+    RootCauseSighting,
+    find_repeat_of,
+    incidents_to_reevaluate,
+    later_repeats_of,
+)
+from majorops.policy.ports import DecisionPublisher, IndexedRootCause, PolicyStore, StoredDecision
+from majorops.shared.events import CloudEvent, EventType, EventValidationError, validate_event
 from majorops.shared.jetstream import PoisonMessage
 from majorops.shared.storage.eventlog import StoredEvent
 
 log = structlog.get_logger(__name__)
+
+ACTION_ITEM_EVENTS = frozenset(
+    {EventType.ACTIONITEM_CREATED, EventType.ACTIONITEM_UPDATED, EventType.ACTIONITEM_COMPLETED}
+)
+MAX_DECISION_ATTEMPTS = 50
+"""Compare-and-set attempts before giving up (the event is then retried later with back-off)."""
+
+
+class DecisionConflict(RuntimeError):
+    """Other replicas kept deciding the incident first; retrying the event later is safe."""
+
+
+@dataclass(slots=True)
+class _FoldedIncident:
+    accumulator: FactsAccumulator
+    position: int = 0
+    """Every event the store holds for the incident up to this position is folded."""
+
+
+class IncidentFactsCache:
+    """Per incident, the facts folded so far, for the most recently used incidents (LRU)."""
+
+    def __init__(self, store: PolicyStore, capacity: int = 1024) -> None:
+        self.store = store
+        self.capacity = capacity
+        self._folded: OrderedDict[str, _FoldedIncident] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._folded)
+
+    def fold_new_event(self, event: CloudEvent) -> None:
+        """Fold an event just stored into its incident's cached facts, if cached: O(1).
+
+        Only events the store has just accepted as new: a reused id with another body must not
+        enter the facts, as the store kept the first body.
+        """
+        folded = self._folded.get(event.incident_id)
+        if folded is not None:
+            folded.accumulator.add(event)
+
+    async def facts(self, incident_id: str, stored_count: int) -> IncidentFacts:
+        """The incident's facts over every event the store holds (``stored_count`` of them, or more).
+
+        A miss folds the incident's history (O(N), once); a hit whose count is behind folds only
+        the events stored since its position.
+        """
+        folded = self._folded.get(incident_id)
+        if folded is None:
+            folded = _FoldedIncident(FactsAccumulator(incident_id))
+            self._folded[incident_id] = folded
+            while len(self._folded) > self.capacity:
+                self._folded.popitem(last=False)
+        else:
+            self._folded.move_to_end(incident_id)
+        facts = folded.accumulator.facts()
+        if facts.event_count == stored_count:
+            # The accumulator only ever holds stored events: equal counts mean equal sets.
+            folded.position = stored_count
+        elif facts.event_count < stored_count:
+            events, position = await self.store.events_stored_after(incident_id, folded.position)
+            for stored in events:
+                folded.accumulator.add(stored.event())
+            folded.position = max(folded.position, position)
+            facts = folded.accumulator.facts()
+        return facts
+
+
+class IncidentLocks:
+    """One lock per incident within a process.
+
+    A replica handles the messages of one fetch concurrently; deciding one incident at a time in
+    the process spares those handlers from losing compare-and-sets to each other. Across
+    processes the compare-and-set alone keeps revisions right.
+    """
+
+    def __init__(self) -> None:
+        # Weak values: a lock nobody holds or waits for disappears with its last user.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def of(self, incident_id: str) -> asyncio.Lock:
+        """The incident's lock."""
+        lock = self._locks.get(incident_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[incident_id] = lock
+        return lock
+
+
+@dataclass(slots=True)
+class PolicyPorts:
+    """What the handlers work with: the store, the publisher, the calendar and the facts cache."""
+
+    store: PolicyStore
+    publisher: DecisionPublisher
+    calendar: BusinessCalendar
+    facts: IncidentFactsCache
+    locks: IncidentLocks = field(default_factory=IncidentLocks)
+
+    @classmethod
+    def of(
+        cls,
+        store: PolicyStore,
+        publisher: DecisionPublisher,
+        calendar: BusinessCalendar,
+        facts_cache_incidents: int = 1024,
+    ) -> PolicyPorts:
+        """Ports with a fresh facts cache."""
+        return cls(store, publisher, calendar, IncidentFactsCache(store, facts_cache_incidents))
+
+
+@dataclass(frozen=True, slots=True)
+class Derivation:
+    """What deriving one incident's decision did."""
+
+    incident_id: str
+    revision: int
+    """The incident's latest revision afterwards (0: no events, no decision)."""
+    published: bool
+    """True when this derivation stored and published a new revision."""
+    sighting: RootCauseSighting | None = None
+    indexed_before: IndexedRootCause | None = None
+    """The incident's entry in the fingerprint index as this derivation found it."""
+    index_changed: bool = False
+
+
+def _validated(raw_envelope: object, extra_types: frozenset[str]) -> CloudEvent:
+    try:
+        return validate_event(raw_envelope, extra_types)
+    except EventValidationError as exc:
+        raise PoisonMessage(f"invalid event envelope: {exc}") from exc
+
+
+async def _append(event: CloudEvent, arrival: int, store: PolicyStore) -> bool:
+    new = await store.append_event(StoredEvent.from_event(event, arrival))
+    if new:
+        log.info("event.recorded", type=event.type, arrival=arrival)
+    else:
+        log.info("event.duplicate", type=event.type, arrival=arrival)
+    return new
 
 
 async def record_event(
@@ -24,14 +231,151 @@ async def record_event(
     id) changes nothing. An invalid envelope raises :class:`PoisonMessage`, as retrying cannot
     make it valid.
     """
-    try:
-        event = validate_event(raw_envelope, extra_types)
-    except EventValidationError as exc:
-        raise PoisonMessage(f"invalid event envelope: {exc}") from exc
+    event = _validated(raw_envelope, extra_types)
     with structlog.contextvars.bound_contextvars(incident_id=event.incident_id, event_id=event.id):
-        new = await store.append_event(StoredEvent.from_event(event, arrival))
-        if new:
-            log.info("event.recorded", type=event.type, arrival=arrival)
-        else:
-            log.info("event.duplicate", type=event.type, arrival=arrival)
+        await _append(event, arrival, store)
     return event.incident_id
+
+
+async def handle_event(
+    raw_envelope: object,
+    arrival: int,
+    ports: PolicyPorts,
+    extra_types: frozenset[str] = frozenset(),
+) -> str:
+    """Record the event, re-derive its incident's decision (and those it affects); return the incident id.
+
+    Publishes a new revision of each decision that changed. Also after a duplicate: the handling
+    that stored the event may have crashed before deciding. Raises :class:`PoisonMessage` for an
+    invalid envelope; any other exception means "retry the event later" (all steps are idempotent).
+    """
+    event = _validated(raw_envelope, extra_types)
+    with structlog.contextvars.bound_contextvars(incident_id=event.incident_id, event_id=event.id):
+        if await _append(event, arrival, ports.store):
+            ports.facts.fold_new_event(event)
+        derived = await decide_incident(event.incident_id, ports)
+        for other in await _incidents_affected(event, derived, ports.store):
+            with structlog.contextvars.bound_contextvars(incident_id=other, affected_by=event.incident_id):
+                await decide_incident(other, ports)
+    return event.incident_id
+
+
+async def _incidents_affected(event: CloudEvent, derived: Derivation, store: PolicyStore) -> list[str]:
+    """Other incidents whose decision this event may change, through the fingerprint index."""
+    sighting = derived.sighting
+    if sighting is None:
+        return []
+    affected: set[str] = set()
+    if derived.index_changed or event.type == EventType.ROOTCAUSE_IDENTIFIED:
+        indexed = derived.indexed_before
+        # ``None`` as a "before" means: every other incident sharing the current fingerprint. That
+        # is re-done for every root-cause event, so a crash between the index update and these
+        # re-derivations is repaired by the event's redelivery.
+        befores: list[RootCauseSighting | None] = [None]
+        if indexed is not None:
+            befores.append(indexed.sighting)
+            if indexed.previous_fingerprint is not None:
+                befores.append(
+                    RootCauseSighting(
+                        sighting.incident_id, indexed.previous_fingerprint, sighting.identified_at
+                    )
+                )
+        fingerprints = {sighting.fingerprint} | {b.fingerprint for b in befores if b is not None}
+        index = await store.root_causes_with(fingerprints)
+        for before in befores:
+            affected.update(incidents_to_reevaluate(before, sighting, index))
+    if event.type in ACTION_ITEM_EVENTS:
+        affected.update(later_repeats_of(sighting, await store.root_causes_with([sighting.fingerprint])))
+    return sorted(affected)
+
+
+async def decide_incident(incident_id: str, ports: PolicyPorts) -> Derivation:
+    """Derive the incident's decision from everything stored; store and publish it if it changed.
+
+    First publishes the incident's stored-but-unpublished revision, if any (left by a crash or a
+    failed publish). Raises :class:`DecisionConflict` when other replicas kept winning the
+    compare-and-set, or the publisher's error when JetStream did not acknowledge.
+    """
+    async with ports.locks.of(incident_id):
+        return await _decide_incident(incident_id, ports)
+
+
+async def _decide_incident(incident_id: str, ports: PolicyPorts) -> Derivation:
+    store = ports.store
+    for attempt in range(1, MAX_DECISION_ATTEMPTS + 1):
+        state = await store.incident_state(incident_id)
+        if state.event_count == 0:
+            return Derivation(incident_id, state.revision, published=False)
+        if state.decision is not None and not state.decision.published:
+            await publish_stored_decision(state.decision, ports)
+        facts = await ports.facts.facts(incident_id, state.event_count)
+        sighting = RootCauseSighting.of(facts)
+        indexed = state.root_cause
+        index_changed = False
+        if sighting is not None and (indexed is None or indexed.sighting != sighting):
+            index_changed = await store.index_root_cause(sighting, facts.event_count)
+        repeat_of: tuple[str, ...] = ()
+        earlier_items: list[EarlierOpenActionItem] = []
+        if sighting is not None:
+            repeat_of = find_repeat_of(sighting, await store.root_causes_with([sighting.fingerprint]))
+            earlier_items = [item async for item in _open_items_of(repeat_of, ports)]
+        content = derive_decision(facts, repeat_of, ports.calendar, earlier_items)
+        unchanged = state.decision is not None and state.decision.content == content
+        if unchanged or await store.save_decision(incident_id, content, state.revision, facts.event_count):
+            published = not unchanged
+            revision = state.revision if unchanged else state.revision + 1
+            if published:
+                decision = content.with_revision(revision)
+                # False only if another replica already published it from the store: still one message.
+                await ports.publisher.publish(decision)
+                await store.mark_published(incident_id, revision)
+                log.info(
+                    "decision.published",
+                    revision=revision,
+                    requirement=decision.requirement,
+                    repeat_of=decision.repeat_of,
+                    events=facts.event_count,
+                )
+            return Derivation(incident_id, revision, published, sighting, indexed, index_changed)
+        log.info("decision.conflict", attempt=attempt, expected_revision=state.revision)
+    raise DecisionConflict(
+        f"incident {incident_id}: {MAX_DECISION_ATTEMPTS} compare-and-set attempts lost to other replicas"
+    )
+
+
+async def _open_items_of(
+    incidents: Iterable[str], ports: PolicyPorts
+) -> AsyncIterator[EarlierOpenActionItem]:
+    """The open action items of these (earlier) incidents, each from its current facts."""
+    for earlier in incidents:
+        state = await ports.store.incident_state(earlier)
+        for item in open_items_of(await ports.facts.facts(earlier, state.event_count)):
+            yield item
+
+
+async def publish_stored_decision(decision: StoredDecision, ports: PolicyPorts) -> bool:
+    """Publish a stored revision not marked published, unless the stream already has it; then mark it.
+
+    Returns True when this call published it (False: it was published before only its mark was
+    lost, or another replica published it meanwhile).
+    """
+    published = await ports.publisher.publish(decision.decision())
+    await ports.store.mark_published(decision.incident_id, decision.revision)
+    log.info(
+        "decision.republished" if published else "decision.found_on_stream",
+        incident_id=decision.incident_id,
+        revision=decision.revision,
+    )
+    return published
+
+
+async def publish_pending_decisions(ports: PolicyPorts) -> int:
+    """The sweep: publish every stored revision not yet marked published; return how many were sent."""
+    sent = 0
+    for decision in await ports.store.unpublished_decisions():
+        # If a handler moved the incident on meanwhile, this revision is on the stream already and
+        # the publisher skips it.
+        async with ports.locks.of(decision.incident_id):
+            if await publish_stored_decision(decision, ports):
+                sent += 1
+    return sent

@@ -1,0 +1,670 @@
+"""Policy's decisions on a real nats-server: events in on ``majorops.events.>``, decisions out on
+``majorops.decisions.<incident_id>``, read back from the stream — one message per revision.
+
+All tests of the session share one nats-server and so one ``policy-events`` durable consumer:
+each test stops its runtimes before it ends, or another test's runtime would consume its events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import nats
+import pytest
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
+
+from majorops.policy.adapters.jetstream import JetStreamDecisionPublisher
+from majorops.policy.adapters.sqlite import SqlitePolicyStore
+from majorops.policy.app import PolicyRuntime
+from majorops.policy.config import PolicySettings
+from majorops.policy.domain.business_days import BusinessCalendar
+from majorops.policy.domain.decision import DecisionContent
+from majorops.shared import subjects
+from majorops.shared.decisions import AfterActionDecision
+from majorops.shared.events import validate_event
+from majorops.shared.jetstream import UnacknowledgedPublish, ensure_streams
+from majorops.shared.storage.eventlog import StoredEvent
+
+T = TypeVar("T")
+DEADLINE_SECONDS = 20.0
+DURABLE = subjects.durable_name("policy", subjects.EVENTS_STREAM)
+
+
+def settings_for(nats_url: str, data_dir: Path, **changes: Any) -> PolicySettings:
+    # Keep the consumer settings identical to test_policy_service_runtime.py: the first runtime of
+    # the session creates the shared durable consumer with them.
+    return PolicySettings(
+        nats_url=nats_url,
+        data_dir=data_dir,
+        mongodb_url=None,
+        ack_wait_seconds=3.0,
+        retry_delay_seconds=0.2,
+        max_deliver=5,
+        **changes,
+    )
+
+
+def settings_env(nats_url: str, data_dir: Path) -> dict[str, str]:
+    """The same settings as :func:`settings_for`, as the environment of a policy process."""
+    return {
+        "MAJOROPS_NATS_URL": nats_url,
+        "MAJOROPS_DATA_DIR": str(data_dir),
+        "MAJOROPS_MONGODB_URL": "",
+        "MAJOROPS_ACK_WAIT_SECONDS": "3.0",
+        "MAJOROPS_RETRY_DELAY_SECONDS": "0.2",
+        "MAJOROPS_MAX_DELIVER": "5",
+    }
+
+
+@pytest.fixture
+async def js(nats_url: str, unique_id: str) -> AsyncIterator[JetStreamContext]:
+    nc = await nats.connect(nats_url)
+    context = nc.jetstream()
+    await ensure_streams(context)
+    try:
+        yield context
+        await purge_incidents(context, unique_id)
+    finally:
+        await nc.drain()
+
+
+async def purge_incidents(js: JetStreamContext, prefix: str) -> None:
+    """Remove the test's events and decisions (incident ids ``<prefix>`` or ``<prefix>-…``) from the
+    session's streams: other services' tests later in the session would otherwise consume them as a
+    backlog (and reminders would escalate these long-closed incidents)."""
+    for stream, root in (
+        (subjects.EVENTS_STREAM, subjects.EVENTS_ROOT),
+        (subjects.DECISIONS_STREAM, subjects.DECISIONS_ROOT),
+    ):
+        info = await js.stream_info(stream, subjects_filter=f"{root}.>")
+        for subject in info.state.subjects or {}:
+            incident = subject.split(".")[2]
+            if incident == prefix or incident.startswith(f"{prefix}-"):
+                await js.purge_stream(stream, subject=subject)
+
+
+def ev(
+    incident: str, event_id: str, kind: str, at: str, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "pagerduty/prod",
+        "type": f"majorops.{kind}",
+        "time": at,
+        "subject": incident,
+        "data": data or {},
+    }
+
+
+def contract_example(incident: str) -> list[dict[str, Any]]:
+    """CONTRACT §3's example incident, in the order it happened."""
+    return [
+        ev(incident, f"{incident}-1", "alert.fired", "2026-11-20T09:00:00Z", {"alert_name": "HighLatency"}),
+        ev(
+            incident,
+            f"{incident}-2",
+            "incident.declared",
+            "2026-11-20T09:14:00Z",
+            {"title": "Checkout latency", "severity": "P1", "customer_impact": True},
+        ),
+        ev(incident, f"{incident}-3", "incident.resolved", "2026-11-20T11:15:00Z"),
+        ev(incident, f"{incident}-4", "incident.closed", "2026-11-20T12:00:00Z"),
+    ]
+
+
+async def publish(js: JetStreamContext, event: dict[str, Any], msg_id: str | None = None) -> None:
+    """Publish as ingest does."""
+    await js.publish(
+        subjects.event_subject(event["subject"], event["type"]),
+        json.dumps(event).encode(),
+        headers={"Nats-Msg-Id": msg_id or event["id"]},
+    )
+
+
+@dataclass(frozen=True)
+class OnStream:
+    """One message on ``majorops.decisions.<incident_id>``."""
+
+    msg_id: str
+    decision: AfterActionDecision
+
+
+async def decisions_on_stream(js: JetStreamContext, incident: str) -> list[OnStream]:
+    """Every message on the incident's decision subject, in stream order."""
+    found: list[OnStream] = []
+    seq = 1
+    while True:
+        try:
+            msg = await js.get_msg(
+                subjects.DECISIONS_STREAM, seq=seq, subject=subjects.decision_subject(incident), next=True
+            )
+        except NotFoundError:
+            return found
+        assert msg.data is not None and msg.headers is not None
+        found.append(OnStream(msg.headers["Nats-Msg-Id"], AfterActionDecision.model_validate_json(msg.data)))
+        assert msg.seq is not None
+        seq = msg.seq + 1
+
+
+def revisions(found: list[OnStream]) -> list[int]:
+    return [m.decision.revision for m in found]
+
+
+def content(decision: AfterActionDecision) -> dict[str, Any]:
+    return decision.model_dump(mode="json", exclude={"revision", "incident_id"})
+
+
+@asynccontextmanager
+async def running(*runtimes: PolicyRuntime) -> AsyncIterator[None]:
+    for runtime in runtimes:
+        await runtime.start()
+    try:
+        yield
+    finally:
+        await asyncio.gather(*(runtime.stop() for runtime in runtimes))
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], what: str, timeout: float = DEADLINE_SECONDS
+) -> T:
+    """Poll until ``done(probe())`` or fail after ``timeout`` seconds, showing the last value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await probe()
+        if done(value):
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s; last seen: {value!r}")
+        await asyncio.sleep(0.05)
+
+
+async def consumer_settled(js: JetStreamContext, timeout: float = DEADLINE_SECONDS) -> None:
+    """Wait until the durable has nothing left to deliver and nothing unacknowledged (all handled)."""
+
+    async def state() -> tuple[int, int]:
+        info = await js.consumer_info(subjects.EVENTS_STREAM, DURABLE)
+        return info.num_pending or 0, info.num_ack_pending or 0
+
+    await eventually(state, lambda s: s == (0, 0), "policy consumer settled", timeout)
+
+
+async def settled_decisions(js: JetStreamContext, incident: str) -> list[OnStream]:
+    """The incident's decisions once policy handled every event published so far."""
+    await consumer_settled(js)
+    return await decisions_on_stream(js, incident)
+
+
+async def publish_each_awaiting_its_decision(js: JetStreamContext, events: list[dict[str, Any]]) -> None:
+    """Publish one event at a time, each once the previous one's new revision is on the stream.
+
+    A replica handles the messages of one fetch concurrently, so events published together may
+    be decided together (fewer revisions); one at a time, each of these changes the decision once.
+    """
+
+    async def one(event: dict[str, Any]) -> None:
+        incident = event["subject"]
+        seen = len(await decisions_on_stream(js, incident))
+        await publish(js, event)
+        await eventually(
+            lambda: decisions_on_stream(js, incident),
+            lambda got: len(got) > seen,
+            f"a new decision after {event['id']}",
+        )
+
+    for event in events:
+        await one(event)
+
+
+def assert_one_message_per_revision(found: list[OnStream], incident: str) -> None:
+    """Revisions 1..N, each exactly once, in order, each with its ``Nats-Msg-Id``."""
+    counted = Counter(revisions(found))
+    assert revisions(found) == list(range(1, len(found) + 1)), (incident, counted)
+    assert [m.msg_id for m in found] == [f"{incident}:{m.decision.revision}" for m in found]
+
+
+async def test_the_contract_example_in_gives_its_decision_out_one_message_per_revision(
+    nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
+) -> None:
+    runtime = PolicyRuntime(settings_for(nats_url, data_dir))
+    async with running(runtime):
+        await publish_each_awaiting_its_decision(js, contract_example(unique_id))
+        found = await settled_decisions(js, unique_id)
+    assert_one_message_per_revision(found, unique_id)
+    assert revisions(found) == [1, 2, 3, 4]
+    assert found[-1].decision.model_dump(mode="json") == {
+        "incident_id": unique_id,
+        "revision": 4,
+        "requirement": "mandatory",
+        "reasons": [
+            {
+                "rule": "critical_any_duration",
+                "text": "Critical (P1) incident: After Action mandatory at any duration",
+            }
+        ],
+        "severity": "critical",
+        "duration_seconds": 8100,
+        "customer_impact": True,
+        "repeat_of": [],
+        "closed_at": "2026-11-20T12:00:00Z",
+        "deadlines": {
+            "schedule_by": "2026-11-21T12:00:00Z",
+            "hold_by": "2026-11-27T12:00:00Z",
+            "draft_due": None,
+            "publish_by": None,
+            "action_review_at": None,
+        },
+        "declared_at": "2026-11-20T09:14:00Z",
+        "resolved_at": "2026-11-20T11:15:00Z",
+        "repeat_open_action_items": [],
+    }
+
+
+async def test_events_that_change_nothing_publish_nothing_also_redelivered_or_republished(
+    nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
+) -> None:
+    runtime = PolicyRuntime(settings_for(nats_url, data_dir))
+    events = contract_example(unique_id)
+    async with running(runtime):
+        await publish_each_awaiting_its_decision(js, events)
+        await publish(
+            js, ev(unique_id, f"{unique_id}-note", "timeline.logged", "2026-11-20T12:30:00Z", {"text": "ok"})
+        )
+        # A producer retrying after the duplicate window: JetStream keeps the copy, policy ignores it.
+        await publish(js, events[1], msg_id=f"{events[1]['id']}-retry")
+        await consumer_settled(js)
+        found = await decisions_on_stream(js, unique_id)
+    assert revisions(found) == [1, 2, 3, 4]
+
+
+async def test_shuffled_and_duplicated_events_reach_the_same_decision(
+    nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
+) -> None:
+    in_order, shuffled = f"{unique_id}-a", f"{unique_id}-b"
+    runtime = PolicyRuntime(settings_for(nats_url, data_dir))
+    mixed = contract_example(shuffled) * 2
+    random.Random(7).shuffle(mixed)
+    async with running(runtime):
+        for event in contract_example(in_order):
+            await publish(js, event)
+        for n, event in enumerate(mixed):
+            await publish(js, event, msg_id=f"{event['id']}-{n}")
+        expected = (await settled_decisions(js, in_order))[-1].decision
+        found = await decisions_on_stream(js, shuffled)
+    assert_one_message_per_revision(found, shuffled)
+    assert content(found[-1].decision) == content(expected)
+
+
+async def test_a_late_root_cause_of_an_earlier_incident_republishes_the_later_one_as_a_repeat(
+    nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
+) -> None:
+    earlier, later = f"{unique_id}-1", f"{unique_id}-2"
+    fingerprint = f"db-pool-{unique_id}"
+    runtime = PolicyRuntime(settings_for(nats_url, data_dir))
+    async with running(runtime):
+        await publish(
+            js,
+            ev(
+                later,
+                f"{later}-d",
+                "incident.declared",
+                "2026-11-20T09:00:00Z",
+                {"title": "Slow", "severity": "low"},
+            ),
+        )
+        await publish(
+            js,
+            ev(
+                later,
+                f"{later}-rc",
+                "rootcause.identified",
+                "2026-11-20T10:00:00Z",
+                {"fingerprint": fingerprint},
+            ),
+        )
+        before = await settled_decisions(js, later)
+        assert before[-1].decision.repeat_of == []
+        # The earlier incident and its root cause, identified weeks before, arrive only now.
+        await publish(
+            js,
+            ev(
+                earlier,
+                f"{earlier}-d",
+                "incident.declared",
+                "2026-11-01T09:00:00Z",
+                {"title": "Slow", "severity": "low"},
+            ),
+        )
+        await publish(
+            js,
+            ev(
+                earlier,
+                f"{earlier}-ai",
+                "actionitem.created",
+                "2026-11-02T09:00:00Z",
+                {"item_id": "AI-7", "title": "Cap the pool"},
+            ),
+        )
+        await publish(
+            js,
+            ev(
+                earlier,
+                f"{earlier}-rc",
+                "rootcause.identified",
+                "2026-11-01T10:00:00Z",
+                {"fingerprint": fingerprint},
+            ),
+        )
+        found = await settled_decisions(js, later)
+        assert len(found) > len(before)
+        # And a new incident with that root cause is a repeat of both, from its first decision on it.
+        third = f"{unique_id}-3"
+        await publish(
+            js,
+            ev(
+                third,
+                f"{third}-rc",
+                "rootcause.identified",
+                "2026-11-25T10:00:00Z",
+                {"fingerprint": fingerprint},
+            ),
+        )
+        newest = await settled_decisions(js, third)
+        earliest = await decisions_on_stream(js, earlier)
+    assert_one_message_per_revision(found, later)
+    repeat = found[-1].decision.model_dump(mode="json")
+    assert (repeat["requirement"], repeat["repeat_of"]) == ("mandatory", [earlier])
+    assert repeat["reasons"][0]["rule"] == "repeat_incident"
+    assert [(i["incident_id"], i["item_id"], i["title"]) for i in repeat["repeat_open_action_items"]] == [
+        (earlier, "AI-7", "Cap the pool")
+    ]
+    assert earliest[-1].decision.repeat_of == []
+    assert newest[-1].decision.repeat_of == [earlier, later]
+
+
+async def test_two_replicas_deciding_concurrently_publish_every_revision_exactly_once(
+    nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
+) -> None:
+    settings = settings_for(nats_url, data_dir)
+    replicas = (PolicyRuntime(settings.model_copy(update={"replica": "a"})), PolicyRuntime(settings))
+    incidents = [f"{unique_id}-{i}" for i in range(6)]
+    fingerprint = f"shared-{unique_id}"
+    base = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    events: list[dict[str, Any]] = []
+    for i, incident in enumerate(incidents):
+        start = base + timedelta(days=i)
+        events.append(
+            ev(
+                incident,
+                f"{incident}-d",
+                "incident.declared",
+                start.isoformat(),
+                {"title": "t", "severity": "low"},
+            )
+        )
+        events.append(
+            ev(
+                incident,
+                f"{incident}-rc",
+                "rootcause.identified",
+                (start + timedelta(hours=1)).isoformat(),
+                {"fingerprint": fingerprint},
+            )
+        )
+        events.append(
+            ev(
+                incident,
+                f"{incident}-ai",
+                "actionitem.created",
+                (start + timedelta(hours=2)).isoformat(),
+                {"item_id": "AI-1", "title": "fix"},
+            )
+        )
+        for n in range(47):  # each a later reschedule: a new draft_due whenever it is the latest yet
+            at = start + timedelta(hours=3, minutes=n)
+            meeting = start + timedelta(days=10, hours=n)
+            events.append(
+                ev(
+                    incident,
+                    f"{incident}-m{n}",
+                    "afteraction.rescheduled",
+                    at.isoformat(),
+                    {"meeting_at": meeting.isoformat()},
+                )
+            )
+    random.Random(11).shuffle(events)
+    async with running(*replicas):
+        for event in events:
+            await publish(js, event)
+        await consumer_settled(js, timeout=40.0)
+        found = {incident: await decisions_on_stream(js, incident) for incident in incidents}
+    assert len(events) == 300
+    for i, incident in enumerate(incidents):
+        assert_one_message_per_revision(found[incident], incident)
+        last = found[incident][-1].decision
+        assert last.repeat_of == incidents[:i]
+        start = base + timedelta(days=i)
+        assert last.deadlines.draft_due == start + timedelta(days=10, hours=46) - timedelta(hours=48)
+        open_items = last.model_dump(mode="json")["repeat_open_action_items"]
+        assert [item["incident_id"] for item in open_items] == incidents[:i]
+
+
+async def test_the_publisher_appends_each_revision_once_in_order_also_from_two_replicas(
+    nats_url: str, js: JetStreamContext, unique_id: str
+) -> None:
+    other_connection = await nats.connect(nats_url)
+    try:
+        replica_a, replica_b = (
+            JetStreamDecisionPublisher(js),
+            JetStreamDecisionPublisher(other_connection.jetstream()),
+        )
+        content = DecisionContent.model_validate({"incident_id": unique_id, "requirement": "not_required"})
+        assert await replica_a.publish(content.with_revision(1)) is True
+        assert await replica_a.publish(content.with_revision(1)) is False  # a lost mark, published again
+        both = await asyncio.gather(
+            replica_a.publish(content.with_revision(2)), replica_b.publish(content.with_revision(2))
+        )
+        assert sorted(both) == [False, True]
+        assert await replica_b.publish(content.with_revision(3)) is True
+        # A replica that stalled between its compare-and-set and its publish: too late, not appended.
+        assert await replica_a.publish(content.with_revision(2)) is False
+    finally:
+        await other_connection.drain()
+    found = await decisions_on_stream(js, unique_id)
+    assert_one_message_per_revision(found, unique_id)
+    assert revisions(found) == [1, 2, 3]
+
+
+class PublisherFailingOnce:
+    """The real JetStream publisher, whose first publish fails as in a NATS outage or a crash."""
+
+    def __init__(self, inner: JetStreamDecisionPublisher) -> None:
+        self.inner = inner
+        self.failures = 0
+
+    async def publish(self, decision: AfterActionDecision) -> bool:
+        if self.failures == 0:
+            self.failures += 1
+            raise UnacknowledgedPublish("publish to majorops.decisions not acknowledged: timeout")
+        return await self.inner.publish(decision)
+
+
+async def test_a_revision_stored_but_not_published_is_published_exactly_once(
+    nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
+) -> None:
+    publisher = PublisherFailingOnce(JetStreamDecisionPublisher(js))
+    runtime = PolicyRuntime(settings_for(nats_url, data_dir), publisher=publisher)
+    async with running(runtime):
+        await publish_each_awaiting_its_decision(js, contract_example(unique_id))
+        found = await settled_decisions(js, unique_id)
+    assert publisher.failures == 1
+    assert_one_message_per_revision(found, unique_id)
+    assert revisions(found) == [1, 2, 3, 4]
+
+
+async def test_a_restarted_policy_publishes_what_a_crash_left_unpublished_without_a_new_event(
+    nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
+) -> None:
+    settings = settings_for(nats_url, data_dir)
+    # The state kill -9 leaves right after the compare-and-set: revision 1 stored, not on the stream.
+    crashed = SqlitePolicyStore(settings.sqlite_path("policy"))
+    await crashed.open()
+    declared = ev(
+        unique_id,
+        f"{unique_id}-d",
+        "incident.declared",
+        "2026-11-20T09:00:00Z",
+        {"title": "t", "severity": "P1"},
+    )
+    await crashed.append_event(StoredEvent.from_event(validate_event(declared), 1))
+    content = DecisionContent.model_validate({"incident_id": unique_id, "requirement": "mandatory"})
+    assert await crashed.save_decision(unique_id, content, 0, 1)
+    await crashed.close()
+    runtime = PolicyRuntime(settings)
+    async with running(runtime):
+        found = await eventually(
+            lambda: decisions_on_stream(js, unique_id), lambda got: len(got) == 1, "swept"
+        )
+        assert await runtime.store.unpublished_decisions() == []
+    assert found[0].decision == content.with_revision(1)
+    assert found[0].msg_id == f"{unique_id}:1"
+
+
+async def test_the_organisation_calendar_from_the_environment_sets_the_hold_deadline(
+    nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
+) -> None:
+    settings = settings_for(nats_url, data_dir, timezone="Europe/Berlin", holidays="DE-BY")
+    runtime = PolicyRuntime(settings)
+    async with running(runtime):
+        await publish(
+            js,
+            ev(
+                unique_id,
+                f"{unique_id}-d",
+                "incident.declared",
+                "2026-01-05T08:00:00Z",
+                {"title": "t", "severity": "P1"},
+            ),
+        )
+        # Monday 5 January 2026, 10:00 in Berlin; Tuesday is Epiphany, a holiday in Bavaria.
+        await publish(js, ev(unique_id, f"{unique_id}-c", "incident.closed", "2026-01-05T09:00:00Z"))
+        found = await settled_decisions(js, unique_id)
+    assert found[-1].decision.deadlines.hold_by == datetime(2026, 1, 13, 9, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "why"),
+    [
+        ("MAJOROPS_TIMEZONE", "Mars/Olympus_Mons", "unknown time zone 'Mars/Olympus_Mons'"),
+        ("MAJOROPS_HOLIDAYS", "DE-ZZ", "'DE' has no subdivision 'ZZ'"),
+    ],
+)
+async def test_an_unknown_calendar_setting_stops_the_process_at_once_with_one_clear_line(
+    tmp_path: Path, variable: str, value: str, why: str
+) -> None:
+    # Nothing listens on this NATS URL: the process must refuse before it tries to connect.
+    env = {**os.environ, **settings_env("nats://127.0.0.1:9", tmp_path / "data"), variable: value}
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "majorops.policy"],
+        env=env,
+        capture_output=True,
+        timeout=DEADLINE_SECONDS,
+    )
+    lines = done.stderr.decode().splitlines()
+    assert done.returncode == 78, done.stderr
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"majorops policy: refusing to start: {variable}=")
+    assert why in lines[0]
+    assert not (tmp_path / "data").exists()
+
+
+async def test_after_kill_9_a_restarted_policy_completes_every_revision_exactly_once(
+    nats_url: str, js: JetStreamContext, data_dir: Path, tmp_path: Path, unique_id: str
+) -> None:
+    env = {**os.environ, **settings_env(nats_url, data_dir)}
+    base = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    events = [
+        ev(
+            unique_id,
+            f"{unique_id}-d",
+            "incident.declared",
+            base.isoformat(),
+            {"title": "t", "severity": "P1"},
+        )
+    ]
+    for n in range(150):
+        at, meeting = base + timedelta(minutes=n + 1), base + timedelta(days=10, hours=n)
+        events.append(
+            ev(
+                unique_id,
+                f"{unique_id}-m{n}",
+                "afteraction.rescheduled",
+                at.isoformat(),
+                {"meeting_at": meeting.isoformat()},
+            )
+        )
+
+    def start(name: str) -> subprocess.Popen[bytes]:
+        log = (tmp_path / f"{name}.log").open("wb")
+        return subprocess.Popen([sys.executable, "-m", "majorops.policy"], env=env, stdout=log, stderr=log)
+
+    first = start("first")
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        for event in events:
+            await publish(js, event)
+        # Killed mid-stream, wherever it happens to be: between store and publish, or in a CAS.
+        await eventually(
+            lambda: decisions_on_stream(js, unique_id), lambda got: len(got) >= 3, "first decisions"
+        )
+        first.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(first.wait, DEADLINE_SECONDS)
+        killed_at = len(await decisions_on_stream(js, unique_id))
+        second = start("second")
+        await eventually(
+            lambda: asyncio.to_thread((tmp_path / "second.log").read_text),
+            lambda text: "policy.started" in text,
+            "second process started",
+        )
+        await consumer_settled(js, timeout=30.0)
+        found = await decisions_on_stream(js, unique_id)
+        second.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(second.wait, DEADLINE_SECONDS) == 0
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+    assert_one_message_per_revision(found, unique_id)
+    assert killed_at < len(found), "the kill came after the last decision: nothing was left to complete"
+    assert found[-1].decision.deadlines.draft_due == base + timedelta(days=10, hours=149) - timedelta(
+        hours=48
+    )
+
+
+def test_the_calendar_settings_default_to_utc_without_holidays_and_are_checked() -> None:
+    assert PolicySettings().business_calendar() == BusinessCalendar("UTC", None)
+    assert PolicySettings(holidays="  ").holidays is None
+    berlin = PolicySettings(timezone="Europe/Berlin", holidays="DE-BY").business_calendar()
+    assert berlin.holiday_name(datetime(2026, 1, 6).date()) is not None
+    with pytest.raises(ValidationError, match="unknown holiday calendar 'XX'"):
+        PolicySettings(holidays="XX")
+    with pytest.raises(ValidationError, match="unknown time zone 'europe/berlin'"):
+        PolicySettings(timezone="europe/berlin")
