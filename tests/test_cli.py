@@ -48,3 +48,33 @@ def test_up_rejects_an_invalid_port(tmp_path: Path) -> None:
     result = run("up", "--data-dir", str(tmp_path), "--ingest-port", "70000")
     assert result.returncode != 0
     assert "--ingest-port must be 1..65535" in result.stderr
+
+
+def test_up_stops_when_a_service_refuses_its_configuration(tmp_path: Path) -> None:
+    """An unknown time zone: policy exits 78 and `majorops up` stops instead of restarting it forever."""
+    import os
+
+    env = {**os.environ, "MAJOROPS_TIMEZONE": "Mars/Olympus_Mons"}
+    result = subprocess.run(
+        [
+            MAJOROPS,
+            "up",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--nats-port",
+            str(free_port()),
+            "--ingest-port",
+            str(free_port()),
+            "--reports-port",
+            str(free_port()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 78, result.stdout + result.stderr
+    said = result.stdout + result.stderr
+    assert "refus" in said and "Mars/Olympus_Mons" in said, said
+    assert "Mars/Olympus_Mons" in (tmp_path / "d" / "logs" / "policy.log").read_text()

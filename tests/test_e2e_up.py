@@ -247,7 +247,9 @@ def test_kill_9_of_any_service_loses_no_accepted_event(up: Up) -> None:
         assert pid is not None, f"no {victim} process"
         os.kill(pid, signal.SIGKILL)
         wait_for(
-            lambda v=victim, p=pid: service_pid(up.data_dir, v) not in (None, p), 30, f"{victim} to be restarted"
+            lambda v=victim, p=pid: service_pid(up.data_dir, v) not in (None, p),
+            30,
+            f"{victim} to be restarted",
         )
     want = set(accepted)
     wait_for(

@@ -224,7 +224,6 @@ def test_the_decisions_open_items_fill_in_what_reports_does_not_know() -> None:
             "title": "Pin the driver version",
             "owner": "SRE lead",
         },
-        {"incident_id": "INC-1800", "title": "no item id: left out"},
     ]
     known = EarlierRecord(
         title="Checkout slow",

@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from majorops.cli.natsserver import NatsServer, port_open
+from majorops.shared.settings import EX_CONFIG
 
 SERVICES = ("ingest", "policy", "reminders", "reports")
 READY_TIMEOUT_SECONDS = 30.0
@@ -65,6 +66,14 @@ class ServiceProcess:
             log.close()
         self.last_start = time.monotonic()
 
+    def last_log_lines(self, count: int = 5) -> str:
+        """The end of the service's log, to show why it stopped."""
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()[-count:]
+        except OSError:
+            return f"(no log at {self.log_path})"
+        return "\n".join(f"  {line}" for line in lines) + f"\n  (full log: {self.log_path})"
+
     @property
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
@@ -106,6 +115,7 @@ class System:
     nats: NatsServer | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     stopping: threading.Event = field(default_factory=threading.Event)
+    exit_code: int = 0
 
     @property
     def nats_url(self) -> str:
@@ -183,7 +193,7 @@ class System:
                 for name, url in list(pending.items()):
                     proc = self.services[name]
                     if not proc.alive():
-                        raise RuntimeError(f"{name} exited during start; see {proc.log_path}")
+                        raise RuntimeError(f"{name} exited during start:\n{proc.last_log_lines()}")
                     try:
                         if client.get(url).status_code == 200:
                             del pending[name]
@@ -201,6 +211,13 @@ class System:
                 if proc.alive() or self.stopping.is_set():
                     continue
                 code = proc.process.returncode if proc.process else None
+                if code == EX_CONFIG:
+                    self.say(
+                        f"{proc.name} refuses its configuration (see {proc.log_path}); stopping everything"
+                    )
+                    self.exit_code = EX_CONFIG
+                    self.stopping.set()
+                    return
                 ran = time.monotonic() - proc.last_start
                 proc.restarts = 0 if ran > 60 else proc.restarts + 1
                 delay = min(2.0**proc.restarts - 1, MAX_RESTART_DELAY_SECONDS)
@@ -249,6 +266,9 @@ def run_up(options: UpOptions) -> int:
     except (RuntimeError, TimeoutError) as exc:
         print(f"majorops up: {exc}", file=sys.stderr)
         system.stop()
-        return 1
+        refused = any(
+            p.process is not None and p.process.returncode == EX_CONFIG for p in system.services.values()
+        )
+        return EX_CONFIG if refused else 1
     system.stop()
-    return 0
+    return system.exit_code

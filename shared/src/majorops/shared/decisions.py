@@ -43,6 +43,22 @@ class Deadlines(BaseModel):
     action_review_at: UtcTime | None = None
 
 
+class EarlierOpenActionItem(BaseModel):
+    """An action item of an earlier incident with the same root cause, still open.
+
+    A repeat incident's decision lists these: repetition means a prior learning was not
+    implemented, and these are the items that were meant to implement it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    incident_id: str
+    item_id: str
+    title: str
+    owner: str | None = None
+    due: str | None = None
+
+
 class AfterActionDecision(BaseModel):
     """Published to ``majorops.decisions.<incident_id>`` whenever it changes.
 
@@ -64,3 +80,4 @@ class AfterActionDecision(BaseModel):
     deadlines: Deadlines = Field(default_factory=Deadlines)
     declared_at: UtcTime | None = None
     resolved_at: UtcTime | None = None
+    repeat_open_action_items: list[EarlierOpenActionItem] = Field(default_factory=list)

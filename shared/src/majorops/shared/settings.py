@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from majorops.shared.events import parse_extra_event_types
@@ -44,3 +46,38 @@ class CommonSettings(BaseSettings):
     def sqlite_path(self, service: str) -> Path:
         """The embedded store of one service: ``<data_dir>/<service>.sqlite3``."""
         return self.data_dir / f"{service}.sqlite3"
+
+
+EX_CONFIG = 78
+"""Exit status of a service refusing its configuration (sysexits.h): restarting it will not help."""
+
+SettingsT = TypeVar("SettingsT", bound=CommonSettings)
+
+
+def configuration_problem(exc: ValidationError) -> str:
+    """Every invalid setting on one line, named by its environment variable."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in error["loc"])
+        variable = f"MAJOROPS_{field.upper()}" if field else "settings"
+        problems.append(f"{variable}={error.get('input')!r}: {error['msg'].removeprefix('Value error, ')}")
+    return "; ".join(problems)
+
+
+def load_settings(settings_class: type[SettingsT], service: str) -> SettingsT:
+    """The service's settings from the environment, or exit 78 with one line saying what is wrong.
+
+    A setting nobody meant (an unknown time zone, a malformed interval or event type) must stop the
+    service at once rather than let it compute with a guess.
+    """
+    try:
+        settings = settings_class()
+        settings.extra_types  # noqa: B018 - parsed here so that a malformed name also refuses at once
+    except ValidationError as exc:
+        problem = configuration_problem(exc)
+    except ValueError as exc:
+        problem = str(exc)
+    else:
+        return settings
+    sys.stderr.write(f"majorops {service}: refusing to start: {problem}\n")
+    raise SystemExit(EX_CONFIG)

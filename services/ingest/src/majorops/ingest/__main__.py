@@ -7,10 +7,11 @@ import uvicorn
 from majorops.ingest.app import SERVICE, create_app
 from majorops.ingest.config import IngestSettings
 from majorops.shared.logging import configure_logging
+from majorops.shared.settings import load_settings
 
 
 def main() -> None:
-    settings = IngestSettings()
+    settings = load_settings(IngestSettings, SERVICE)
     configure_logging(SERVICE, settings.log_level, settings.replica)
     uvicorn.run(
         create_app(settings),

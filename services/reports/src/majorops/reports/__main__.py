@@ -7,10 +7,11 @@ import uvicorn
 from majorops.reports.app import SERVICE, create_app
 from majorops.reports.config import ReportsSettings
 from majorops.shared.logging import configure_logging
+from majorops.shared.settings import load_settings
 
 
 def main() -> None:
-    settings = ReportsSettings()
+    settings = load_settings(ReportsSettings, SERVICE)
     configure_logging(SERVICE, settings.log_level, settings.replica)
     uvicorn.run(
         create_app(settings),

@@ -18,19 +18,12 @@ from majorops.policy.domain.deadlines import compute_deadlines
 from majorops.policy.domain.facts import IncidentFacts, OpenActionItem
 from majorops.policy.domain.rules import evaluate_rules
 from majorops.shared.decisions import AfterActionDecision, Deadlines, Reason, Requirement, UtcTime
+from majorops.shared.decisions import EarlierOpenActionItem as SharedEarlierOpenActionItem
 from majorops.shared.events import Severity
 
 
-class EarlierOpenActionItem(BaseModel):
-    """An action item of an earlier incident with the same root cause, still open."""
-
-    model_config = ConfigDict(frozen=True)
-
-    incident_id: str
-    item_id: str
-    title: str
-    owner: str | None = None
-    due: str | None = None
+class EarlierOpenActionItem(SharedEarlierOpenActionItem):
+    """An action item of an earlier incident with the same root cause, still open (as published)."""
 
     @classmethod
     def of(cls, incident_id: str, item: OpenActionItem) -> EarlierOpenActionItem:

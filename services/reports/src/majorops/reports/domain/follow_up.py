@@ -17,12 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from majorops.reports.domain.timeline import ReviewStatus
-from majorops.shared.decisions import AfterActionDecision, UtcTime, format_utc
+from majorops.shared.decisions import AfterActionDecision, EarlierOpenActionItem, UtcTime, format_utc
 from majorops.shared.events import AlertFired, CloudEvent, EventType, Severity
 
 if TYPE_CHECKING:
@@ -81,35 +81,9 @@ class EarlierRecord:
     action_items: Sequence[ActionItem] = field(default_factory=tuple)
 
 
-class PolicyOpenItem(BaseModel):
-    """One entry of the decision's optional ``repeat_open_action_items`` (policy's view)."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    incident_id: str
-    item_id: str
-    title: str
-    owner: str | None = None
-    due: str | None = None
-
-
-def decision_open_items(decision: AfterActionDecision | None) -> list[PolicyOpenItem]:
-    """The earlier incidents' open items policy listed in its decision, if it did.
-
-    The field is an extension of the contract (``AfterActionDecision`` keeps extra fields);
-    an entry that does not parse is left out rather than failing the whole review.
-    """
-    extra: Mapping[str, Any] = (decision.model_extra or {}) if decision is not None else {}
-    raw = extra.get("repeat_open_action_items")
-    if not isinstance(raw, list):
-        return []
-    items = []
-    for entry in raw:
-        try:
-            items.append(PolicyOpenItem.model_validate(entry))
-        except ValidationError:
-            continue
-    return items
+def decision_open_items(decision: AfterActionDecision | None) -> list[EarlierOpenActionItem]:
+    """The earlier incidents' open items policy listed in its decision (none without a decision)."""
+    return list(decision.repeat_open_action_items) if decision is not None else []
 
 
 def link_earlier_reviews(
@@ -123,7 +97,7 @@ def link_earlier_reviews(
     """
     if decision is None:
         return []
-    from_policy: dict[str, list[PolicyOpenItem]] = {}
+    from_policy: dict[str, list[EarlierOpenActionItem]] = {}
     for item in decision_open_items(decision):
         from_policy.setdefault(item.incident_id, []).append(item)
     links = []
