@@ -571,7 +571,7 @@ async def test_the_organisation_calendar_from_the_environment_sets_the_hold_dead
 @pytest.mark.parametrize(
     ("variable", "value", "why"),
     [
-        ("MAJOROPS_TIMEZONE", "Mars/Olympus_Mons", "unknown time zone 'Mars/Olympus_Mons'"),
+        ("MAJOROPS_TIMEZONE", "Mars/Olympus_Mons", "unknown IANA time zone 'Mars/Olympus_Mons'"),
         ("MAJOROPS_HOLIDAYS", "DE-ZZ", "'DE' has no subdivision 'ZZ'"),
     ],
 )
@@ -666,5 +666,5 @@ def test_the_calendar_settings_default_to_utc_without_holidays_and_are_checked()
     assert berlin.holiday_name(datetime(2026, 1, 6).date()) is not None
     with pytest.raises(ValidationError, match="unknown holiday calendar 'XX'"):
         PolicySettings(holidays="XX")
-    with pytest.raises(ValidationError, match="unknown time zone 'europe/berlin'"):
+    with pytest.raises(ValidationError, match="unknown IANA time zone 'europe/berlin'"):
         PolicySettings(timezone="europe/berlin")

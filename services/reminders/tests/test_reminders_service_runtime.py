@@ -21,6 +21,9 @@ from typing import Any, TypeVar
 
 import nats
 import pytest
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
 from majorops.reminders.adapters.sqlite import SqliteRemindersStore
 from majorops.reminders.app import RemindersRuntime
 from majorops.reminders.config import RemindersSettings
@@ -28,8 +31,6 @@ from majorops.shared import subjects
 from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.jetstream import ensure_streams
 from majorops.shared.storage.eventlog import StoredEvent
-from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 T = TypeVar("T")
 DEADLINE_SECONDS = 20.0
@@ -313,6 +314,10 @@ class FlakyRemindersStore:
         self.inner = inner
         self.flaky_incident = flaky_incident
         self.failed: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything else (the schedule, the outbox) is the real store's.
+        return getattr(self.inner, name)
 
     async def open(self) -> None:
         await self.inner.open()

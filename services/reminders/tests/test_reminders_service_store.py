@@ -1,18 +1,23 @@
-"""Reminders' store adapters (SQLite and MongoDB): events once, and the newest decision per incident."""
+"""Reminders' store adapters (SQLite and MongoDB): events once, the newest decision per incident, the
+schedule (due incidents, plans stored at their version) and the outbox (each notice id claimed once)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+
 from majorops.reminders.adapters.mongo import MongoRemindersStore
 from majorops.reminders.adapters.sqlite import SqliteRemindersStore
 from majorops.reminders.app import store_from_settings
 from majorops.reminders.config import RemindersSettings
-from majorops.reminders.ports import RemindersStore
+from majorops.reminders.plan import Notice, NoticeCategory
+from majorops.reminders.ports import DueIncident, RemindersStore, StoredPlan
 from majorops.shared.decisions import AfterActionDecision, Requirement
 from majorops.shared.events import validate_event
 from majorops.shared.storage.eventlog import StoredEvent
@@ -129,3 +134,116 @@ def test_mongodb_is_used_when_its_url_is_set(tmp_path: Path) -> None:
     )
     assert isinstance(production, MongoRemindersStore)
     assert production.database_name == "ops_reminders"
+
+
+# --- the schedule and the outbox ----------------------------------------------------------------
+
+T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
+
+
+def notice(notice_id: str, incident: str = "INC-1") -> Notice:
+    return Notice(
+        notice_id=notice_id,
+        incident_id=incident,
+        category=NoticeCategory.ESCALATION,
+        subject=f"majorops.escalations.{incident}.after_action_not_scheduled",
+        payload=f'{{"escalation_id": "{notice_id}", "message": "Caf\u00e9 \u2014 schedule it"}}'.encode(),
+        due_at=T0 + timedelta(microseconds=123_456),
+    )
+
+
+def plan(incident: str, version: int, next_fire_at: datetime | None, pending: int = 1) -> StoredPlan:
+    return StoredPlan(incident, version, next_fire_at, '[{"kind": "x"}]', pending, "interval=2s", T0)
+
+
+async def test_a_changed_incident_is_due_until_planned_at_its_version(store: RemindersStore) -> None:
+    assert await store.earliest_fire_at() is None
+    await store.mark_changed("INC-1", T0)
+    await store.mark_changed("INC-2", T0 + SECOND)
+    await store.mark_changed("INC-1", T0 + 5 * SECOND)  # a later mark never delays it
+    assert await store.incidents_due(T0 + SECOND, 10) == [DueIncident("INC-1", 2), DueIncident("INC-2", 1)]
+    assert await store.incidents_due(T0, 10) == [DueIncident("INC-1", 2)]
+    assert await store.incidents_due(T0 + SECOND, 1) == [DueIncident("INC-1", 2)]
+
+    saved = await store.save_plans([plan("INC-1", 2, T0 + 60 * SECOND, pending=2), plan("INC-2", 7, None)])
+    assert saved == {"INC-1"}  # INC-2 is at version 1: that plan was made from another record
+    assert await store.incidents_due(T0 + 59 * SECOND, 10) == [DueIncident("INC-2", 1)]
+    assert await store.save_plans([plan("INC-2", 1, None, pending=0)]) == {"INC-2"}
+    assert await store.earliest_fire_at() == T0 + 60 * SECOND
+    assert await store.pending_obligations() == 2
+    assert await store.incidents_due(T0 + 60 * SECOND, 10) == [DueIncident("INC-1", 2)]
+
+    await store.mark_changed("INC-2", T0 + 2 * SECOND)
+    assert await store.earliest_fire_at() == T0 + 2 * SECOND
+    await store.postpone("INC-2", 1, T0 + 90 * SECOND)  # stale version: no effect
+    assert await store.earliest_fire_at() == T0 + 2 * SECOND
+    await store.postpone("INC-2", 2, T0 + 90 * SECOND)
+    assert await store.earliest_fire_at() == T0 + 60 * SECOND
+
+
+async def test_incidents_never_planned_under_these_settings_are_marked_at_start(
+    store: RemindersStore,
+) -> None:
+    await store.append_event(stored("INC-1", "e-1", "2026-11-20T09:00:00Z", 1))
+    await store.append_event(stored("INC-2", "e-2", "2026-11-20T09:00:00Z", 2))
+    await store.save_decision(decision("INC-3", 1))
+    assert await store.mark_unplanned("interval=2s", T0) == 3
+    due = await store.incidents_due(T0, 10)
+    assert sorted(d.incident_id for d in due) == ["INC-1", "INC-2", "INC-3"]
+    await store.save_plans([plan(d.incident_id, d.version, None, 0) for d in due])
+    assert await store.mark_unplanned("interval=2s", T0) == 0
+    assert await store.mark_unplanned("interval=86400s", T0) == 3
+    assert len(await store.incidents_due(T0, 10)) == 3
+
+
+async def test_a_notice_id_is_claimed_once_whoever_races_for_it(new_store: StoreFactory) -> None:
+    replicas = [new_store(), new_store()]
+    for replica in replicas:
+        await replica.open()
+    try:
+        notices = [notice(f"INC-1:after_action_not_scheduled:{n}") for n in range(1, 61)]
+        won = await asyncio.gather(
+            replicas[0].claim_notices(notices, T0, "a"), replicas[1].claim_notices(notices[::-1], T0, "b")
+        )
+        assert won[0] | won[1] == {n.notice_id for n in notices}
+        assert won[0] & won[1] == set()
+        assert await replicas[0].claim_notices(notices[:1], T0, "a") == set()
+        assert await replicas[1].sent_notice_ids("INC-1") == {n.notice_id for n in notices}
+        assert await replicas[1].sent_notice_ids("INC-2") == set()
+    finally:
+        for replica in replicas:
+            await replica.close()
+
+
+async def test_a_claimed_notice_stays_pending_with_its_exact_bytes_until_published(
+    new_store: StoreFactory,
+) -> None:
+    first = new_store()
+    await first.open()
+    await first.claim_notices([notice("INC-1:a:1"), notice("INC-1:a:2")], T0, "a")
+    await first.claim_notices([notice("INC-2:a:1", "INC-2")], T0 + 10 * SECOND, "a")
+    await first.close()
+
+    second = new_store()  # after a crash and restart
+    await second.open()
+    try:
+        assert await second.pending_notices(T0, 10) == []  # none claimed before T0
+        pending = await second.pending_notices(T0 + SECOND, 10)
+        assert pending == [notice("INC-1:a:1"), notice("INC-1:a:2")]
+        await second.mark_published(["INC-1:a:1"], T0 + 2 * SECOND)
+        assert await second.pending_notices(T0 + 60 * SECOND, 10) == [
+            notice("INC-1:a:2"),
+            notice("INC-2:a:1", "INC-2"),
+        ]
+        assert await second.sent_notice_ids("INC-1") == {"INC-1:a:1", "INC-1:a:2"}
+    finally:
+        await second.close()
+
+
+async def test_the_first_webhook_outcome_is_kept(store: RemindersStore) -> None:
+    assert await store.webhook_outcome("INC-1:a:1", "k1") is None
+    await store.save_webhook_outcome("INC-1:a:1", "k1", "delivered", T0)
+    await store.save_webhook_outcome("INC-1:a:1", "k1", "dead_lettered", T0)
+    assert await store.webhook_outcome("INC-1:a:1", "k1") == "delivered"
+    assert await store.webhook_outcome("INC-1:a:1", "k2") is None

@@ -621,6 +621,7 @@ async def test_reviews_are_listed_filtered_and_paged(
                 if i["incident_id"].startswith(unique_id) and (i["requirement"] or i["status"] == "published")
             )
             == 4
+            and sum(1 for i in r[0] if i["incident_id"].startswith(unique_id)) == 5
         ),
         "the list",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,11 @@ class CommonSettings(BaseSettings):
     max_deliver: int = Field(default=5, ge=2)
     max_ack_pending: int = Field(default=256, ge=1)
     retry_delay_seconds: float = Field(default=1.0, ge=0)
+    timezone: str = Field(
+        default="UTC",
+        description="The organisation's IANA time zone: business days count there, and an action item "
+        "due on a plain date falls due at the end of that day there",
+    )
     extra_event_types: str = Field(
         default="", description="Comma-separated event types this deployment added on purpose"
     )
@@ -37,6 +43,19 @@ class CommonSettings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. Europe/Berlin, UTC)") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @property
     def extra_types(self) -> frozenset[str]:

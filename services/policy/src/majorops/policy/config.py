@@ -15,10 +15,6 @@ class PolicySettings(CommonSettings):
     rather than computing deadlines on a calendar nobody meant.
     """
 
-    timezone: str = Field(
-        default="UTC",
-        description="IANA time zone whose business days the deadlines count (MAJOROPS_TIMEZONE)",
-    )
     holidays: str | None = Field(
         default=None,
         description="Holiday calendar of the 'holidays' package, e.g. US, GB, DE-BY; unset means none "
@@ -32,12 +28,6 @@ class PolicySettings(CommonSettings):
         gt=0,
         description="How often a replica re-publishes decisions left unpublished by a crash or an outage",
     )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_time_zone(cls, value: str) -> str:
-        BusinessCalendar(timezone=value)
-        return value
 
     @field_validator("holidays")
     @classmethod

@@ -1,17 +1,26 @@
-"""``python -m majorops.reminders`` — run reminders alone against ``MAJOROPS_NATS_URL`` and its store."""
+"""``python -m majorops.reminders`` — run reminders alone against ``MAJOROPS_NATS_URL`` and its store.
+
+A setting it cannot use (an unreadable ``MAJOROPS_ESCALATION_INTERVAL``, an unknown time zone)
+stops it at once with one line on stderr and exit status 78: running on a default would escalate
+at the wrong time, or never.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
-from majorops.reminders.app import SERVICE, RemindersRuntime
-from majorops.reminders.config import RemindersSettings
+from majorops.reminders.config import SERVICE, RemindersSettings
 from majorops.shared.logging import configure_logging
+from majorops.shared.settings import load_settings
 
 
 def main() -> None:
-    settings = RemindersSettings()
+    settings = load_settings(RemindersSettings, SERVICE)
     configure_logging(SERVICE, settings.log_level, settings.replica)
+    # Imported once the settings are known to be good: a refusal answers at once, without loading
+    # the broker, the store drivers and the HTTP client first.
+    from majorops.reminders.app import RemindersRuntime
+
     asyncio.run(RemindersRuntime(settings).run())
 
 

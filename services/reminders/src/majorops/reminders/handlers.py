@@ -1,17 +1,39 @@
-"""Reminders use cases: record each incident event and each After Action decision.
+"""Reminders use cases: record events and decisions, fire what is due, publish what is still pending.
 
-Both return the incident they touched: its obligations are re-derived from the stored record.
+- :func:`record_event` / :func:`record_decision` store a message and mark its incident as changed:
+  the mark (a version bump that makes the incident due now) is what re-plans its obligations.
+- :func:`fire_due` plans every due incident (re-derives its obligations from the stored record) and
+  sends each escalation or heads-up that is due exactly once: claimed in the outbox first (a unique
+  id: one replica wins), then published with ``Nats-Msg-Id`` = its id, then marked published.
+- :func:`publish_pending` publishes again what was claimed but never confirmed (a crash, NATS
+  down), after checking the stream, so a copy older than the duplicate window is not doubled.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, timedelta, tzinfo
+
 import structlog
-from majorops.reminders.ports import RemindersStore
+from pydantic import ValidationError
+
+from majorops.reminders.domain.heads_up import HEADS_UP_LEAD
+from majorops.reminders.domain.record import read_record
+from majorops.reminders.plan import IncidentPlan, Notice, plan_incident
+from majorops.reminders.ports import (
+    Clock,
+    DueIncident,
+    NoticePublisher,
+    RecordFreshness,
+    RemindersStore,
+    StoredPlan,
+    utc_now,
+)
 from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.events import EventValidationError, validate_event
-from majorops.shared.jetstream import PoisonMessage
+from majorops.shared.jetstream import PoisonMessage, UnacknowledgedPublish
 from majorops.shared.storage.eventlog import StoredEvent
-from pydantic import ValidationError
 
 log = structlog.get_logger(__name__)
 
@@ -21,13 +43,14 @@ async def record_event(
     arrival: int,
     store: RemindersStore,
     extra_types: frozenset[str] = frozenset(),
+    clock: Clock = utc_now,
 ) -> str:
-    """Validate an envelope and store it once; return the incident id it belongs to.
+    """Validate an envelope, store it once and mark its incident changed; return the incident id.
 
     ``arrival`` is the JetStream stream sequence: the order in which events reached the system,
     used to break ties between events of the same time. A redelivered or republished event (same
-    id) changes nothing. An invalid envelope raises :class:`PoisonMessage`, as retrying cannot
-    make it valid.
+    id) is not stored again, but still marks the incident (the mark may be what a crash lost). An
+    invalid envelope raises :class:`PoisonMessage`, as retrying cannot make it valid.
     """
     try:
         event = validate_event(raw_envelope, extra_types)
@@ -35,6 +58,7 @@ async def record_event(
         raise PoisonMessage(f"invalid event envelope: {exc}") from exc
     with structlog.contextvars.bound_contextvars(incident_id=event.incident_id, event_id=event.id):
         new = await store.append_event(StoredEvent.from_event(event, arrival))
+        await store.mark_changed(event.incident_id, clock())
         if new:
             log.info("event.recorded", type=event.type, arrival=arrival)
         else:
@@ -42,18 +66,21 @@ async def record_event(
     return event.incident_id
 
 
-async def record_decision(raw_decision: object, store: RemindersStore) -> str:
-    """Validate a decision from policy and keep it if it is the newest; return its incident id.
+async def record_decision(raw_decision: object, store: RemindersStore, clock: Clock = utc_now) -> str:
+    """Validate a decision from policy, keep it if it is the newest, mark its incident changed;
+    return its incident id.
 
-    An older or repeated revision changes nothing. An invalid decision raises
-    :class:`PoisonMessage`.
+    An older or repeated revision is not kept, but still marks the incident (the mark may be what a
+    crash lost). An invalid decision raises :class:`PoisonMessage`.
     """
     try:
         decision = AfterActionDecision.model_validate(raw_decision)
     except ValidationError as exc:
         raise PoisonMessage(f"invalid decision: {describe(exc)}") from exc
     with structlog.contextvars.bound_contextvars(incident_id=decision.incident_id):
-        if await store.save_decision(decision):
+        kept = await store.save_decision(decision)
+        await store.mark_changed(decision.incident_id, clock())
+        if kept:
             log.info("decision.recorded", revision=decision.revision, requirement=decision.requirement)
         else:
             log.info("decision.superseded", revision=decision.revision)
@@ -67,3 +94,194 @@ def describe(exc: ValidationError) -> str:
         where = ".".join(str(part) for part in error["loc"]) or "(decision)"
         problems.append(f"{where}: {error['msg']}")
     return "; ".join(problems)
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationPolicy:
+    """How this deployment escalates: the level spacing, the heads-up lead, the organisation's zone."""
+
+    interval: timedelta
+    timezone: tzinfo = UTC
+    lead: timedelta = HEADS_UP_LEAD
+
+    @property
+    def settings_key(self) -> str:
+        """Stored with each plan: a plan made under other settings is made again at start."""
+        return (
+            f"interval={self.interval.total_seconds()}s;lead={self.lead.total_seconds()}s;tz={self.timezone}"
+        )
+
+
+@dataclass
+class PassOutcome:
+    """What one scheduler pass did."""
+
+    incidents: int = 0
+    claimed: list[Notice] = field(default_factory=list)
+    published: int = 0
+    waiting: list[str] = field(default_factory=list)
+    """Incidents with something due whose record is not complete yet: they are looked at again soon."""
+    failed: list[str] = field(default_factory=list)
+    publish_failed: bool = False
+
+
+async def _plan(
+    store: RemindersStore, incident_id: str, policy: EscalationPolicy, clock: Clock
+) -> IncidentPlan:
+    stored = await store.events_for(incident_id)
+    decision = await store.latest_decision(incident_id)
+    sent = await store.sent_notice_ids(incident_id)
+    record = read_record(incident_id, [e.event() for e in stored], timezone=policy.timezone)
+    return plan_incident(record, decision, sent=sent, now=clock(), interval=policy.interval, lead=policy.lead)
+
+
+def _stored(plan: IncidentPlan, due: DueIncident, policy: EscalationPolicy, clock: Clock) -> StoredPlan:
+    return StoredPlan(
+        incident_id=plan.incident_id,
+        version=due.version,
+        next_fire_at=plan.next_fire_at,
+        obligations_json=plan.obligations_json(),
+        pending=plan.pending,
+        settings_key=policy.settings_key,
+        planned_at=clock(),
+    )
+
+
+async def fire_due(
+    store: RemindersStore,
+    publisher: NoticePublisher,
+    freshness: RecordFreshness,
+    policy: EscalationPolicy,
+    *,
+    clock: Clock = utc_now,
+    limit: int = 256,
+    replica: str = "reminders",
+    retry_after: timedelta = timedelta(seconds=30),
+) -> PassOutcome:
+    """One scheduler pass over the incidents due now: plan each, send what is due, store the plans.
+
+    An incident with something to send is planned twice: once to find out, then — after checking that
+    reminders has stored every event and decision JetStream holds for it — again from the latest
+    record, right before claiming, so an obligation met in time (event time) never fires. An incident
+    whose record is not complete yet keeps its due time and is looked at again shortly.
+    """
+    outcome = PassOutcome()
+    due = await store.incidents_due(clock(), limit)
+    outcome.incidents = len(due)
+    plans: list[StoredPlan] = []
+    to_send: list[DueIncident] = []
+    for item in due:
+        try:
+            plan = await _plan(store, item.incident_id, policy, clock)
+        except Exception:
+            log.exception("incident.plan_failed", incident_id=item.incident_id)
+            outcome.failed.append(item.incident_id)
+            await store.postpone(item.incident_id, item.version, clock() + retry_after)
+            continue
+        if plan.notices:
+            to_send.append(item)
+        else:
+            plans.append(_stored(plan, item, policy, clock))
+    if to_send:
+        complete = await freshness.complete([item.incident_id for item in to_send])
+        notices: list[Notice] = []
+        for item in to_send:
+            try:
+                plan = await _plan(store, item.incident_id, policy, clock)
+            except Exception:
+                log.exception("incident.plan_failed", incident_id=item.incident_id)
+                outcome.failed.append(item.incident_id)
+                await store.postpone(item.incident_id, item.version, clock() + retry_after)
+                continue
+            stored = _stored(plan, item, policy, clock)
+            if item.incident_id in complete:
+                notices.extend(plan.notices)
+                plans.append(stored)
+            elif plan.notices:
+                outcome.waiting.append(item.incident_id)
+                # Stays due at its oldest unsent notice, so it is tried again on the next pass.
+                plans.append(replace(stored, next_fire_at=plan.waiting_since or clock()))
+            else:
+                plans.append(stored)
+        outcome.claimed = await _claim(store, notices, clock, replica)
+        outcome.published, outcome.publish_failed = await _publish(store, publisher, outcome.claimed, clock)
+    if plans:
+        await store.save_plans(plans)
+    return outcome
+
+
+async def _claim(
+    store: RemindersStore, notices: Sequence[Notice], clock: Clock, replica: str
+) -> list[Notice]:
+    if not notices:
+        return []
+    won = await store.claim_notices(notices, clock(), replica)
+    for n in notices:
+        if n.notice_id not in won:
+            log.info("notice.claimed_elsewhere", incident_id=n.incident_id, notice_id=n.notice_id)
+    return [n for n in notices if n.notice_id in won]
+
+
+async def _publish(
+    store: RemindersStore, publisher: NoticePublisher, notices: Sequence[Notice], clock: Clock
+) -> tuple[int, bool]:
+    if not notices:
+        return 0, False
+    try:
+        await publisher.publish(notices)
+    except UnacknowledgedPublish as exc:
+        # Claimed and stored as pending: :func:`publish_pending` sends them once NATS answers again.
+        log.warning("notice.publish_unacknowledged", count=len(notices), error=str(exc))
+        return 0, True
+    published_at = clock()
+    await store.mark_published([n.notice_id for n in notices], published_at)
+    for n in notices:
+        log.info(
+            f"{n.category.value}.published",
+            incident_id=n.incident_id,
+            notice_id=n.notice_id,
+            subject=n.subject,
+            late_s=round((published_at - n.due_at).total_seconds(), 3),
+        )
+    return len(notices), False
+
+
+async def publish_pending(
+    store: RemindersStore,
+    publisher: NoticePublisher,
+    *,
+    clock: Clock = utc_now,
+    older_than: timedelta = timedelta(seconds=5),
+    limit: int = 256,
+) -> int:
+    """Publish again the notices claimed more than ``older_than`` ago and never confirmed.
+
+    Each is looked up in the stream first: one found there (published before a crash, never marked)
+    is only marked; one not found is published with its stored bytes and ``Nats-Msg-Id``, so even a
+    replica racing with the original claimer cannot double it inside the duplicate window. Returns
+    how many were settled.
+    """
+    claimed_before = clock() - older_than
+    total = 0
+    while True:
+        pending = await store.pending_notices(claimed_before, limit)
+        settled: list[str] = []
+        try:
+            for notice in pending:
+                if await publisher.in_stream(notice):
+                    log.info(
+                        "notice.found_published", incident_id=notice.incident_id, notice_id=notice.notice_id
+                    )
+                else:
+                    await publisher.publish([notice])
+                    log.info("notice.republished", incident_id=notice.incident_id, notice_id=notice.notice_id)
+                settled.append(notice.notice_id)
+        except UnacknowledgedPublish as exc:
+            # NATS is not answering: the rest stays pending for the next round.
+            log.warning("notice.republish_unacknowledged", error=str(exc))
+            pending = []
+        if settled:
+            await store.mark_published(settled, clock())
+        total += len(settled)
+        if len(pending) < limit:
+            return total

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from majorops.shared.settings import CommonSettings
 
@@ -12,30 +10,12 @@ from majorops.shared.settings import CommonSettings
 class ReportsSettings(CommonSettings):
     reports_host: str = "127.0.0.1"
     reports_port: int = Field(default=8081, ge=0, le=65535)
-    timezone: str = Field(
-        default="UTC",
-        description="The organisation's IANA time zone: an action item due on a plain date ends at "
-        "midnight there (the same reading as reminders')",
-    )
     assemble_delay_seconds: float = Field(
         default=0.05, ge=0, description="How long the assembler lets a burst of events land before assembling"
     )
     assemble_poll_seconds: float = Field(
         default=2.0, gt=0, description="How often the assembler looks for changes marked by other replicas"
     )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
 
     @property
     def mongodb_reports_database(self) -> str:

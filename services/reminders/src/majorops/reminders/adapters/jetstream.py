@@ -1,0 +1,101 @@
+"""Reminders on JetStream: publishing notices exactly once, and knowing when its record is complete."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from majorops.reminders.plan import Notice
+from majorops.shared import subjects
+from majorops.shared.jetstream import DeadLetter, publish_acked, publish_acked_batch
+
+
+class JetStreamNoticePublisher:
+    """:class:`~majorops.reminders.ports.NoticePublisher`: ``Nats-Msg-Id`` = notice id, acks awaited."""
+
+    def __init__(self, js: JetStreamContext) -> None:
+        self.js = js
+
+    async def publish(self, notices: Sequence[Notice]) -> None:
+        if len(notices) == 1:
+            n = notices[0]
+            await publish_acked(self.js, n.subject, n.payload, n.notice_id)
+        elif notices:
+            # Pipelined: one round trip for the whole batch, so a burst of due levels is not late.
+            await publish_acked_batch(self.js, [(n.subject, n.payload, n.notice_id) for n in notices])
+
+    async def in_stream(self, notice: Notice) -> bool:
+        """Walk the messages of the notice's subject (a handful: levels × items of one kind of one
+        incident) with direct gets, looking for its ``Nats-Msg-Id``.
+
+        Needed beyond JetStream's two-minute duplicate window, where a second publish would no longer
+        be dropped; only limits on the stream (none are configured) could make this miss a message.
+        """
+        seq = 0
+        while True:
+            try:
+                msg = await self.js.get_msg(
+                    subjects.ESCALATIONS_STREAM, seq=seq + 1, subject=notice.subject, next=True, direct=True
+                )
+            except NotFoundError:
+                return False
+            if (msg.headers or {}).get("Nats-Msg-Id") == notice.notice_id:
+                return True
+            if msg.seq is None:
+                return False
+            seq = msg.seq
+
+
+class JetStreamRecordFreshness:
+    """:class:`~majorops.reminders.ports.RecordFreshness` from reminders' own durable consumers.
+
+    A durable's ack floor is the stream sequence up to which every message was acknowledged, i.e.
+    stored (or dead-lettered) by some replica. The record of an incident is complete when the last
+    message of the incident on each stream is at or below the floor. When a consumer has nothing
+    pending at all, one request answers for every incident.
+    """
+
+    def __init__(self, js: JetStreamContext, service: str) -> None:
+        self.js = js
+        self.sources = (
+            (subjects.EVENTS_STREAM, subjects.durable_name(service, subjects.EVENTS_STREAM), _events_of),
+            (
+                subjects.DECISIONS_STREAM,
+                subjects.durable_name(service, subjects.DECISIONS_STREAM),
+                _decisions_of,
+            ),
+        )
+
+    async def complete(self, incident_ids: Sequence[str]) -> set[str]:
+        complete = set(incident_ids)
+        for stream, durable, subject_of in self.sources:
+            try:
+                info = await self.js.consumer_info(stream, durable)
+            except NotFoundError:
+                return set()  # not consuming yet: nothing is known to be complete
+            if not info.num_pending and not info.num_ack_pending:
+                continue
+            floor = info.ack_floor.stream_seq if info.ack_floor and info.ack_floor.stream_seq else 0
+            for incident_id in sorted(complete):
+                try:
+                    last = await self.js.get_msg(stream, subject=subject_of(incident_id))
+                except NotFoundError:
+                    continue  # nothing of this incident on that stream
+                if last.seq is not None and last.seq > floor:
+                    complete.discard(incident_id)
+        return complete
+
+
+def _events_of(incident_id: str) -> str:
+    return f"{subjects.EVENTS_ROOT}.{incident_id}.>"
+
+
+def _decisions_of(incident_id: str) -> str:
+    return subjects.decision_subject(incident_id)
+
+
+async def publish_dead_letter(js: JetStreamContext, letter: DeadLetter, msg_id: str) -> None:
+    """Put a dead letter on ``majorops.deadletter.<service>``, acknowledged, once per ``msg_id``."""
+    await publish_acked(js, subjects.deadletter_subject(letter.service), letter.to_json(), msg_id)

@@ -1,0 +1,152 @@
+"""What the scheduler sends for one incident at one moment, and when it looks again (pure, no I/O)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from majorops.reminders.domain.record import read_record
+from majorops.reminders.plan import IncidentPlan, NoticeCategory, plan_incident
+from majorops.shared.decisions import AfterActionDecision, Deadlines
+from majorops.shared.events import CloudEvent, validate_event
+
+INC = "INC-7"
+CLOSE = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
+SCHEDULE_BY = CLOSE + DAY
+HOLD_BY = CLOSE + 7 * DAY
+_ids = itertools.count(1)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def ev(type_: str, at: datetime, **data: Any) -> CloudEvent:
+    return validate_event(
+        {
+            "specversion": "1.0",
+            "id": f"pl-{next(_ids)}",
+            "source": "test",
+            "type": f"majorops.{type_}",
+            "time": iso(at),
+            "subject": INC,
+            "data": data,
+        }
+    )
+
+
+DECISION = AfterActionDecision(
+    incident_id=INC,
+    revision=2,
+    requirement="mandatory",
+    severity="high",
+    closed_at=CLOSE,
+    deadlines=Deadlines(schedule_by=SCHEDULE_BY, hold_by=HOLD_BY),
+)
+MIM = ev("role.assigned", CLOSE - HOUR, role="mim", person="Dana Reyes")
+
+
+def plan(
+    events: list[CloudEvent],
+    now: datetime,
+    sent: set[str] | None = None,
+    decision: AfterActionDecision | None = DECISION,
+) -> IncidentPlan:
+    return plan_incident(read_record(INC, events), decision, sent=sent or set(), now=now, interval=DAY)
+
+
+def ids(p: IncidentPlan) -> list[str]:
+    return [n.notice_id for n in p.notices]
+
+
+def test_before_anything_is_due_it_sleeps_until_the_first_level() -> None:
+    p = plan([MIM], CLOSE)
+    assert p.notices == ()
+    assert p.next_fire_at == SCHEDULE_BY
+    assert p.pending == 2  # not scheduled, not held
+    assert {o.kind: o.next_fire_at for o in p.obligations} == {
+        "after_action_not_scheduled": SCHEDULE_BY,
+        # Its heads-up comes a day before hold_by.
+        "after_action_not_held": HOLD_BY - DAY,
+    }
+
+
+def test_a_due_level_is_a_notice_ready_to_publish_and_then_the_next_level_is_awaited() -> None:
+    now = SCHEDULE_BY + timedelta(seconds=3)
+    p = plan([MIM], now)
+    assert ids(p) == [f"{INC}:after_action_not_scheduled:1"]
+    notice = p.notices[0]
+    assert notice.category is NoticeCategory.ESCALATION
+    assert notice.subject == f"majorops.escalations.{INC}.after_action_not_scheduled"
+    assert notice.due_at == SCHEDULE_BY
+    body = json.loads(notice.payload)
+    assert body["escalation_id"] == notice.notice_id
+    assert (body["fired_at"], body["due_at"]) == ("2026-11-21T12:00:03Z", "2026-11-21T12:00:00Z")
+    assert body["notify"] == {"role": "mim", "person": "Dana Reyes"}
+    assert p.next_fire_at == SCHEDULE_BY + DAY  # level 2
+    assert p.waiting_since == SCHEDULE_BY
+
+
+def test_what_was_sent_is_never_sent_again() -> None:
+    now = SCHEDULE_BY + 3 * DAY
+    sent = {f"{INC}:after_action_not_scheduled:1", f"{INC}:after_action_not_scheduled:2"}
+    p = plan([MIM], now, sent)
+    assert ids(p) == [f"{INC}:after_action_not_scheduled:3"]
+    everything = sent | set(ids(p))
+    assert plan([MIM], now, everything).notices == ()
+
+
+def test_a_met_obligation_is_not_waited_for() -> None:
+    scheduled = ev("afteraction.scheduled", CLOSE + 30 * HOUR, meeting_at=iso(CLOSE + 3 * DAY))
+    sent = {f"{INC}:after_action_not_scheduled:1"}
+    p = plan([MIM, scheduled], SCHEDULE_BY + timedelta(hours=7), sent)
+    assert p.notices == ()
+    [not_scheduled] = [o for o in p.obligations if o.kind == "after_action_not_scheduled"]
+    assert (not_scheduled.met_at, not_scheduled.next_fire_at) == (CLOSE + 30 * HOUR, None)
+    assert p.next_fire_at == HOLD_BY - DAY
+
+
+def test_the_30_hour_example_replayed_late_fires_level_1_only() -> None:
+    scheduled = ev("afteraction.scheduled", CLOSE + 30 * HOUR, meeting_at=iso(CLOSE + 3 * DAY))
+    held = ev("afteraction.held", CLOSE + 3 * DAY)
+    p = plan([MIM, scheduled, held], CLOSE + 60 * DAY)
+    assert ids(p) == [f"{INC}:after_action_not_scheduled:1"]
+    assert p.next_fire_at is None
+    assert p.pending == 0
+
+
+def test_a_heads_up_goes_out_within_the_lead_and_never_after_the_deadline() -> None:
+    before = plan(
+        [MIM], HOLD_BY - DAY - HOUR, sent={f"{INC}:after_action_not_scheduled:{n}" for n in (1, 2, 3)}
+    )
+    assert before.next_fire_at == HOLD_BY - DAY
+    within = plan(
+        [MIM], HOLD_BY - 2 * HOUR, sent={f"{INC}:after_action_not_scheduled:{n}" for n in (1, 2, 3)}
+    )
+    assert ids(within) == [f"{INC}:hold_by:heads_up"]
+    assert within.notices[0].subject == f"majorops.reminders.{INC}.hold_by"
+    assert within.notices[0].category is NoticeCategory.HEADS_UP
+    assert within.next_fire_at == HOLD_BY
+    late = plan([MIM], HOLD_BY + HOUR, sent={f"{INC}:after_action_not_scheduled:{n}" for n in (1, 2, 3)})
+    assert ids(late) == [f"{INC}:after_action_not_held:1"]
+
+
+def test_without_a_decision_only_event_obligations_exist() -> None:
+    item = ev(
+        "actionitem.created", CLOSE, item_id="AI-1", title="Alarm", owner="Ravi", due=iso(CLOSE + 2 * DAY)
+    )
+    p = plan([MIM, item], CLOSE, decision=None)
+    assert [o.kind for o in p.obligations] == ["action_item_overdue"]
+    assert p.next_fire_at == CLOSE + DAY  # the heads-up, a day before
+    assert plan([MIM], CLOSE, decision=None).next_fire_at is None
+
+
+def test_now_must_be_timezone_aware() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        plan([MIM], datetime(2026, 11, 21, 12, 0))
