@@ -15,7 +15,7 @@ from pydantic import TypeAdapter
 
 from majorops.shared import subjects
 from majorops.shared.decisions import AfterActionDecision
-from majorops.shared.escalations import Escalation
+from majorops.shared.escalations import Escalation, HeadsUp
 from majorops.shared.events import EVENT_DATA_MODELS, CloudEvent
 from majorops.shared.jetstream import DeadLetter
 
@@ -76,6 +76,13 @@ def asyncapi_document() -> dict[str, Any]:
             "parameters": {"incident_id": {}, "kind": {}},
             "messages": {"escalation": {"payload": component("Escalation", Escalation)}},
         },
+        "reminders": {
+            "address": f"{subjects.REMINDERS_ROOT}.{{incident_id}}.{{deadline}}",
+            "description": f"JetStream stream {subjects.ESCALATIONS_STREAM}: heads-up reminders 24 h before "
+            "hold_by, draft_due, publish_by and each action item's due, Nats-Msg-Id = reminder_id.",
+            "parameters": {"incident_id": {}, "deadline": {}},
+            "messages": {"heads_up": {"payload": component("HeadsUp", HeadsUp)}},
+        },
         "deadletter": {
             "address": f"{subjects.DEADLETTER_ROOT}.{{service}}",
             "description": f"JetStream stream {subjects.DEADLETTER_STREAM}: messages a service could not process.",
@@ -88,6 +95,7 @@ def asyncapi_document() -> dict[str, Any]:
         "consumeEvents": {"action": "send", "channel": {"$ref": "#/channels/events"}},
         "consumeDecisions": {"action": "send", "channel": {"$ref": "#/channels/decisions"}},
         "consumeEscalations": {"action": "send", "channel": {"$ref": "#/channels/escalations"}},
+        "consumeReminders": {"action": "send", "channel": {"$ref": "#/channels/reminders"}},
         "consumeDeadLetters": {"action": "send", "channel": {"$ref": "#/channels/deadletter"}},
     }
     return {

@@ -63,3 +63,24 @@ class Escalation(BaseModel):
     notify: Notify
     message: str
     item: str | None = None
+
+
+class HeadsUp(BaseModel):
+    """A reminder before a deadline, published to ``majorops.reminders.<incident_id>.<deadline>``.
+
+    ``deadline`` is ``hold_by``, ``draft_due``, ``publish_by`` or ``action_item_due``; published
+    once per ``reminder_id`` (``Nats-Msg-Id``), and only while the obligation is still unmet.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    reminder_id: str
+    incident_id: str
+    deadline: str
+    kind: ObligationKind
+    item: str | None = None
+    due_at: UtcTime
+    remind_at: UtcTime
+    sent_at: UtcTime
+    notify: Notify
+    message: str

@@ -23,14 +23,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict
-
 from majorops.reminders.domain.escalation import action_item_due_text, describe_span, format_moment
 from majorops.reminders.domain.levels import EscalationLevel
 from majorops.reminders.domain.obligations import Obligation
 from majorops.reminders.domain.record import role_key
-from majorops.shared.decisions import UtcTime
-from majorops.shared.escalations import Notify, ObligationKind
+from majorops.shared.escalations import HeadsUp, Notify, ObligationKind
 
 HEADS_UP_LEAD = timedelta(hours=24)
 
@@ -43,23 +40,6 @@ HEADS_UP_DEADLINES: Mapping[ObligationKind, str] = {
 """Which obligations get a heads-up, under the name of their deadline."""
 
 OWNER_ROLE = "action_item_owner"
-
-
-class HeadsUp(BaseModel):
-    """Published to ``majorops.reminders.<incident_id>.<deadline>`` with ``Nats-Msg-Id`` = id."""
-
-    model_config = ConfigDict(frozen=True, extra="allow")
-
-    reminder_id: str
-    incident_id: str
-    deadline: str
-    kind: ObligationKind
-    item: str | None = None
-    due_at: UtcTime
-    remind_at: UtcTime
-    sent_at: UtcTime
-    notify: Notify
-    message: str
 
 
 @dataclass(frozen=True, slots=True)
