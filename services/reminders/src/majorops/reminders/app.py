@@ -12,10 +12,7 @@ escalation to them (:mod:`majorops.reminders.notifier`).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import signal
 import socket
 
 import structlog
@@ -52,6 +49,7 @@ from majorops.shared.jetstream import (
     retry_delay,
     subscribe_durable,
 )
+from majorops.shared.lifecycle import run_until_signalled
 
 NOTIFIER = "reminders-notifier"
 NOTIFIER_WORKERS = 8
@@ -239,30 +237,7 @@ class RemindersRuntime:
 
     async def run(self) -> None:
         """Run until SIGTERM or SIGINT, then stop gracefully; a failed start ends with its error."""
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        watched = (signal.SIGTERM, signal.SIGINT)
-        for signum in watched:
-            loop.add_signal_handler(signum, stopping.set)
-        log.info("reminders.starting", nats_url=self.settings.nats_url)
-        starting = asyncio.create_task(self.start())
-        signalled = asyncio.create_task(stopping.wait())
-        try:
-            await asyncio.wait((starting, signalled), return_when=asyncio.FIRST_COMPLETED)
-            if starting.done():
-                starting.result()
-                await signalled
-            else:
-                # Signalled while still connecting (NATS or the store not up yet): give up connecting.
-                starting.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await starting
-            log.info("reminders.stopping")
-        finally:
-            signalled.cancel()
-            for signum in watched:
-                loop.remove_signal_handler(signum)
-            await self.stop()
+        await run_until_signalled(SERVICE, self.start, self.stop)
 
 
 def _letter(raw: Msg, reason: str) -> DeadLetter:
