@@ -6,6 +6,7 @@ default (fsync every two minutes) loses acknowledged writes when the OS crashes.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -28,6 +29,20 @@ jetstream {{
   sync_interval: always
 }}
 """
+
+
+def die_with_parent() -> None:
+    """Linux: have the child get SIGTERM when the process that started it goes away, however it goes.
+
+    Run in the child between fork and exec (``preexec_fn``); without it a ``kill -9`` of the parent
+    (a supervisor, a test run) would leave the child running as an orphan.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except OSError:
+        pass
 
 
 def nats_server_binary() -> str:
@@ -95,6 +110,7 @@ class NatsServer:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -8,7 +8,6 @@ orphan behind.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -21,23 +20,13 @@ from pathlib import Path
 
 import httpx
 
-from majorops.cli.natsserver import NatsServer, port_open
+from majorops.cli.natsserver import NatsServer, die_with_parent, port_open
 from majorops.shared.settings import EX_CONFIG
 
 SERVICES = ("ingest", "policy", "reminders", "reports")
 READY_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
 MAX_RESTART_DELAY_SECONDS = 30.0
-
-
-def _die_with_parent() -> None:
-    """Linux: deliver SIGTERM to the child when the supervisor goes away, however it goes."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 @dataclass
@@ -60,7 +49,7 @@ class ServiceProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         finally:
             log.close()
