@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -414,7 +415,7 @@ class CloudEvent(BaseModel):
     def incident_id(self) -> str:
         return self.subject
 
-    @property
+    @cached_property
     def occurred_at(self) -> datetime:
         """When the thing happened (``time``), as an aware datetime."""
         return parse_rfc3339(self.time)
