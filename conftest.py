@@ -15,8 +15,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from nats.js import JetStreamContext
 
 from majorops.cli.natsserver import NatsServer, free_port
+from majorops.shared.testing import connected_jetstream, purge_incidents
 
 
 def docker_engine_answers() -> bool:
@@ -95,3 +97,13 @@ async def nats_client(nats_url: str) -> AsyncIterator[object]:
         yield nc
     finally:
         await nc.drain()
+
+
+@pytest.fixture
+async def js(nats_url: str, unique_id: str) -> AsyncIterator[JetStreamContext]:
+    """A JetStream context with every stream ensured; the test's incidents (``unique_id`` and
+    ``unique_id-…``) are purged from the events and decisions streams afterwards, so no later test's
+    runtime consumes them as a backlog."""
+    async with connected_jetstream(nats_url) as context:
+        yield context
+        await purge_incidents(context, unique_id)

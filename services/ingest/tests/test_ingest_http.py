@@ -10,25 +10,18 @@ from typing import Any
 import httpx
 import nats
 import pytest
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from majorops.ingest.app import create_app
 from majorops.ingest.config import IngestSettings
 from majorops.shared import subjects
+from majorops.shared.testing import connected_jetstream, consumed_messages, event_envelope, msg_id_of
 
 
 def envelope(
     incident: str, event_id: str, type_: str = "majorops.incident.declared", **data: Any
 ) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": event_id,
-        "source": "pagerduty/prod",
-        "type": type_,
-        "time": "2026-11-20T09:14:00Z",
-        "subject": incident,
-        "data": data or {"title": "Checkout latency", "severity": "P1"},
-    }
+    data = data or {"title": "Checkout latency", "severity": "P1"}
+    return event_envelope(incident, event_id, type_, "2026-11-20T09:14:00Z", data)
 
 
 @pytest.fixture
@@ -42,33 +35,11 @@ async def client(nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
 
 async def stored_events(nats_url: str, incident: str) -> list[dict[str, Any]]:
     """Read back what JetStream holds for one incident, through an ephemeral consumer."""
-    nc = await nats.connect(nats_url)
-    try:
-        js = nc.jetstream()
-        sub = await js.pull_subscribe(
-            f"{subjects.EVENTS_ROOT}.{incident}.>",
-            stream=subjects.EVENTS_STREAM,
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=5),
+    async with connected_jetstream(nats_url) as js:
+        msgs = await consumed_messages(
+            js, subjects.EVENTS_STREAM, f"{subjects.EVENTS_ROOT}.{incident}.>", 100, 0.5
         )
-        out: list[dict[str, Any]] = []
-        try:
-            while True:
-                msgs = await sub.fetch(100, timeout=0.5)
-                for m in msgs:
-                    out.append(
-                        {
-                            "subject": m.subject,
-                            "msg_id": (m.headers or {}).get("Nats-Msg-Id"),
-                            "body": json.loads(m.data),
-                        }
-                    )
-                    await m.ack()
-        except TimeoutError:  # nats-py raises its own or asyncio's
-            pass
-        await sub.unsubscribe()
-        return out
-    finally:
-        await nc.drain()
+    return [{"subject": m.subject, "msg_id": msg_id_of(m) or None, "body": json.loads(m.data)} for m in msgs]
 
 
 async def test_single_event_is_published_with_alias_mapped(

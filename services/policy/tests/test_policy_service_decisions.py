@@ -8,24 +8,20 @@ each test stops its runtimes before it ends, or another test's runtime would con
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import nats
 import pytest
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from majorops.policy.adapters.jetstream import JetStreamDecisionPublisher
@@ -34,82 +30,39 @@ from majorops.policy.app import PolicyRuntime
 from majorops.policy.config import PolicySettings
 from majorops.policy.domain.business_days import BusinessCalendar
 from majorops.policy.domain.decision import DecisionContent
-from majorops.shared import subjects
+from majorops.shared import subjects, testing
 from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.events import validate_event
-from majorops.shared.jetstream import UnacknowledgedPublish, ensure_streams
+from majorops.shared.jetstream import UnacknowledgedPublish
 from majorops.shared.storage.eventlog import StoredEvent
+from majorops.shared.testing import (
+    DEADLINE_SECONDS,
+    consumers_settled,
+    eventually,
+    msg_id_of,
+    running,
+    stored_messages,
+)
+from majorops.shared.testing import publish_event as publish
 
-T = TypeVar("T")
-DEADLINE_SECONDS = 20.0
-DURABLE = subjects.durable_name("policy", subjects.EVENTS_STREAM)
+DURABLES = testing.service_durables("policy", subjects.EVENTS_STREAM)
 
 
 def settings_for(nats_url: str, data_dir: Path, **changes: Any) -> PolicySettings:
-    # Keep the consumer settings identical to test_policy_service_runtime.py: the first runtime of
-    # the session creates the shared durable consumer with them.
-    return PolicySettings(
-        nats_url=nats_url,
-        data_dir=data_dir,
-        mongodb_url=None,
-        ack_wait_seconds=3.0,
-        retry_delay_seconds=0.2,
-        max_deliver=5,
-        **changes,
-    )
+    # The consumer values are every test's (see majorops.shared.testing): the first runtime of the
+    # session creates the shared durable consumer with them.
+    return testing.settings_for(PolicySettings, nats_url, data_dir, **changes)
 
 
 def settings_env(nats_url: str, data_dir: Path) -> dict[str, str]:
     """The same settings as :func:`settings_for`, as the environment of a policy process."""
-    return {
-        "MAJOROPS_NATS_URL": nats_url,
-        "MAJOROPS_DATA_DIR": str(data_dir),
-        "MAJOROPS_MONGODB_URL": "",
-        "MAJOROPS_ACK_WAIT_SECONDS": "3.0",
-        "MAJOROPS_RETRY_DELAY_SECONDS": "0.2",
-        "MAJOROPS_MAX_DELIVER": "5",
-    }
-
-
-@pytest.fixture
-async def js(nats_url: str, unique_id: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_url)
-    context = nc.jetstream()
-    await ensure_streams(context)
-    try:
-        yield context
-        await purge_incidents(context, unique_id)
-    finally:
-        await nc.drain()
-
-
-async def purge_incidents(js: JetStreamContext, prefix: str) -> None:
-    """Remove the test's events and decisions (incident ids ``<prefix>`` or ``<prefix>-…``) from the
-    session's streams: other services' tests later in the session would otherwise consume them as a
-    backlog (and reminders would escalate these long-closed incidents)."""
-    for stream, root in (
-        (subjects.EVENTS_STREAM, subjects.EVENTS_ROOT),
-        (subjects.DECISIONS_STREAM, subjects.DECISIONS_ROOT),
-    ):
-        info = await js.stream_info(stream, subjects_filter=f"{root}.>")
-        for subject in info.state.subjects or {}:
-            incident = subject.split(".")[2]
-            if incident == prefix or incident.startswith(f"{prefix}-"):
-                await js.purge_stream(stream, subject=subject)
+    return testing.settings_env(settings_for(nats_url, data_dir))
 
 
 def ev(
     incident: str, event_id: str, kind: str, at: str, data: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": event_id,
-        "source": "pagerduty/prod",
-        "type": f"majorops.{kind}",
-        "time": at,
-        "subject": incident,
-        "data": data or {},
-    }
+    return testing.event_envelope(incident, event_id, f"majorops.{kind}", at, data)
 
 
 def contract_example(incident: str) -> list[dict[str, Any]]:
@@ -128,15 +81,6 @@ def contract_example(incident: str) -> list[dict[str, Any]]:
     ]
 
 
-async def publish(js: JetStreamContext, event: dict[str, Any], msg_id: str | None = None) -> None:
-    """Publish as ingest does."""
-    await js.publish(
-        subjects.event_subject(event["subject"], event["type"]),
-        json.dumps(event).encode(),
-        headers={"Nats-Msg-Id": msg_id or event["id"]},
-    )
-
-
 @dataclass(frozen=True)
 class OnStream:
     """One message on ``majorops.decisions.<incident_id>``."""
@@ -147,19 +91,10 @@ class OnStream:
 
 async def decisions_on_stream(js: JetStreamContext, incident: str) -> list[OnStream]:
     """Every message on the incident's decision subject, in stream order."""
-    found: list[OnStream] = []
-    seq = 1
-    while True:
-        try:
-            msg = await js.get_msg(
-                subjects.DECISIONS_STREAM, seq=seq, subject=subjects.decision_subject(incident), next=True
-            )
-        except NotFoundError:
-            return found
-        assert msg.data is not None and msg.headers is not None
-        found.append(OnStream(msg.headers["Nats-Msg-Id"], AfterActionDecision.model_validate_json(msg.data)))
-        assert msg.seq is not None
-        seq = msg.seq + 1
+    return [
+        OnStream(msg_id_of(msg), AfterActionDecision.model_validate_json(msg.data or b""))
+        for msg in await stored_messages(js, subjects.DECISIONS_STREAM, subjects.decision_subject(incident))
+    ]
 
 
 def revisions(found: list[OnStream]) -> list[int]:
@@ -170,39 +105,9 @@ def content(decision: AfterActionDecision) -> dict[str, Any]:
     return decision.model_dump(mode="json", exclude={"revision", "incident_id"})
 
 
-@asynccontextmanager
-async def running(*runtimes: PolicyRuntime) -> AsyncIterator[None]:
-    for runtime in runtimes:
-        await runtime.start()
-    try:
-        yield
-    finally:
-        await asyncio.gather(*(runtime.stop() for runtime in runtimes))
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], what: str, timeout: float = DEADLINE_SECONDS
-) -> T:
-    """Poll until ``done(probe())`` or fail after ``timeout`` seconds, showing the last value."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await probe()
-        if done(value):
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s; last seen: {value!r}")
-        await asyncio.sleep(0.05)
-
-
 async def consumer_settled(js: JetStreamContext, timeout: float = DEADLINE_SECONDS) -> None:
     """Wait until the durable has nothing left to deliver and nothing unacknowledged (all handled)."""
-
-    async def state() -> tuple[int, int]:
-        info = await js.consumer_info(subjects.EVENTS_STREAM, DURABLE)
-        return info.num_pending or 0, info.num_ack_pending or 0
-
-    await eventually(state, lambda s: s == (0, 0), "policy consumer settled", timeout)
+    await consumers_settled(js, DURABLES, "policy consumer settled", timeout)
 
 
 async def settled_decisions(js: JetStreamContext, incident: str) -> list[OnStream]:

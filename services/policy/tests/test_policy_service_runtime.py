@@ -10,139 +10,48 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import nats
-import pytest
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from majorops.policy.adapters.sqlite import SqlitePolicyStore
 from majorops.policy.app import PolicyRuntime
 from majorops.policy.config import PolicySettings
-from majorops.shared import subjects
-from majorops.shared.jetstream import ensure_streams
+from majorops.shared import subjects, testing
 from majorops.shared.storage.eventlog import StoredEvent
+from majorops.shared.testing import (
+    DEADLINE_SECONDS,
+    consumers_settled,
+    dead_letters,
+    eventually,
+    running,
+    unused_port,
+)
+from majorops.shared.testing import publish_event as publish
 
-T = TypeVar("T")
-DEADLINE_SECONDS = 20.0
-DURABLE = subjects.durable_name("policy", subjects.EVENTS_STREAM)
+DURABLES = testing.service_durables("policy", subjects.EVENTS_STREAM)
 
 
 def settings_for(nats_url: str, data_dir: Path) -> PolicySettings:
-    # The first runtime of the session creates the durable consumer with these values: keep them
-    # identical in every test. A short ack wait bounds how long a message fetched by a runtime that
-    # was just stopped waits before it is redelivered.
-    return PolicySettings(
-        nats_url=nats_url,
-        data_dir=data_dir,
-        mongodb_url=None,
-        ack_wait_seconds=3.0,
-        retry_delay_seconds=0.2,
-        max_deliver=5,
-    )
+    # The first runtime of the session creates the durable consumer with the same values in every test.
+    return testing.settings_for(PolicySettings, nats_url, data_dir)
 
 
 def settings_env(nats_url: str, data_dir: Path) -> dict[str, str]:
     """The same settings as :func:`settings_for`, as the environment of a policy process."""
-    settings = settings_for(nats_url, data_dir)
-    return {
-        "MAJOROPS_NATS_URL": nats_url,
-        "MAJOROPS_DATA_DIR": str(data_dir),
-        "MAJOROPS_MONGODB_URL": "",
-        "MAJOROPS_ACK_WAIT_SECONDS": str(settings.ack_wait_seconds),
-        "MAJOROPS_RETRY_DELAY_SECONDS": str(settings.retry_delay_seconds),
-        "MAJOROPS_MAX_DELIVER": str(settings.max_deliver),
-    }
-
-
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return testing.settings_env(settings_for(nats_url, data_dir))
 
 
 def envelope(incident: str, n: int, type_: str = "majorops.timeline.logged") -> dict[str, Any]:
     data: dict[str, Any] = {"text": f"step {n}"}
     if type_ == "majorops.incident.declared":
         data = {"title": "Checkout latency", "severity": "P1"}
-    return {
-        "specversion": "1.0",
-        "id": f"{incident}-e{n}",
-        "source": "pagerduty/prod",
-        "type": type_,
-        "time": f"2026-11-20T09:{n % 60:02d}:00Z",
-        "subject": incident,
-        "data": data,
-    }
-
-
-@pytest.fixture
-async def js(nats_url: str, unique_id: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_url)
-    context = nc.jetstream()
-    await ensure_streams(context)
-    try:
-        yield context
-        await purge_incidents(context, unique_id)
-    finally:
-        await nc.drain()
-
-
-async def purge_incidents(js: JetStreamContext, prefix: str) -> None:
-    """Remove the test's events and decisions (incident ids ``<prefix>`` or ``<prefix>-…``) from the
-    session's streams: other services' tests later in the session would otherwise consume them as a
-    backlog (and reminders would escalate these long-closed incidents)."""
-    for stream, root in (
-        (subjects.EVENTS_STREAM, subjects.EVENTS_ROOT),
-        (subjects.DECISIONS_STREAM, subjects.DECISIONS_ROOT),
-    ):
-        info = await js.stream_info(stream, subjects_filter=f"{root}.>")
-        for subject in info.state.subjects or {}:
-            incident = subject.split(".")[2]
-            if incident == prefix or incident.startswith(f"{prefix}-"):
-                await js.purge_stream(stream, subject=subject)
-
-
-async def publish(js: JetStreamContext, event: dict[str, Any], msg_id: str | None = None) -> int:
-    """Publish as ingest does; the stream sequence is returned."""
-    ack = await js.publish(
-        subjects.event_subject(event["subject"], event["type"]),
-        json.dumps(event).encode(),
-        headers={"Nats-Msg-Id": msg_id or event["id"]},
+    return testing.event_envelope(
+        incident, f"{incident}-e{n}", type_, f"2026-11-20T09:{n % 60:02d}:00Z", data
     )
-    return ack.seq
-
-
-@asynccontextmanager
-async def running(*runtimes: PolicyRuntime) -> AsyncIterator[None]:
-    for runtime in runtimes:
-        await runtime.start()
-    try:
-        yield
-    finally:
-        await asyncio.gather(*(runtime.stop() for runtime in runtimes))
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], what: str, timeout: float = DEADLINE_SECONDS
-) -> T:
-    """Poll until ``done(probe())`` or fail after ``timeout`` seconds, showing the last value."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await probe()
-        if done(value):
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s; last seen: {value!r}")
-        await asyncio.sleep(0.05)
 
 
 def ids(events: list[StoredEvent]) -> list[str]:
@@ -155,36 +64,13 @@ async def stored_ids(runtime: PolicyRuntime, incident: str) -> list[str]:
 
 async def consumer_settled(js: JetStreamContext) -> None:
     """Wait until the durable has nothing left to deliver and nothing unacknowledged (all handled)."""
-
-    async def state() -> tuple[int, int]:
-        info = await js.consumer_info(subjects.EVENTS_STREAM, DURABLE)
-        return info.num_pending or 0, info.num_ack_pending or 0
-
-    await eventually(state, lambda s: s == (0, 0), "policy consumer settled")
+    await consumers_settled(js, DURABLES, "policy consumer settled")
 
 
 async def dead_letters_about(js: JetStreamContext, incident: str) -> list[dict[str, Any]]:
     """Policy's dead letters for messages published under this incident's subjects."""
-    sub = await js.pull_subscribe(
-        subjects.deadletter_subject("policy"),
-        stream=subjects.DEADLETTER_STREAM,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=5),
-    )
-    letters: list[dict[str, Any]] = []
-    try:
-        while True:
-            try:
-                batch = await sub.fetch(256, timeout=0.3)
-            except TimeoutError:  # nats-py raises its own subclass, or asyncio's near the deadline
-                break
-            for msg in batch:
-                letter = json.loads(msg.data)
-                if letter["subject"].startswith(f"{subjects.EVENTS_ROOT}.{incident}."):
-                    letters.append(letter)
-                await msg.ack()
-    finally:
-        await sub.unsubscribe()
-    return letters
+    mine = f"{subjects.EVENTS_ROOT}.{incident}."
+    return [letter for letter in await dead_letters(js, "policy") if letter["subject"].startswith(mine)]
 
 
 async def test_every_event_is_stored_once_even_when_republished_under_another_msg_id(

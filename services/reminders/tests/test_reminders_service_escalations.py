@@ -14,33 +14,30 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-import nats
-import pytest
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 
 from majorops.reminders.app import RemindersRuntime
 from majorops.reminders.config import RemindersSettings
-from majorops.shared import subjects
-from majorops.shared.jetstream import ensure_streams
+from majorops.shared import subjects, testing
+from majorops.shared.testing import (
+    consumers_settled,
+    iso,
+    msg_id_of,
+    publish_decision,
+    publish_event,
+    stored_messages,
+)
 
 T = TypeVar("T")
 INTERVAL = timedelta(seconds=2)
 ON_TIME = timedelta(seconds=1)
-DURABLES = (
-    (subjects.EVENTS_STREAM, subjects.durable_name("reminders", subjects.EVENTS_STREAM)),
-    (subjects.DECISIONS_STREAM, subjects.durable_name("reminders", subjects.DECISIONS_STREAM)),
-)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+DURABLES = testing.service_durables("reminders", subjects.EVENTS_STREAM, subjects.DECISIONS_STREAM)
 
 
 def parse(text: str) -> datetime:
@@ -49,27 +46,13 @@ def parse(text: str) -> datetime:
 
 def settings_for(nats_url: str, data_dir: Path, interval: str = "PT2S") -> RemindersSettings:
     # The consumer values must match the other test modules': the first runtime creates the durables.
-    return RemindersSettings(
-        nats_url=nats_url,
-        data_dir=data_dir,
-        mongodb_url=None,
-        ack_wait_seconds=3.0,
-        retry_delay_seconds=0.2,
-        max_deliver=5,
-        escalation_interval=interval,
-    )
+    return testing.settings_for(RemindersSettings, nats_url, data_dir, escalation_interval=interval)
 
 
 def event(incident: str, type_: str, at: datetime, **data: Any) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": f"{incident}-{uuid.uuid4().hex[:8]}",
-        "source": "test",
-        "type": f"majorops.{type_}",
-        "time": iso(at),
-        "subject": incident,
-        "data": data,
-    }
+    return testing.event_envelope(
+        incident, f"{incident}-{uuid.uuid4().hex[:8]}", f"majorops.{type_}", iso(at), data, source="test"
+    )
 
 
 def decision(
@@ -108,34 +91,6 @@ def people(incident: str, at: datetime) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_url)
-    context = nc.jetstream()
-    await ensure_streams(context)
-    try:
-        yield context
-    finally:
-        await nc.drain()
-
-
-async def publish_event(js: JetStreamContext, body: dict[str, Any]) -> None:
-    await js.publish(
-        subjects.event_subject(body["subject"], body["type"]),
-        json.dumps(body).encode(),
-        headers={"Nats-Msg-Id": body["id"]},
-    )
-
-
-async def publish_decision(js: JetStreamContext, body: dict[str, Any]) -> None:
-    """As policy would: the decision JSON on ``majorops.decisions.<id>``."""
-    await js.publish(
-        subjects.decision_subject(body["incident_id"]),
-        json.dumps(body).encode(),
-        headers={"Nats-Msg-Id": f"{body['incident_id']}:{body['revision']}"},
-    )
-
-
 @dataclass(frozen=True)
 class Seen:
     """One message as the stream holds it."""
@@ -148,20 +103,9 @@ class Seen:
 
 async def stream_messages(js: JetStreamContext, subject_filter: str) -> list[Seen]:
     """Every message of the escalations stream on these subjects, in stream order."""
-    out: list[Seen] = []
-    seq = 0
-    while True:
-        try:
-            msg = await js.get_msg(
-                subjects.ESCALATIONS_STREAM, seq=seq + 1, subject=subject_filter, next=True, direct=True
-            )
-        except NotFoundError:
-            return out
-        assert msg.seq is not None and msg.data is not None and msg.time is not None
-        out.append(
-            Seen(msg.subject or "", (msg.headers or {})["Nats-Msg-Id"], json.loads(msg.data), msg.time)
-        )
-        seq = msg.seq
+    found = await stored_messages(js, subjects.ESCALATIONS_STREAM, subject_filter)
+    assert all(msg.data is not None and msg.time is not None for msg in found)
+    return [Seen(msg.subject or "", msg_id_of(msg), json.loads(msg.data), msg.time) for msg in found]
 
 
 async def escalations_of(js: JetStreamContext, incident: str) -> list[Seen]:
@@ -175,26 +119,11 @@ async def heads_ups_of(js: JetStreamContext, incident: str) -> list[Seen]:
 async def eventually(
     probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], what: str, timeout: float = 15.0
 ) -> T:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await probe()
-        if done(value):
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s; last seen: {value!r}")
-        await asyncio.sleep(0.05)
+    return await testing.eventually(probe, done, what, timeout)
 
 
-async def consumers_settled(js: JetStreamContext) -> None:
-    async def state() -> list[tuple[int, int]]:
-        out = []
-        for stream, durable in DURABLES:
-            info = await js.consumer_info(stream, durable)
-            out.append((info.num_pending or 0, info.num_ack_pending or 0))
-        return out
-
-    await eventually(state, lambda s: s == [(0, 0), (0, 0)], "reminders consumers settled")
+async def reminders_settled(js: JetStreamContext) -> None:
+    await consumers_settled(js, DURABLES, "reminders consumers settled", timeout=15.0)
 
 
 async def sleep_until(moment: datetime) -> None:
@@ -261,7 +190,7 @@ async def test_levels_fire_on_time_and_stop_once_met(
             lambda: escalations_of(js, never), lambda got: len(got) == 3, "3 levels of the unmet obligation"
         )
         await sleep_until(due + 3 * INTERVAL)
-        await consumers_settled(js)
+        await reminders_settled(js)
         late_seen, early_seen = await escalations_of(js, late), await escalations_of(js, early)
         item_seen, item_heads_up = await escalations_of(js, item), await heads_ups_of(js, item)
         never_seen = await escalations_of(js, never)
@@ -318,7 +247,7 @@ async def test_a_backdated_incident_escalates_at_once(
         seen = await eventually(
             lambda: escalations_of(js, unique_id), lambda got: len(got) >= 3, "the 3 past levels"
         )
-        await consumers_settled(js)
+        await reminders_settled(js)
         await asyncio.sleep(0.5)
         seen = await escalations_of(js, unique_id)
         heads_up = await heads_ups_of(js, unique_id)
@@ -388,7 +317,7 @@ async def test_a_history_replayed_in_one_burst_fires_only_what_would_have_fired_
         )
         await asyncio.gather(*acks)
         seen = await eventually(lambda: escalations_of(js, unique_id), lambda got: len(got) >= 1, "level 1")
-        await consumers_settled(js)
+        await reminders_settled(js)
         await asyncio.sleep(0.5)
         seen = await escalations_of(js, unique_id)
         heads_up = await heads_ups_of(js, unique_id)

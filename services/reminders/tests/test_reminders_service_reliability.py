@@ -16,74 +16,35 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-import nats
-import pytest
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 
 from majorops.reminders.adapters.sqlite import SqliteRemindersStore
-from majorops.shared import subjects
-from majorops.shared.jetstream import ensure_streams
+from majorops.reminders.config import RemindersSettings
+from majorops.shared import subjects, testing
+from majorops.shared.testing import consumers_settled, iso, msg_id_of, stored_messages
 
 T = TypeVar("T")
 LEVELS = (1, 2, 3)
-DURABLES = (
-    (subjects.EVENTS_STREAM, subjects.durable_name("reminders", subjects.EVENTS_STREAM)),
-    (subjects.DECISIONS_STREAM, subjects.durable_name("reminders", subjects.DECISIONS_STREAM)),
-)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+DURABLES = testing.service_durables("reminders", subjects.EVENTS_STREAM, subjects.DECISIONS_STREAM)
 
 
 def reminders_env(nats_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
     # The consumer values must match the other test modules': the first runtime creates the durables.
-    return {
-        **os.environ,
-        "MAJOROPS_NATS_URL": nats_url,
-        "MAJOROPS_DATA_DIR": str(data_dir),
-        "MAJOROPS_MONGODB_URL": "",
-        "MAJOROPS_ACK_WAIT_SECONDS": "3.0",
-        "MAJOROPS_RETRY_DELAY_SECONDS": "0.2",
-        "MAJOROPS_MAX_DELIVER": "5",
-        "MAJOROPS_ESCALATION_INTERVAL": "PT1S",
-        **extra,
-    }
+    settings = testing.settings_for(RemindersSettings, nats_url, data_dir)
+    return {**os.environ, **testing.settings_env(settings), "MAJOROPS_ESCALATION_INTERVAL": "PT1S", **extra}
 
 
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_url)
-    context = nc.jetstream()
-    await ensure_streams(context)
-    try:
-        yield context
-    finally:
-        await nc.drain()
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], what: str, timeout: float = 20.0
-) -> T:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await probe()
-        if done(value):
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s; last seen: {value!r}")
-        await asyncio.sleep(0.1)
+async def eventually(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], what: str) -> T:
+    return await testing.eventually(probe, done, what, interval=0.1)
 
 
 @dataclass
@@ -155,22 +116,12 @@ class StreamReader:
         return cls(js, prefix, next_seq=info.state.last_seq + 1)
 
     async def read(self) -> list[tuple[str, str, datetime]]:
-        while True:
-            try:
-                msg = await self.js.get_msg(
-                    subjects.ESCALATIONS_STREAM,
-                    seq=self.next_seq,
-                    subject="majorops.>",
-                    next=True,
-                    direct=True,
-                )
-            except NotFoundError:
-                return self.seen
+        for msg in await stored_messages(self.js, subjects.ESCALATIONS_STREAM, "majorops.>", self.next_seq):
             assert msg.seq is not None and msg.time is not None
             self.next_seq = msg.seq + 1
-            msg_id = (msg.headers or {}).get("Nats-Msg-Id", "")
-            if msg_id.startswith(self.prefix):
-                self.seen.append((msg_id, msg.subject or "", msg.time))
+            if msg_id_of(msg).startswith(self.prefix):
+                self.seen.append((msg_id_of(msg), msg.subject or "", msg.time))
+        return self.seen
 
 
 async def publish_action_items(
@@ -205,15 +156,8 @@ async def publish_action_items(
     return expected
 
 
-async def consumers_settled(js: JetStreamContext) -> None:
-    async def state() -> list[tuple[int, int]]:
-        out = []
-        for stream, durable in DURABLES:
-            info = await js.consumer_info(stream, durable)
-            out.append((info.num_pending or 0, info.num_ack_pending or 0))
-        return out
-
-    await eventually(state, lambda s: s == [(0, 0), (0, 0)], "reminders consumers settled")
+async def reminders_settled(js: JetStreamContext) -> None:
+    await consumers_settled(js, DURABLES, "reminders consumers settled")
 
 
 async def pending_in_outbox(data_dir: Path) -> int:
@@ -275,7 +219,7 @@ async def test_killed_while_escalations_are_due_then_restarted_every_one_is_publ
         await second.started()
         ready = datetime.now(UTC)
         seen = await all_seen(reader, expected)
-        await consumers_settled(js)
+        await reminders_settled(js)
         assert await second.terminate() == 0, second.log_path.read_text()
 
     assert at_kill < len(expected)
@@ -306,7 +250,7 @@ async def test_two_replicas_never_publish_an_escalation_twice(
         due = datetime.now(UTC) + timedelta(seconds=1.5)
         expected = await publish_action_items(js, incidents, 10, due)
         seen = await all_seen(reader, expected)
-        await consumers_settled(js)
+        await reminders_settled(js)
         codes = [await replica.terminate() for replica in replicas]
 
     assert codes == [0, 0]

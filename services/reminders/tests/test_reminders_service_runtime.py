@@ -11,155 +11,51 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import nats
-import pytest
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from majorops.reminders.adapters.sqlite import SqliteRemindersStore
 from majorops.reminders.app import RemindersRuntime
 from majorops.reminders.config import RemindersSettings
-from majorops.shared import subjects
+from majorops.shared import subjects, testing
 from majorops.shared.decisions import AfterActionDecision
-from majorops.shared.jetstream import ensure_streams
 from majorops.shared.storage.eventlog import StoredEvent
-
-T = TypeVar("T")
-DEADLINE_SECONDS = 20.0
-DURABLES = (
-    (subjects.EVENTS_STREAM, subjects.durable_name("reminders", subjects.EVENTS_STREAM)),
-    (subjects.DECISIONS_STREAM, subjects.durable_name("reminders", subjects.DECISIONS_STREAM)),
+from majorops.shared.testing import (
+    DEADLINE_SECONDS,
+    consumers_settled,
+    dead_letters,
+    eventually,
+    publish_decision,
+    publish_event,
+    running,
+    unused_port,
 )
+from majorops.shared.testing import (
+    contract_decision as decision,
+)
+
+DURABLES = testing.service_durables("reminders", subjects.EVENTS_STREAM, subjects.DECISIONS_STREAM)
 
 
 def settings_for(nats_url: str, data_dir: Path) -> RemindersSettings:
-    # The first runtime of the session creates the durable consumers with these values: keep them
-    # identical in every test. A short ack wait bounds how long a message fetched by a runtime that
-    # was just stopped waits before it is redelivered.
-    return RemindersSettings(
-        nats_url=nats_url,
-        data_dir=data_dir,
-        mongodb_url=None,
-        ack_wait_seconds=3.0,
-        retry_delay_seconds=0.2,
-        max_deliver=5,
-    )
+    # The first runtime of the session creates the durable consumers with the same values in every test.
+    return testing.settings_for(RemindersSettings, nats_url, data_dir)
 
 
 def settings_env(nats_url: str, data_dir: Path) -> dict[str, str]:
     """The same settings as :func:`settings_for`, as the environment of a reminders process."""
-    settings = settings_for(nats_url, data_dir)
-    return {
-        "MAJOROPS_NATS_URL": nats_url,
-        "MAJOROPS_DATA_DIR": str(data_dir),
-        "MAJOROPS_MONGODB_URL": "",
-        "MAJOROPS_ACK_WAIT_SECONDS": str(settings.ack_wait_seconds),
-        "MAJOROPS_RETRY_DELAY_SECONDS": str(settings.retry_delay_seconds),
-        "MAJOROPS_MAX_DELIVER": str(settings.max_deliver),
-    }
-
-
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return testing.settings_env(settings_for(nats_url, data_dir))
 
 
 def envelope(incident: str, n: int, type_: str = "majorops.timeline.logged") -> dict[str, Any]:
     data: dict[str, Any] = {"text": f"step {n}"} if type_ == "majorops.timeline.logged" else {}
-    return {
-        "specversion": "1.0",
-        "id": f"{incident}-e{n}",
-        "source": "pagerduty/prod",
-        "type": type_,
-        "time": f"2026-11-20T09:{n % 60:02d}:00Z",
-        "subject": incident,
-        "data": data,
-    }
-
-
-def decision(incident: str, revision: int, requirement: str = "mandatory") -> dict[str, Any]:
-    return {
-        "incident_id": incident,
-        "revision": revision,
-        "requirement": requirement,
-        "reasons": [{"rule": "critical_any_duration", "text": "Critical (P1) incident"}],
-        "severity": "critical",
-        "duration_seconds": 8100,
-        "customer_impact": True,
-        "repeat_of": [],
-        "closed_at": "2026-11-20T12:00:00Z",
-        "deadlines": {
-            "schedule_by": "2026-11-21T12:00:00Z",
-            "hold_by": "2026-11-27T12:00:00Z",
-            "draft_due": None,
-            "publish_by": None,
-            "action_review_at": None,
-        },
-    }
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_url)
-    context = nc.jetstream()
-    await ensure_streams(context)
-    try:
-        yield context
-    finally:
-        await nc.drain()
-
-
-async def publish_event(js: JetStreamContext, event: dict[str, Any], msg_id: str | None = None) -> int:
-    """Publish as ingest does; the stream sequence is returned."""
-    ack = await js.publish(
-        subjects.event_subject(event["subject"], event["type"]),
-        json.dumps(event).encode(),
-        headers={"Nats-Msg-Id": msg_id or event["id"]},
+    return testing.event_envelope(
+        incident, f"{incident}-e{n}", type_, f"2026-11-20T09:{n % 60:02d}:00Z", data
     )
-    return ack.seq
-
-
-async def publish_decision(js: JetStreamContext, body: dict[str, Any], msg_id: str | None = None) -> None:
-    """Publish as policy does."""
-    await js.publish(
-        subjects.decision_subject(body["incident_id"]),
-        json.dumps(body).encode(),
-        headers={"Nats-Msg-Id": msg_id or f"{body['incident_id']}:{body['revision']}"},
-    )
-
-
-@asynccontextmanager
-async def running(*runtimes: RemindersRuntime) -> AsyncIterator[None]:
-    for runtime in runtimes:
-        await runtime.start()
-    try:
-        yield
-    finally:
-        await asyncio.gather(*(runtime.stop() for runtime in runtimes))
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], what: str, timeout: float = DEADLINE_SECONDS
-) -> T:
-    """Poll until ``done(probe())`` or fail after ``timeout`` seconds, showing the last value."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await probe()
-        if done(value):
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s; last seen: {value!r}")
-        await asyncio.sleep(0.05)
 
 
 def ids(events: list[StoredEvent]) -> list[str]:
@@ -175,42 +71,15 @@ async def latest_revision(runtime: RemindersRuntime, incident: str) -> int | Non
     return None if latest is None else latest.revision
 
 
-async def consumers_settled(js: JetStreamContext) -> None:
+async def reminders_settled(js: JetStreamContext) -> None:
     """Wait until both durables have nothing left to deliver and nothing unacknowledged."""
-
-    async def state() -> list[tuple[int, int]]:
-        out = []
-        for stream, durable in DURABLES:
-            info = await js.consumer_info(stream, durable)
-            out.append((info.num_pending or 0, info.num_ack_pending or 0))
-        return out
-
-    await eventually(state, lambda s: s == [(0, 0), (0, 0)], "reminders consumers settled")
+    await consumers_settled(js, DURABLES, "reminders consumers settled")
 
 
 async def dead_letters_about(js: JetStreamContext, incident: str) -> list[dict[str, Any]]:
     """Reminders' dead letters for messages published under this incident's subjects."""
-    sub = await js.pull_subscribe(
-        subjects.deadletter_subject("reminders"),
-        stream=subjects.DEADLETTER_STREAM,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=5),
-    )
     mine = (f"{subjects.EVENTS_ROOT}.{incident}.", subjects.decision_subject(incident))
-    letters: list[dict[str, Any]] = []
-    try:
-        while True:
-            try:
-                batch = await sub.fetch(256, timeout=0.3)
-            except TimeoutError:  # nats-py raises its own subclass, or asyncio's near the deadline
-                break
-            for msg in batch:
-                letter = json.loads(msg.data)
-                if letter["subject"].startswith(mine):
-                    letters.append(letter)
-                await msg.ack()
-    finally:
-        await sub.unsubscribe()
-    return letters
+    return [letter for letter in await dead_letters(js, "reminders") if letter["subject"].startswith(mine)]
 
 
 async def test_events_and_the_newest_decision_are_stored_once_whatever_the_order(
@@ -230,7 +99,7 @@ async def test_events_and_the_newest_decision_are_stored_once_whatever_the_order
         expected = [e["id"] for e in events]
         await eventually(lambda: stored_ids(runtime, unique_id), lambda got: got == expected, "4 events")
         await eventually(lambda: latest_revision(runtime, unique_id), lambda rev: rev == 3, "revision 3")
-        await consumers_settled(js)
+        await reminders_settled(js)
         assert await stored_ids(runtime, unique_id) == expected
         assert await runtime.store.latest_decision(unique_id) == AfterActionDecision.model_validate(
             decision(unique_id, 3)
@@ -271,7 +140,7 @@ async def test_two_replicas_sharing_the_durables_and_the_file_store_each_message
         expected = [e["id"] for e in events]
         await eventually(lambda: stored_ids(replicas[1], unique_id), lambda got: got == expected, "20 events")
         await eventually(lambda: latest_revision(replicas[0], unique_id), lambda rev: rev == 20, "rev 20")
-        await consumers_settled(js)
+        await reminders_settled(js)
         assert await stored_ids(replicas[0], unique_id) == expected
 
 
@@ -361,7 +230,7 @@ async def test_transient_store_failures_are_retried_not_dead_lettered(
         await eventually(
             lambda: latest_revision(runtime, unique_id), lambda rev: rev == 1, "decision retried"
         )
-        await consumers_settled(js)
+        await reminders_settled(js)
     assert sorted(store.failed) == ["decision", "event"]
     assert await dead_letters_about(js, unique_id) == []
 

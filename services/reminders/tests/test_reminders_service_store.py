@@ -22,23 +22,15 @@ from majorops.shared.decisions import AfterActionDecision, Requirement
 from majorops.shared.events import validate_event
 from majorops.shared.storage.eventlog import StoredEvent
 from majorops.shared.storage.mongo import mongo_client
+from majorops.shared.testing import event_envelope
 
 StoreFactory = Callable[[], RemindersStore]
 
 
 def stored(incident: str, event_id: str, time: str, arrival: int) -> StoredEvent:
-    event = validate_event(
-        {
-            "specversion": "1.0",
-            "id": event_id,
-            "source": "test",
-            "type": "majorops.timeline.logged",
-            "time": time,
-            "subject": incident,
-            "data": {"text": f"note {event_id}"},
-        }
-    )
-    return StoredEvent.from_event(event, arrival)
+    data = {"text": f"note {event_id}"}
+    envelope = event_envelope(incident, event_id, "majorops.timeline.logged", time, data, source="test")
+    return StoredEvent.from_event(validate_event(envelope), arrival)
 
 
 def decision(incident: str, revision: int, requirement: str = "mandatory") -> AfterActionDecision:

@@ -9,30 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-import nats
-import pytest
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 
 from majorops.reminders.app import RemindersRuntime
 from majorops.reminders.config import RemindersSettings, WebhookStyle, WebhookTarget
 from majorops.reminders.notifier import WebhookNotifier, backoff
 from majorops.reminders.ports import WebhookUnreachable
-from majorops.shared import subjects
+from majorops.shared import subjects, testing
 from majorops.shared.escalations import Escalation
-from majorops.shared.jetstream import ensure_streams
+from majorops.shared.testing import iso, stored_messages
 
 T = TypeVar("T")
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass
@@ -95,42 +88,16 @@ class WebhookServer:
             writer.close()
 
 
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_url)
-    context = nc.jetstream()
-    await ensure_streams(context)
-    try:
-        yield context
-    finally:
-        await nc.drain()
-
-
 async def eventually(
     probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], what: str, timeout: float = 15.0
 ) -> T:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await probe()
-        if done(value):
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s; last seen: {value!r}")
-        await asyncio.sleep(0.05)
+    return await testing.eventually(probe, done, what, timeout)
 
 
 async def messages(js: JetStreamContext, stream: str, subject: str) -> list[tuple[dict[str, Any], datetime]]:
-    out: list[tuple[dict[str, Any], datetime]] = []
-    seq = 0
-    while True:
-        try:
-            msg = await js.get_msg(stream, seq=seq + 1, subject=subject, next=True, direct=True)
-        except NotFoundError:
-            return out
-        assert msg.seq is not None and msg.data is not None and msg.time is not None
-        out.append((json.loads(msg.data), msg.time))
-        seq = msg.seq
+    found = await stored_messages(js, stream, subject)
+    assert all(msg.data is not None and msg.time is not None for msg in found)
+    return [(json.loads(msg.data), msg.time) for msg in found]
 
 
 async def test_escalations_reach_every_webhook_once_after_retries_or_are_dead_lettered(
@@ -142,13 +109,10 @@ async def test_escalations_reach_every_webhook_once_after_retries_or_are_dead_le
     servers = (flaky, slack, broken)
     for server in servers:
         await server.start()
-    settings = RemindersSettings(
-        nats_url=nats_url,
-        data_dir=data_dir,
-        mongodb_url=None,
-        ack_wait_seconds=3.0,
-        retry_delay_seconds=0.2,
-        max_deliver=5,
+    settings = testing.settings_for(
+        RemindersSettings,
+        nats_url,
+        data_dir,
         escalation_interval="PT1S",
         webhook_urls=f"{flaky.url},{broken.url}",
         slack_webhook_urls=slack.url,

@@ -3,11 +3,9 @@ rendered Learning Review, and an action item added through reports flows back th
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -17,7 +15,9 @@ from majorops.ingest.app import create_app as create_ingest
 from majorops.ingest.config import IngestSettings
 from majorops.reports.app import create_app as create_reports
 from majorops.reports.config import ReportsSettings
+from majorops.shared.testing import event_envelope, eventually
 
+T = TypeVar("T")
 DEADLINE_SECONDS = 15.0
 
 
@@ -41,26 +41,11 @@ def _client(app: FastAPI, base_url: str) -> httpx.AsyncClient:
 
 
 def event(incident: str, n: int, type_: str, time_: str, **data: Any) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": f"{incident}-{n}",
-        "source": "pagerduty/prod",
-        "type": f"majorops.{type_}",
-        "time": time_,
-        "subject": incident,
-        "data": data,
-    }
+    return event_envelope(incident, f"{incident}-{n}", f"majorops.{type_}", time_, data)
 
 
-async def until(fetch: Callable[[], Any], holds: Callable[[Any], bool], what: str) -> Any:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await fetch()
-        if holds(last):
-            return last
-        await asyncio.sleep(0.05)
-    pytest.fail(f"{what} never came; last: {last}")
+async def until(fetch: Callable[[], Awaitable[T]], holds: Callable[[T], bool], what: str) -> T:
+    return await eventually(fetch, holds, what, DEADLINE_SECONDS)
 
 
 async def test_events_posted_to_ingest_become_the_rendered_learning_review(

@@ -8,15 +8,13 @@ own incident ids (and only looks at those in lists) and polls with a deadline in
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import nats
@@ -24,13 +22,14 @@ import pytest
 from fastapi import FastAPI
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from majorops.reports.adapters.jetstream import JetStreamEventPublisher
 from majorops.reports.app import create_app
 from majorops.reports.config import ReportsSettings
-from majorops.shared import subjects
+from majorops.shared import subjects, testing
+from majorops.shared.testing import connected_jetstream, consumed_messages, contract_decision, eventually
 
+T = TypeVar("T")
 POLL_DEADLINE_SECONDS = 15.0
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 PROBLEM = "application/problem+json"
@@ -67,89 +66,40 @@ async def nc(nats_url: str) -> AsyncIterator[Client]:
 
 
 def envelope(incident: str, event_id: str, type_: str, time_: str, **data: Any) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": event_id,
-        "source": "pagerduty/prod",
-        "type": f"majorops.{type_}",
-        "time": time_,
-        "subject": incident,
-        "data": data,
-    }
+    return testing.event_envelope(incident, event_id, f"majorops.{type_}", time_, data)
 
 
 async def publish_event(nc: Client, event: dict[str, Any]) -> None:
     """What ingest does with an accepted event."""
-    subject = subjects.event_subject(event["subject"], event["type"])
-    await nc.jetstream().publish(subject, json.dumps(event).encode(), headers={"Nats-Msg-Id": event["id"]})
+    await testing.publish_event(nc.jetstream(), event)
 
 
 async def publish_decision(nc: Client, incident: str, revision: int, requirement: str) -> None:
-    decision = {
-        "incident_id": incident,
-        "revision": revision,
-        "requirement": requirement,
-        "reasons": [{"rule": "critical_any_duration", "text": "Critical (P1) incident"}]
-        if requirement == "mandatory"
-        else [],
-        "severity": "critical",
-        "duration_seconds": 8100,
-        "customer_impact": True,
-        "repeat_of": [],
-        "closed_at": "2026-11-20T12:00:00Z",
-        "deadlines": {
-            "schedule_by": "2026-11-21T12:00:00Z",
-            "hold_by": "2026-11-27T12:00:00Z",
-            "draft_due": None,
-            "publish_by": None,
-            "action_review_at": None,
-        },
-    }
-    await nc.jetstream().publish(
-        subjects.decision_subject(incident),
-        json.dumps(decision).encode(),
-        headers={"Nats-Msg-Id": f"{incident}:decision:{revision}"},
-    )
+    decision = contract_decision(incident, revision, requirement)
+    if requirement != "mandatory":
+        decision["reasons"] = []
+    await send_decision(nc, decision)
 
 
 async def poll_review(
     client: httpx.AsyncClient, incident: str, until: Callable[[dict[str, Any]], bool]
 ) -> dict[str, Any]:
     """GET the review until ``until`` holds for it, or fail with the last answer at the deadline."""
-    deadline = time.monotonic() + POLL_DEADLINE_SECONDS
-    last: Any = None
-    while time.monotonic() < deadline:
+
+    async def answer() -> tuple[int, Any]:
         resp = await client.get(f"/v1/reviews/{incident}")
-        last = resp.json()
-        if resp.status_code == 200 and until(last):
-            return dict(last)
-        await asyncio.sleep(0.05)
-    pytest.fail(f"review of {incident} never matched; last answer: {last}")
+        return resp.status_code, resp.json()
+
+    _, review = await poll(answer, lambda got: got[0] == 200 and until(got[1]), f"review of {incident}")
+    return dict(review)
 
 
 async def dead_letters(nats_url: str, for_subject: str) -> list[dict[str, Any]]:
     """The reports dead letters of one original subject, read through an ephemeral consumer."""
-    connection = await nats.connect(nats_url)
-    try:
-        sub = await connection.jetstream().pull_subscribe(
-            subjects.deadletter_subject("reports"),
-            stream=subjects.DEADLETTER_STREAM,
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=5),
-        )
-        letters: list[dict[str, Any]] = []
-        try:
-            while True:
-                for msg in await sub.fetch(100, timeout=0.5):
-                    letter = json.loads(msg.data)
-                    if letter["subject"] == for_subject:
-                        letters.append(letter)
-                    await msg.ack()
-        except TimeoutError:  # nats-py raises its own or asyncio's
-            pass
-        await sub.unsubscribe()
-        return letters
-    finally:
-        await connection.drain()
+    async with connected_jetstream(nats_url) as js:
+        return [
+            letter for letter in await testing.dead_letters(js, "reports") if letter["subject"] == for_subject
+        ]
 
 
 async def test_review_shows_the_incident_from_its_events_decision_and_escalations(
@@ -298,10 +248,7 @@ async def test_a_body_that_is_not_json_is_dead_lettered_and_does_not_block_later
     review = await poll_review(client, unique_id, lambda r: len(r["timeline"]) == 1)
     assert review["summary"]["title"] == "After poison"
 
-    deadline = time.monotonic() + POLL_DEADLINE_SECONDS
-    letters: list[dict[str, Any]] = []
-    while not letters and time.monotonic() < deadline:
-        letters = await dead_letters(nats_url, poison_subject)
+    letters = await poll(lambda: dead_letters(nats_url, poison_subject), bool, "a dead letter")
     assert len(letters) == 1
     assert "not JSON" in letters[0]["reason"]
     assert letters[0]["payload"] == "{this is not json"
@@ -342,10 +289,7 @@ async def test_invalid_payloads_are_dead_lettered_with_the_reason(
 ) -> None:
     subject = subject_of(unique_id)
     await nc.jetstream().publish(subject, json.dumps(body(unique_id)).encode())
-    deadline = time.monotonic() + POLL_DEADLINE_SECONDS
-    letters: list[dict[str, Any]] = []
-    while not letters and time.monotonic() < deadline:
-        letters = await dead_letters(nats_url, subject)
+    letters = await poll(lambda: dead_letters(nats_url, subject), bool, "a dead letter")
     assert len(letters) == 1
     assert reason in letters[0]["reason"]
     # Nothing of it reached the review.
@@ -389,11 +333,8 @@ async def test_not_ready_before_it_started(nats_url: str, data_dir: Path) -> Non
 
 
 async def send_decision(nc: Client, decision: dict[str, Any]) -> None:
-    await nc.jetstream().publish(
-        subjects.decision_subject(decision["incident_id"]),
-        json.dumps(decision).encode(),
-        headers={"Nats-Msg-Id": f"{decision['incident_id']}:decision:{decision['revision']}"},
-    )
+    msg_id = f"{decision['incident_id']}:decision:{decision['revision']}"
+    await testing.publish_decision(nc.jetstream(), decision, msg_id)
 
 
 async def declare(nc: Client, incident: str, title: str = "Checkout latency", **data: Any) -> None:
@@ -411,16 +352,9 @@ async def declare(nc: Client, incident: str, title: str = "Checkout latency", **
     )
 
 
-async def poll(fetch: Callable[[], Any], until: Callable[[Any], bool], what: str) -> Any:
+async def poll(fetch: Callable[[], Awaitable[T]], until: Callable[[T], bool], what: str) -> T:
     """Call ``fetch`` until ``until`` holds for its answer, or fail with the last answer."""
-    deadline = time.monotonic() + POLL_DEADLINE_SECONDS
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await fetch()
-        if until(last):
-            return last
-        await asyncio.sleep(0.05)
-    pytest.fail(f"{what} never matched; last answer: {last}")
+    return await eventually(fetch, until, what, POLL_DEADLINE_SECONDS)
 
 
 async def all_pages(client: httpx.AsyncClient, path: str, **params: Any) -> tuple[list[dict[str, Any]], int]:
@@ -442,25 +376,14 @@ async def all_pages(client: httpx.AsyncClient, path: str, **params: Any) -> tupl
 
 
 async def stream_messages(nats_url: str, subject: str, count: int) -> list[Msg]:
-    """The messages on ``subject`` in the events stream, read through an ephemeral consumer."""
-    connection = await nats.connect(nats_url)
-    try:
-        sub = await connection.jetstream().pull_subscribe(
-            subject,
-            stream=subjects.EVENTS_STREAM,
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=5),
+    """The first ``count`` messages on ``subject`` in the events stream, read through an ephemeral consumer."""
+    async with connected_jetstream(nats_url) as js:
+        found = await poll(
+            lambda: consumed_messages(js, subjects.EVENTS_STREAM, subject),
+            lambda got: len(got) >= count,
+            f"{count} messages on {subject}",
         )
-        found: list[Msg] = []
-        deadline = time.monotonic() + POLL_DEADLINE_SECONDS
-        while len(found) < count and time.monotonic() < deadline:
-            try:
-                found += await sub.fetch(count - len(found), timeout=0.5)
-            except TimeoutError:  # nats-py raises its own or asyncio's
-                continue
-        await sub.unsubscribe()
-        return found
-    finally:
-        await connection.drain()
+    return found[:count]
 
 
 def assert_problem(resp: httpx.Response, status: int) -> dict[str, Any]:

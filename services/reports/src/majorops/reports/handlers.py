@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import structlog
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from majorops.reports.commands import ActionItemChanges, NewActionItem
 from majorops.reports.domain.follow_up import (
@@ -111,10 +111,7 @@ async def apply_event(event: CloudEvent, arrival: int, ports: ReportsPorts) -> b
 
 async def record_decision(body: Any, ports: ReportsPorts) -> bool:
     """Keep policy's decision if it is the incident's highest revision. An invalid payload is poison."""
-    try:
-        decision = AfterActionDecision.model_validate(body)
-    except ValidationError as exc:
-        raise PoisonMessage(f"invalid After Action decision: {_first_errors(exc)}") from exc
+    decision = _valid_or_poison(AfterActionDecision, body, "After Action decision")
     latest = await ports.store.save_decision(decision)
     await ports.store.mark_changed(decision.incident_id)
     log.info(
@@ -127,10 +124,7 @@ async def record_decision(body: Any, ports: ReportsPorts) -> bool:
 
 async def record_escalation(body: Any, ports: ReportsPorts) -> bool:
     """Store one escalation once per id. An invalid payload is poison."""
-    try:
-        escalation = Escalation.model_validate(body)
-    except ValidationError as exc:
-        raise PoisonMessage(f"invalid escalation: {_first_errors(exc)}") from exc
+    escalation = _valid_or_poison(Escalation, body, "escalation")
     new = await ports.store.save_escalation(escalation)
     await ports.store.mark_changed(escalation.incident_id)
     log.info(
@@ -620,6 +614,17 @@ async def publish_review(incident_id: str, ports: ReportsPorts) -> Accepted | Al
         return emitted
     log.info("reports.review_published", incident_id=incident_id, event_id=event.id)
     return Accepted(event.id, incident_id, status=ReviewStatus.PUBLISHED.value)
+
+
+PayloadT = TypeVar("PayloadT", bound=BaseModel)
+
+
+def _valid_or_poison(model: type[PayloadT], body: Any, what: str) -> PayloadT:
+    """The payload as ``model``; an invalid one is poison, named with its first errors."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise PoisonMessage(f"invalid {what}: {_first_errors(exc)}") from exc
 
 
 def _first_errors(exc: ValidationError, limit: int = 5) -> str:
