@@ -111,9 +111,24 @@ async def consumer_settled(js: JetStreamContext, timeout: float = DEADLINE_SECON
 
 
 async def settled_decisions(js: JetStreamContext, incident: str) -> list[OnStream]:
-    """The incident's decisions once policy handled every event published so far."""
+    """The incident's decisions once policy handled every event published so far.
+
+    A decision whose publish failed under load is published by the next handling or the sweep,
+    after its event was acknowledged: wait until the stream shows one and stops changing.
+    """
     await consumer_settled(js)
-    return await decisions_on_stream(js, incident)
+    previous: list[OnStream] = []
+
+    async def read() -> list[OnStream]:
+        return await decisions_on_stream(js, incident)
+
+    def stable(found: list[OnStream]) -> bool:
+        nonlocal previous
+        done = bool(found) and revisions(found) == revisions(previous)
+        previous = found
+        return done
+
+    return await eventually(read, stable, f"the decisions of {incident} to settle", interval=0.2)
 
 
 async def publish_each_awaiting_its_decision(js: JetStreamContext, events: list[dict[str, Any]]) -> None:

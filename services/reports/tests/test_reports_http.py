@@ -933,7 +933,12 @@ async def test_a_repeat_links_the_earlier_review_and_a_recurring_alert_flags_an_
     linked = await poll_review(
         client,
         repeat,
-        lambda r: bool(r["earlier_reviews"]) and r["earlier_reviews"][0]["status"] == "published",
+        lambda r: (
+            bool(r["earlier_reviews"])
+            and r["earlier_reviews"][0]["status"] == "published"
+            # Events are consumed concurrently: wait until AI-0's completion is in too.
+            and [i["item_id"] for i in r["earlier_reviews"][0]["open_action_items"]] == ["AI-1"]
+        ),
     )
     (link,) = linked["earlier_reviews"]
     assert (link["incident_id"], link["title"], link["link"]) == (

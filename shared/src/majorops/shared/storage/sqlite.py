@@ -80,19 +80,20 @@ class SqliteEventLog:
         return cursor.rowcount == 1
 
     async def events_for(self, incident_id: str) -> list[StoredEvent]:
-        async with self.db.conn.execute(
+        rows = await self.db.conn.execute_fetchall(
             "SELECT event_id, incident_id, type, time_utc, arrival, envelope FROM events "
             "WHERE incident_id = ? ORDER BY time_utc, arrival",
             (incident_id,),
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         return [_row_to_event(row) for row in rows]
 
     async def incident_ids(self) -> list[str]:
-        async with self.db.conn.execute(
-            "SELECT DISTINCT incident_id FROM events ORDER BY incident_id"
-        ) as cur:
-            return [str(row[0]) for row in await cur.fetchall()]
+        return [
+            str(row[0])
+            for row in await self.db.conn.execute_fetchall(
+                "SELECT DISTINCT incident_id FROM events ORDER BY incident_id"
+            )
+        ]
 
 
 def _row_to_event(row: Any) -> StoredEvent:

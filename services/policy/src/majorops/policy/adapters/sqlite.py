@@ -90,13 +90,14 @@ class SqlitePolicyStore:
         return await self.events.incident_ids()
 
     async def events_stored_after(self, incident_id: str, position: int) -> tuple[list[StoredEvent], int]:
-        async with self.database.conn.execute(
-            "SELECT s.seq, e.event_id, e.incident_id, e.type, e.time_utc, e.arrival, e.envelope "
-            "FROM event_sequence s JOIN events e ON e.event_id = s.event_id "
-            "WHERE s.incident_id = ? AND s.seq > ? ORDER BY s.seq",
-            (incident_id, position),
-        ) as cursor:
-            rows = list(await cursor.fetchall())
+        rows = list(
+            await self.database.conn.execute_fetchall(
+                "SELECT s.seq, e.event_id, e.incident_id, e.type, e.time_utc, e.arrival, e.envelope "
+                "FROM event_sequence s JOIN events e ON e.event_id = s.event_id "
+                "WHERE s.incident_id = ? AND s.seq > ? ORDER BY s.seq",
+                (incident_id, position),
+            )
+        )
         events = [
             StoredEvent(
                 event_id=row[1],
@@ -111,15 +112,19 @@ class SqlitePolicyStore:
         return events, (int(rows[-1][0]) if rows else position)
 
     async def incident_state(self, incident_id: str) -> IncidentState:
-        async with self.database.conn.execute(
-            "SELECT d.event_count, d.revision, d.content, d.published, "
-            "r.fingerprint, r.identified_at, r.previous_fingerprint "
-            "FROM (SELECT ? AS incident_id) i "
-            "LEFT JOIN decisions d ON d.incident_id = i.incident_id "
-            "LEFT JOIN root_causes r ON r.incident_id = i.incident_id",
-            (incident_id,),
-        ) as cursor:
-            row = await cursor.fetchone()
+        row = next(
+            iter(
+                await self.database.conn.execute_fetchall(
+                    "SELECT d.event_count, d.revision, d.content, d.published, "
+                    "r.fingerprint, r.identified_at, r.previous_fingerprint "
+                    "FROM (SELECT ? AS incident_id) i "
+                    "LEFT JOIN decisions d ON d.incident_id = i.incident_id "
+                    "LEFT JOIN root_causes r ON r.incident_id = i.incident_id",
+                    (incident_id,),
+                )
+            ),
+            None,
+        )
         assert row is not None  # one row, whatever is stored
         event_count, revision, content, published, fingerprint, identified_at, previous = row
         decision = None
@@ -155,11 +160,10 @@ class SqlitePolicyStore:
         )
 
     async def unpublished_decisions(self) -> list[StoredDecision]:
-        async with self.database.conn.execute(
+        rows = await self.database.conn.execute_fetchall(
             "SELECT incident_id, revision, content FROM decisions "
             "WHERE published = 0 AND content IS NOT NULL ORDER BY incident_id"
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         return [
             StoredDecision(str(row[0]), int(row[1]), DecisionContent.model_validate_json(row[2]), False)
             for row in rows
@@ -185,9 +189,8 @@ class SqlitePolicyStore:
             return []
         # Only "?" placeholders are formatted in; the values go as parameters.
         marks = ", ".join("?" for _ in wanted)
-        async with self.database.conn.execute(
+        rows = await self.database.conn.execute_fetchall(
             f"SELECT incident_id, fingerprint, identified_at FROM root_causes WHERE fingerprint IN ({marks})",  # noqa: S608
             wanted,
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         return [RootCauseSighting(str(r[0]), str(r[1]), datetime.fromisoformat(r[2])) for r in rows]

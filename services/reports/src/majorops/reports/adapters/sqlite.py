@@ -163,12 +163,10 @@ class SqliteReviewStore:
             await self.db.conn.execute("COMMIT")
 
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with self.db.conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return list(await self.db.conn.execute_fetchall(sql, params))
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        async with self.db.conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        return next(iter(await self.db.conn.execute_fetchall(sql, params)), None)
 
     # --- the record ---------------------------------------------------------------------------
 
