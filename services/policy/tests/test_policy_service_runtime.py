@@ -261,3 +261,28 @@ async def test_sigterm_while_nats_is_still_unreachable_stops_the_process_cleanly
                 process.wait()
     assert code == 0, log_path.read_text()
     assert "policy.stopped" in log_path.read_text()
+
+
+async def test_changed_consumer_settings_take_effect_at_the_next_start(
+    nats_url: str, js: JetStreamContext, data_dir: Path
+) -> None:
+    """A bound subscriber never updates its durable: the runtime applies its settings at start."""
+    changed = settings_for(nats_url, data_dir).model_copy(update={"max_ack_pending": 77})
+    runtime = PolicyRuntime(changed)
+    await runtime.start()
+    try:
+        info = await js.consumer_info(
+            subjects.EVENTS_STREAM, subjects.durable_name("policy", subjects.EVENTS_STREAM)
+        )
+        assert info.config.max_ack_pending == 77
+    finally:
+        await runtime.stop()
+    runtime = PolicyRuntime(settings_for(nats_url, data_dir))
+    await runtime.start()
+    try:
+        info = await js.consumer_info(
+            subjects.EVENTS_STREAM, subjects.durable_name("policy", subjects.EVENTS_STREAM)
+        )
+        assert info.config.max_ack_pending == settings_for(nats_url, data_dir).max_ack_pending
+    finally:
+        await runtime.stop()

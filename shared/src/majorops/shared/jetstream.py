@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -206,6 +207,12 @@ def _metadata(raw: Msg) -> dict[str, Any]:
 
 MessageHandler = Callable[[Msg], Awaitable[None]]
 
+# The durable consumers each broker's subscribers use, so that :func:`connect_broker` can apply
+# their current settings before the subscribers bind (a bound subscriber never updates them).
+_DURABLES: weakref.WeakKeyDictionary[NatsBroker, list[tuple[str, ConsumerConfig]]] = (
+    weakref.WeakKeyDictionary()
+)
+
 
 async def raw_body(message: StreamMessage[Any]) -> bytes:
     """Leave the body as received: handlers decode it themselves, so that bad JSON is dead-lettered.
@@ -243,6 +250,7 @@ def subscribe_durable(
         max_ack_pending=settings.max_ack_pending,
         filter_subject=subject,
     )
+    _DURABLES.setdefault(broker, []).append((stream, consumer))
 
     @broker.subscriber(
         subject,
@@ -308,9 +316,16 @@ def make_broker(settings: CommonSettings, service: str) -> NatsBroker:
 
 
 async def connect_broker(broker: NatsBroker) -> Client:
-    """Connect the broker and make sure every stream exists before any subscriber starts."""
+    """Connect, make sure every stream exists, and create or update the broker's durable consumers.
+
+    Create-or-update means a changed ``MAJOROPS_ACK_WAIT_SECONDS``, ``MAJOROPS_MAX_DELIVER`` or
+    ``MAJOROPS_MAX_ACK_PENDING`` takes effect at the next start (the last replica started wins).
+    """
     connection = await broker.connect()
-    await ensure_streams(connection.jetstream())
+    js = connection.jetstream()
+    await ensure_streams(js)
+    for stream, consumer in _DURABLES.get(broker, []):
+        await js.add_consumer(stream, config=consumer)
     return connection
 
 
