@@ -20,6 +20,7 @@ from majorops.policy.domain.repeats import (
     incidents_to_reevaluate,
     later_repeats_of,
 )
+from majorops.shared import testing
 from majorops.shared.decisions import Requirement
 from majorops.shared.events import CloudEvent, validate_event
 
@@ -42,53 +43,13 @@ def event(incident: str, kind: str, at: str, data: dict[str, Any] | None = None)
 
 
 def contract_example_events() -> list[CloudEvent]:
-    return [
-        event(
-            "INC-1042",
-            "alert.fired",
-            "2026-11-20T09:00:00Z",
-            {"alert_name": "HighLatency", "customer_count": 40},
-        ),
-        event(
-            "INC-1042",
-            "incident.declared",
-            "2026-11-20T09:14:00Z",
-            {"title": "Checkout latency", "severity": "P1"},
-        ),
-        event("INC-1042", "incident.resolved", "2026-11-20T11:15:00Z"),
-        event("INC-1042", "incident.closed", "2026-11-20T12:00:00Z"),
-    ]
+    return [validate_event(raw) for raw in testing.contract_example_events()]
 
 
 def test_the_contract_example_decision() -> None:
     content = derive_decision(fold_facts(contract_example_events()), [], BusinessCalendar())
     published = content.with_revision(4).model_dump(mode="json")
-    assert published == {
-        "incident_id": "INC-1042",
-        "revision": 4,
-        "requirement": "mandatory",
-        "reasons": [
-            {
-                "rule": "critical_any_duration",
-                "text": "Critical (P1) incident: After Action mandatory at any duration",
-            }
-        ],
-        "severity": "critical",
-        "duration_seconds": 8100,
-        "customer_impact": True,
-        "repeat_of": [],
-        "closed_at": "2026-11-20T12:00:00Z",
-        "deadlines": {
-            "schedule_by": "2026-11-21T12:00:00Z",
-            "hold_by": "2026-11-27T12:00:00Z",
-            "draft_due": None,
-            "publish_by": None,
-            "action_review_at": None,
-        },
-        "declared_at": "2026-11-20T09:14:00Z",
-        "resolved_at": "2026-11-20T11:15:00Z",
-        "repeat_open_action_items": [],
-    }
+    assert published == testing.contract_example_published()
 
 
 def test_content_survives_a_json_round_trip_and_a_published_decision_unchanged() -> None:

@@ -65,22 +65,6 @@ def ev(
     return testing.event_envelope(incident, event_id, f"majorops.{kind}", at, data)
 
 
-def contract_example(incident: str) -> list[dict[str, Any]]:
-    """CONTRACT §3's example incident, in the order it happened."""
-    return [
-        ev(incident, f"{incident}-1", "alert.fired", "2026-11-20T09:00:00Z", {"alert_name": "HighLatency"}),
-        ev(
-            incident,
-            f"{incident}-2",
-            "incident.declared",
-            "2026-11-20T09:14:00Z",
-            {"title": "Checkout latency", "severity": "P1", "customer_impact": True},
-        ),
-        ev(incident, f"{incident}-3", "incident.resolved", "2026-11-20T11:15:00Z"),
-        ev(incident, f"{incident}-4", "incident.closed", "2026-11-20T12:00:00Z"),
-    ]
-
-
 @dataclass(frozen=True)
 class OnStream:
     """One message on ``majorops.decisions.<incident_id>``."""
@@ -164,43 +148,18 @@ async def test_the_contract_example_in_gives_its_decision_out_one_message_per_re
 ) -> None:
     runtime = PolicyRuntime(settings_for(nats_url, data_dir))
     async with running(runtime):
-        await publish_each_awaiting_its_decision(js, contract_example(unique_id))
+        await publish_each_awaiting_its_decision(js, testing.contract_example_events(unique_id))
         found = await settled_decisions(js, unique_id)
     assert_one_message_per_revision(found, unique_id)
     assert revisions(found) == [1, 2, 3, 4]
-    assert found[-1].decision.model_dump(mode="json") == {
-        "incident_id": unique_id,
-        "revision": 4,
-        "requirement": "mandatory",
-        "reasons": [
-            {
-                "rule": "critical_any_duration",
-                "text": "Critical (P1) incident: After Action mandatory at any duration",
-            }
-        ],
-        "severity": "critical",
-        "duration_seconds": 8100,
-        "customer_impact": True,
-        "repeat_of": [],
-        "closed_at": "2026-11-20T12:00:00Z",
-        "deadlines": {
-            "schedule_by": "2026-11-21T12:00:00Z",
-            "hold_by": "2026-11-27T12:00:00Z",
-            "draft_due": None,
-            "publish_by": None,
-            "action_review_at": None,
-        },
-        "declared_at": "2026-11-20T09:14:00Z",
-        "resolved_at": "2026-11-20T11:15:00Z",
-        "repeat_open_action_items": [],
-    }
+    assert found[-1].decision.model_dump(mode="json") == testing.contract_example_published(unique_id)
 
 
 async def test_events_that_change_nothing_publish_nothing_also_redelivered_or_republished(
     nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
 ) -> None:
     runtime = PolicyRuntime(settings_for(nats_url, data_dir))
-    events = contract_example(unique_id)
+    events = testing.contract_example_events(unique_id)
     async with running(runtime):
         await publish_each_awaiting_its_decision(js, events)
         await publish(
@@ -218,10 +177,10 @@ async def test_shuffled_and_duplicated_events_reach_the_same_decision(
 ) -> None:
     in_order, shuffled = f"{unique_id}-a", f"{unique_id}-b"
     runtime = PolicyRuntime(settings_for(nats_url, data_dir))
-    mixed = contract_example(shuffled) * 2
+    mixed = testing.contract_example_events(shuffled) * 2
     random.Random(7).shuffle(mixed)
     async with running(runtime):
-        for event in contract_example(in_order):
+        for event in testing.contract_example_events(in_order):
             await publish(js, event)
         for n, event in enumerate(mixed):
             await publish(js, event, msg_id=f"{event['id']}-{n}")
@@ -431,7 +390,7 @@ async def test_a_revision_stored_but_not_published_is_published_exactly_once(
     publisher = PublisherFailingOnce(JetStreamDecisionPublisher(js))
     runtime = PolicyRuntime(settings_for(nats_url, data_dir), publisher=publisher)
     async with running(runtime):
-        await publish_each_awaiting_its_decision(js, contract_example(unique_id))
+        await publish_each_awaiting_its_decision(js, testing.contract_example_events(unique_id))
         found = await settled_decisions(js, unique_id)
     assert publisher.failures == 1
     assert_one_message_per_revision(found, unique_id)

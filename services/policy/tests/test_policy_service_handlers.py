@@ -26,6 +26,7 @@ from majorops.policy.handlers import (
     record_event,
 )
 from majorops.policy.ports import IncidentState, IndexedRootCause, StoredDecision
+from majorops.shared import testing
 from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.jetstream import PoisonMessage, UnacknowledgedPublish
 from majorops.shared.storage.eventlog import StoredEvent
@@ -162,22 +163,6 @@ def ev(
     return envelope(incident, event_id, type=f"majorops.{kind}", time=at, data=data or {})
 
 
-def contract_example(incident: str) -> list[dict[str, Any]]:
-    """CONTRACT §3's example incident, in the order it happened."""
-    return [
-        ev(incident, f"{incident}-1", "alert.fired", "2026-11-20T09:00:00Z", {"alert_name": "HighLatency"}),
-        ev(
-            incident,
-            f"{incident}-2",
-            "incident.declared",
-            "2026-11-20T09:14:00Z",
-            {"title": "Checkout latency", "severity": "P1", "customer_impact": True},
-        ),
-        ev(incident, f"{incident}-3", "incident.resolved", "2026-11-20T11:15:00Z"),
-        ev(incident, f"{incident}-4", "incident.closed", "2026-11-20T12:00:00Z"),
-    ]
-
-
 def new_ports(
     store: InMemoryPolicyStore | None = None, publisher: RecordingPublisher | None = None, cache: int = 1024
 ) -> PolicyPorts:
@@ -257,36 +242,10 @@ async def test_event_type_added_by_the_deployment_is_recorded() -> None:
 
 async def test_the_contract_example_ends_at_revision_4_with_the_contract_values() -> None:
     ports = new_ports()
-    await feed(ports, contract_example("INC-1042"))
+    await feed(ports, testing.contract_example_events("INC-1042"))
     decisions = publisher_of(ports).of("INC-1042")
     assert revisions(decisions) == [1, 2, 3, 4]
-    assert decisions[-1].model_dump(mode="json") == {
-        "incident_id": "INC-1042",
-        "revision": 4,
-        "requirement": "mandatory",
-        "reasons": [
-            {
-                "rule": "critical_any_duration",
-                "text": "Critical (P1) incident: After Action mandatory at any duration",
-            }
-        ],
-        "severity": "critical",
-        "duration_seconds": 8100,
-        "customer_impact": True,
-        "repeat_of": [],
-        "closed_at": "2026-11-20T12:00:00Z",
-        "deadlines": {
-            "schedule_by": "2026-11-21T12:00:00Z",
-            "hold_by": "2026-11-27T12:00:00Z",
-            "draft_due": None,
-            "publish_by": None,
-            "action_review_at": None,
-        },
-        # What reminders needs beyond the contract's example, so it never re-derives the rules.
-        "declared_at": "2026-11-20T09:14:00Z",
-        "resolved_at": "2026-11-20T11:15:00Z",
-        "repeat_open_action_items": [],
-    }
+    assert decisions[-1].model_dump(mode="json") == testing.contract_example_published("INC-1042")
     assert (await ports.store.incident_state("INC-1042")).decision == StoredDecision(
         "INC-1042", 4, DecisionContent.of_decision(decisions[-1]), published=True
     )
@@ -301,7 +260,7 @@ async def test_the_first_event_publishes_revision_1_even_when_nothing_is_require
 
 async def test_an_event_that_changes_nothing_publishes_nothing() -> None:
     ports = new_ports()
-    events = contract_example("INC-1")
+    events = testing.contract_example_events("INC-1")
     await feed(ports, events)
     await feed(
         ports, [ev("INC-1", "note", "timeline.logged", "2026-11-20T10:00:00Z", {"text": "db failover"})]
@@ -312,10 +271,10 @@ async def test_an_event_that_changes_nothing_publishes_nothing() -> None:
 
 async def test_out_of_order_and_duplicated_events_reach_the_same_decision_gap_free() -> None:
     in_order = new_ports()
-    await feed(in_order, contract_example("INC-1"))
+    await feed(in_order, testing.contract_example_events("INC-1"))
     expected = content(publisher_of(in_order).latest("INC-1"))
     for seed in range(5):
-        shuffled = contract_example("INC-1") * 2
+        shuffled = testing.contract_example_events("INC-1") * 2
         random.Random(seed).shuffle(shuffled)
         ports = new_ports()
         await feed(ports, shuffled)
@@ -327,7 +286,7 @@ async def test_out_of_order_and_duplicated_events_reach_the_same_decision_gap_fr
 async def test_a_second_replica_with_its_own_cache_never_regresses_the_decision() -> None:
     store, publisher = InMemoryPolicyStore(), RecordingPublisher()
     a, b = new_ports(store, publisher), new_ports(store, publisher)
-    events = contract_example("INC-1")
+    events = testing.contract_example_events("INC-1")
     await feed(a, events[:2])  # a caches the incident's facts
     await feed(b, events[2:])  # b resolves and closes it
     await feed(a, [ev("INC-1", "note", "timeline.logged", "2026-11-20T13:00:00Z", {"text": "done"})])
@@ -354,9 +313,9 @@ async def test_cached_facts_fold_each_event_once_and_a_miss_reads_the_history_on
 async def test_a_cache_too_small_for_the_incidents_still_decides_correctly() -> None:
     ports = new_ports(cache=1)
     for incident in ("INC-A", "INC-B"):
-        await feed(ports, contract_example(incident)[:2])
+        await feed(ports, testing.contract_example_events(incident)[:2])
     for incident in ("INC-A", "INC-B"):
-        await feed(ports, contract_example(incident)[2:])
+        await feed(ports, testing.contract_example_events(incident)[2:])
     assert isinstance(ports.facts, IncidentFactsCache)
     assert len(ports.facts) == 1
     for incident in ("INC-A", "INC-B"):
@@ -370,7 +329,7 @@ async def test_a_cache_too_small_for_the_incidents_still_decides_correctly() -> 
 
 async def test_a_publish_that_fails_once_is_published_by_the_redelivery_exactly_once() -> None:
     ports = new_ports()
-    events = contract_example("INC-1")
+    events = testing.contract_example_events("INC-1")
     await feed(ports, events[:1])
     publisher_of(ports).fail_before = 1
     with pytest.raises(UnacknowledgedPublish):
@@ -388,7 +347,7 @@ async def test_a_publish_that_fails_once_is_published_by_the_redelivery_exactly_
 
 async def test_a_lost_acknowledgement_never_publishes_the_revision_twice() -> None:
     ports = new_ports()
-    events = contract_example("INC-1")
+    events = testing.contract_example_events("INC-1")
     await feed(ports, events[:1])
     publisher_of(ports).lose_ack_after = 1
     with pytest.raises(UnacknowledgedPublish):
@@ -403,7 +362,7 @@ async def test_the_sweep_publishes_what_a_crash_left_unpublished_once() -> None:
     crashed = new_ports(store)
     publisher_of(crashed).fail_before = 1
     with pytest.raises(UnacknowledgedPublish):
-        await feed(crashed, contract_example("INC-1")[:1])
+        await feed(crashed, testing.contract_example_events("INC-1")[:1])
     restarted = new_ports(store, publisher_of(crashed))
     assert await publish_pending_decisions(restarted) == 1
     assert await publish_pending_decisions(restarted) == 0

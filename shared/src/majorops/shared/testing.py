@@ -126,6 +126,57 @@ def contract_decision(incident: str, revision: int, requirement: str = "mandator
     }
 
 
+def contract_example_events(incident: str = "INC-1042") -> list[dict[str, Any]]:
+    """CONTRACT §3's example incident, in the order it happened: alerted 09:00, declared P1 09:14
+    with customer impact, resolved 11:15, closed Friday 2026-11-20 12:00."""
+
+    def ev(n: int, kind: str, at: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        return event_envelope(incident, f"{incident}-{n}", f"majorops.{kind}", at, data)
+
+    return [
+        ev(1, "alert.fired", "2026-11-20T09:00:00Z", {"alert_name": "HighLatency"}),
+        ev(
+            2,
+            "incident.declared",
+            "2026-11-20T09:14:00Z",
+            {"title": "Checkout latency", "severity": "P1", "customer_impact": True},
+        ),
+        ev(3, "incident.resolved", "2026-11-20T11:15:00Z"),
+        ev(4, "incident.closed", "2026-11-20T12:00:00Z"),
+    ]
+
+
+def contract_example_published(incident: str = "INC-1042", revision: int = 4) -> dict[str, Any]:
+    """The decision policy publishes for :func:`contract_example_events`: CONTRACT §3's example JSON,
+    plus what reminders needs beyond it (``declared_at``, ``resolved_at``) and the repeat field."""
+    return {
+        "incident_id": incident,
+        "revision": revision,
+        "requirement": "mandatory",
+        "reasons": [
+            {
+                "rule": "critical_any_duration",
+                "text": "Critical (P1) incident: After Action mandatory at any duration",
+            }
+        ],
+        "severity": "critical",
+        "duration_seconds": 8100,
+        "customer_impact": True,
+        "repeat_of": [],
+        "closed_at": "2026-11-20T12:00:00Z",
+        "deadlines": {
+            "schedule_by": "2026-11-21T12:00:00Z",
+            "hold_by": "2026-11-27T12:00:00Z",
+            "draft_due": None,
+            "publish_by": None,
+            "action_review_at": None,
+        },
+        "declared_at": "2026-11-20T09:14:00Z",
+        "resolved_at": "2026-11-20T11:15:00Z",
+        "repeat_open_action_items": [],
+    }
+
+
 # --- JetStream -------------------------------------------------------------------------------------
 
 
