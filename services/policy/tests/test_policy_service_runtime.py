@@ -28,7 +28,6 @@ from majorops.shared.testing import (
     dead_letters,
     eventually,
     running,
-    unused_port,
 )
 from majorops.shared.testing import publish_event as publish
 
@@ -237,30 +236,6 @@ async def test_policy_runs_as_a_process_logs_json_and_stops_cleanly_on_sigterm(
         for line in recorded
     ), lines
     assert any(line.get("event") == "policy.stopped" for line in lines)
-
-
-async def test_sigterm_while_nats_is_still_unreachable_stops_the_process_cleanly(tmp_path: Path) -> None:
-    log_path = tmp_path / "policy.log"
-    # Nothing listens there: the process keeps trying to connect, as it would before NATS is up.
-    env = {**os.environ, **settings_env(f"nats://127.0.0.1:{unused_port()}", tmp_path / "data")}
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "majorops.policy"], env=env, stdout=log_file, stderr=log_file
-        )
-        try:
-
-            async def starting() -> str:
-                return log_path.read_text()
-
-            await eventually(starting, lambda text: "policy.starting" in text, "policy starting")
-            process.send_signal(signal.SIGTERM)
-            code = await asyncio.to_thread(process.wait, DEADLINE_SECONDS)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    assert code == 0, log_path.read_text()
-    assert "policy.stopped" in log_path.read_text()
 
 
 async def test_changed_consumer_settings_take_effect_at_the_next_start(

@@ -32,7 +32,6 @@ from majorops.shared.testing import (
     publish_decision,
     publish_event,
     running,
-    unused_port,
 )
 from majorops.shared.testing import (
     contract_decision as decision,
@@ -280,27 +279,3 @@ async def test_reminders_runs_as_a_process_and_stops_cleanly_on_sigterm(
         line.get("event") == "decision.recorded" and line["incident_id"] == unique_id for line in lines
     )
     assert any(line.get("event") == "reminders.stopped" for line in lines)
-
-
-async def test_sigterm_while_nats_is_still_unreachable_stops_the_process_cleanly(tmp_path: Path) -> None:
-    log_path = tmp_path / "reminders.log"
-    # Nothing listens there: the process keeps trying to connect, as it would before NATS is up.
-    env = {**os.environ, **settings_env(f"nats://127.0.0.1:{unused_port()}", tmp_path / "data")}
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "majorops.reminders"], env=env, stdout=log_file, stderr=log_file
-        )
-        try:
-
-            async def starting() -> str:
-                return log_path.read_text()
-
-            await eventually(starting, lambda text: "reminders.starting" in text, "reminders starting")
-            process.send_signal(signal.SIGTERM)
-            code = await asyncio.to_thread(process.wait, DEADLINE_SECONDS)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    assert code == 0, log_path.read_text()
-    assert "reminders.stopped" in log_path.read_text()
