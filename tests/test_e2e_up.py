@@ -94,6 +94,11 @@ class Up:
             out.append(f"--- {path.name}\n" + path.read_text(errors="replace")[-3000:])
         return "\n".join(out)
 
+    def stop_output(self) -> str:
+        """Stop and return what was printed after the "ready" line."""
+        self.stop()
+        return "".join(self.output)
+
     def stop(self, timeout: float = 30.0) -> int:
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
@@ -264,3 +269,30 @@ def test_kill_9_of_any_service_loses_no_accepted_event(up: Up) -> None:
     assert final is not None
     assert len(final["timeline"]) == len(want), "an event was stored twice"
     assert up.stop() == 0
+
+
+def test_kill_9_of_the_broker_loses_no_accepted_event(up: Up) -> None:
+    """JetStream runs with sync_interval always: what it acknowledged survives a kill -9."""
+    up.start()
+    incident = "INC-E2E-BROKER"
+    first = [
+        event(incident, n, "timeline.logged", f"2026-11-20T10:{n:02d}:00Z", text=f"step {n}")
+        for n in range(5)
+    ]
+    assert post(f"{up.ingest}/v1/events", first) == {"accepted": 5, "duplicates": 0}
+    broker = next(pid for pid, cmd in processes_of(up.data_dir).items() if "nats-server" in cmd)
+    os.kill(broker, signal.SIGKILL)
+    second = [
+        event(incident, n, "timeline.logged", f"2026-11-20T10:{n:02d}:00Z", text=f"step {n}")
+        for n in range(5, 10)
+    ]
+    # The sender retries until ingest answers 202 again (the supervisor restarts the broker).
+    assert post(f"{up.ingest}/v1/events", second) == {"accepted": 5, "duplicates": 0}
+    want = {e["id"] for e in first + second}
+    got = wait_for(
+        lambda: (r := review(up, incident)) and {i["event_id"] for i in r["timeline"]} >= want and r,
+        60,
+        "every accepted event in the review after the broker restarted",
+    )
+    assert len(got["timeline"]) == 10
+    assert "nats-server exited; restarting it" in "".join(up.output) + up.stop_output()
