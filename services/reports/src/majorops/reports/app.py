@@ -14,8 +14,10 @@ import structlog
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from nats.aio.msg import Msg
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from majorops.reports.adapters.jetstream import JetStreamEventPublisher
 from majorops.reports.adapters.mongo import MongoReviewStore
@@ -239,6 +241,18 @@ def validation_problem(exc: RequestValidationError) -> Problem:
     return invalid_input(fields, where)
 
 
+def allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method served at the path template the request's path falls under.
+
+    Starlette's 405 names only the methods of the first route whose path matched, but one path
+    template can have several routes (``GET`` and ``PATCH /v1/reviews/{incident_id}``); ``Allow``
+    must list them all (RFC 9110 §15.5.6), and only those the OpenAPI documents for that template.
+    """
+    routes = [route for route in app.router.routes if isinstance(route, APIRoute)]
+    template = next((r.path for r in routes if r.matches(request.scope)[0] is not Match.NONE), None)
+    return sorted({method for r in routes if r.path == template for method in r.methods or ()})
+
+
 def review_response(document: dict[str, Any], etag: str, status_code: int = 200) -> JSONResponse:
     return JSONResponse(
         document, status_code=status_code, headers={"ETag": etag, "Cache-Control": "no-cache"}
@@ -311,10 +325,13 @@ def create_app(settings: ReportsSettings | None = None, *, clock: Clock = utc_no
         return problem_response(validation_problem(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
         slug = title.lower().replace(" ", "-")
-        problem = Problem(exc.status_code, title, str(exc.detail), slug, headers=dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app, request))
+        problem = Problem(exc.status_code, title, str(exc.detail), slug, headers=headers)
         return problem_response(problem)
 
     @app.exception_handler(StoreNotOpen)

@@ -8,13 +8,21 @@ refused: a typo ("ownr") must not be silently dropped from a person's edit.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
-from majorops.shared.events import DueDate, ItemId, Person, Text
+from majorops.reports.domain.learning_review import DueDateField
+from majorops.shared.events import ItemId, Person, Text
 
-_STRICT_BODY = ConfigDict(frozen=True, extra="forbid")
+# An empty change is refused ("needs at least one of …"); ``minProperties`` says so in the schema.
+_STRICT_BODY = ConfigDict(frozen=True, extra="forbid", json_schema_extra={"minProperties": 1})
+
+# A blank title or owner is refused ("must not be blank"): the schema says so with a pattern
+# that needs one non-space character, so that a body following the schema is accepted.
+_NOT_BLANK = {"type": "string", "minLength": 1, "pattern": r"\S"}
+TextField = Annotated[Text, WithJsonSchema(_NOT_BLANK)]
+PersonField = Annotated[Person, WithJsonSchema(_NOT_BLANK)]
 
 
 class NewActionItem(BaseModel):
@@ -31,9 +39,9 @@ class NewActionItem(BaseModel):
     item_id: ItemId | None = Field(
         default=None, description="The item's id; generated (AI-<8 hex digits>) when absent"
     )
-    title: Text
-    owner: Person | None = None
-    due: DueDate | None = Field(
+    title: TextField
+    owner: PersonField | None = None
+    due: DueDateField | None = Field(
         default=None, description="RFC 3339 time, or a YYYY-MM-DD date (end of that day)"
     )
 
@@ -46,9 +54,11 @@ class ActionItemChanges(BaseModel):
 
     model_config = _STRICT_BODY
 
-    title: Text | None = None
-    owner: Person | None = None
-    due: DueDate | None = Field(
+    # Not nullable in the schema: ``null`` is refused (a title cannot be cleared); the default
+    # None only means "not given" (model_fields_set tells which fields were sent).
+    title: Annotated[Text | None, WithJsonSchema(_NOT_BLANK)] = None
+    owner: PersonField | None = None
+    due: DueDateField | None = Field(
         default=None, description="RFC 3339 time, or a YYYY-MM-DD date (end of that day)"
     )
 

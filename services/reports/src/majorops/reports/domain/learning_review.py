@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from majorops.reports.domain.attendees import Attendees, choose_attendees
 from majorops.reports.domain.data_gaps import DataGap, find_data_gaps
@@ -57,6 +57,20 @@ from majorops.shared.events import (
 )
 
 ActionItemStatus = Literal["open", "completed"]
+
+# The OpenAPI schemas of what people send say exactly what the validators accept, so that a
+# client (or a test generated from the schema) that follows the schema is never refused.
+DueDateField = Annotated[
+    DueDate,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "anyOf": [{"format": "date-time"}, {"format": "date"}],
+            "description": "RFC 3339 time with an offset, or a YYYY-MM-DD date (end of that day)",
+        }
+    ),
+]
+"""A due date as people send it: an RFC 3339 timestamp, or a plain date."""
 
 _FROZEN = ConfigDict(frozen=True)
 
@@ -130,7 +144,7 @@ class Change(BaseModel):
 
     text: str
     owner: str | None = None
-    due: DueDate | None = None
+    due: DueDateField | None = None
 
 
 class ActionItem(BaseModel):
@@ -170,7 +184,8 @@ class Narrative(BaseModel):
     contributing factors of the latest ``rootcause.identified``; nothing for the others).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # An empty patch is refused ("needs at least one of …"); ``minProperties`` says so in the schema.
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={"minProperties": 1})
 
     root_cause: str | None = None
     contributing_factors: list[str] | None = None
