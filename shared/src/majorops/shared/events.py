@@ -101,7 +101,9 @@ def _non_blank(value: str) -> str:
 
 # Timestamps stay the strings they were sent as (the payload is republished "as received");
 # they are only checked here and parsed where a rule needs them.
-Timestamp = Annotated[StrictStr, AfterValidator(_check_rfc3339)]
+TIMESTAMP_SCHEMA: dict[str, Any] = {"format": "date-time", "pattern": _RFC3339.pattern}
+"""How an RFC 3339 timestamp with an offset is described in JSON schemas (documentation only)."""
+Timestamp = Annotated[StrictStr, AfterValidator(_check_rfc3339), Field(json_schema_extra=TIMESTAMP_SCHEMA)]
 DueDate = Annotated[StrictStr, AfterValidator(_check_due)]
 """An RFC 3339 timestamp, or a plain ``YYYY-MM-DD`` date (an action item due "by that day")."""
 Text = Annotated[StrictStr, AfterValidator(_non_blank)]
@@ -405,7 +407,13 @@ class CloudEvent(BaseModel):
     specversion: Literal["1.0"]
     id: Annotated[StrictStr, Field(min_length=1, max_length=EVENT_ID_MAX_LENGTH)]
     source: Annotated[StrictStr, Field(min_length=1)]
-    type: StrictStr
+    type: Annotated[
+        StrictStr,
+        Field(
+            description="One of the event types of CONTRACT §1, or one this deployment added on purpose",
+            json_schema_extra={"pattern": r"^majorops\.[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$"},
+        ),
+    ]
     time: Timestamp
     subject: Annotated[StrictStr, Field(pattern=INCIDENT_ID_PATTERN)]
     datacontenttype: Literal["application/json"] | None = None

@@ -13,10 +13,11 @@ from faststream.nats.annotations import NatsMessage
 
 from majorops.ingest.adapters.jetstream import JetStreamEventPublisher
 from majorops.ingest.config import IngestSettings
-from majorops.ingest.domain.alertmanager import webhook_to_events
-from majorops.ingest.domain.batch import MAX_BODY_BYTES, IngestOutcome, Problem, too_large
+from majorops.ingest.domain.alertmanager import AmWebhook, webhook_to_events
+from majorops.ingest.domain.batch import MAX_BATCH, MAX_BODY_BYTES, IngestOutcome, Problem, too_large
 from majorops.ingest.handlers import PublishFailed, accept_events, parse_body, unavailable
 from majorops.shared import subjects
+from majorops.shared.events import CloudEvent
 from majorops.shared.jetstream import connect_broker, make_broker, streams_present
 
 SERVICE = "ingest"
@@ -79,6 +80,57 @@ class IngestRuntime:
         return await streams_present(self.broker.connection.jetstream(), [subjects.EVENTS_STREAM])
 
 
+def inline_definitions(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema with its local ``$defs`` references replaced by the definitions themselves,
+    so that it can stand inline in the OpenAPI document (nothing there resolves ``#/$defs``)."""
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(definitions[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return dict(resolve(schema))
+
+
+OUTCOME_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["accepted", "duplicates"],
+    "properties": {
+        "accepted": {"type": "integer", "minimum": 0, "description": "events new to the system, published"},
+        "duplicates": {"type": "integer", "minimum": 0, "description": "events whose id was accepted before"},
+    },
+}
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem document; `errors` lists each problem by array index and field",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {
+                    "index": {"type": "integer"},
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
 def problem_response(problem: Problem) -> JSONResponse:
     return JSONResponse(problem.as_dict(), status_code=problem.status, media_type="application/problem+json")
 
@@ -124,21 +176,49 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
 
+    problem = {"application/problem+json": {"schema": PROBLEM_SCHEMA}}
     responses: dict[int | str, dict[str, Any]] = {
-        202: {"description": "Accepted: counts of new and duplicate events"},
-        400: {"description": "Body is not JSON"},
-        413: {"description": "Body over 1 MiB"},
-        422: {"description": "Some event is invalid; nothing was published"},
-        503: {"description": "JetStream did not acknowledge; retry the request"},
+        202: {
+            "description": "Accepted: counts of new and duplicate events",
+            "content": {"application/json": {"schema": OUTCOME_SCHEMA}},
+        },
+        400: {"description": "Body is not JSON", "content": problem},
+        413: {"description": "Body over 1 MiB", "content": problem},
+        422: {"description": "Some event is invalid; nothing was published", "content": problem},
+        503: {"description": "JetStream did not acknowledge; retry the request", "content": problem},
+    }
+    envelope = CloudEvent.model_json_schema()
+    events_body = {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            envelope,
+                            {"type": "array", "items": envelope, "minItems": 1, "maxItems": MAX_BATCH},
+                        ]
+                    }
+                }
+            },
+        }
+    }
+    alertmanager_body = {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": inline_definitions(AmWebhook.model_json_schema())}},
+        }
     }
 
-    @app.post("/v1/events", status_code=202, responses=responses)
+    @app.post("/v1/events", status_code=202, responses=responses, openapi_extra=events_body)
     async def post_events(request: Request) -> JSONResponse:
         """One CloudEvents envelope or an array of up to 1000, all or nothing."""
         raw = await read_body(request)
         return answer(raw if isinstance(raw, Problem) else await runtime.ingest(raw))
 
-    @app.post("/v1/webhooks/alertmanager", status_code=202, responses=responses)
+    @app.post(
+        "/v1/webhooks/alertmanager", status_code=202, responses=responses, openapi_extra=alertmanager_body
+    )
     async def post_alertmanager(request: Request) -> JSONResponse:
         """Prometheus Alertmanager webhook (payload version 4): each alert becomes alert.fired/resolved."""
         raw = await read_body(request)

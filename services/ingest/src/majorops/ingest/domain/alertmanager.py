@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
@@ -23,8 +23,8 @@ _NUMBER = re.compile(r"^\s*\d+\s*$")
 class AmAlert(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    status: StrictStr
-    labels: dict[str, StrictStr]
+    status: Annotated[StrictStr, Field(json_schema_extra={"enum": ["firing", "resolved"]})]
+    labels: Annotated[dict[str, StrictStr], Field(json_schema_extra={"required": ["alertname"]})]
     annotations: dict[str, StrictStr] = Field(default_factory=dict)
     startsAt: StrictStr
     endsAt: StrictStr | None = None
@@ -35,7 +35,7 @@ class AmAlert(BaseModel):
 class AmWebhook(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    version: StrictStr
+    version: Annotated[StrictStr, Field(json_schema_extra={"enum": ["4"]})]
     groupKey: StrictStr
     status: StrictStr
     receiver: StrictStr = "webhook"
