@@ -18,7 +18,6 @@ from majorops.reports.domain.follow_up import (
 from majorops.reports.domain.learning_review import ActionItem, LearningReview, assemble_learning_review
 from majorops.reports.domain.listing import (
     action_item_records,
-    due_moment,
     next_deadline,
     open_deadlines,
     review_listing,
@@ -27,7 +26,7 @@ from majorops.reports.domain.render_html import render_html
 from majorops.reports.domain.render_markdown import render_markdown
 from majorops.reports.domain.timeline import ReviewStatus
 from majorops.shared.decisions import AfterActionDecision
-from majorops.shared.events import CloudEvent, Severity, validate_event
+from majorops.shared.events import CloudEvent, Severity, due_moment, validate_event
 
 INCIDENT = "INC-2001"
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any, Literal
@@ -85,8 +85,28 @@ def _check_rfc3339(value: object) -> object:
     return value
 
 
+def is_plain_date(due: str) -> bool:
+    """Whether a ``due`` is a plain ``YYYY-MM-DD`` date rather than a timestamp."""
+    return _ISO_DATE.match(due) is not None
+
+
+def due_moment(due: str, timezone: tzinfo = UTC) -> datetime:
+    """The instant (UTC) a ``due`` (action item, MTM item, change) falls due.
+
+    An RFC 3339 timestamp is that instant. A plain date ``YYYY-MM-DD`` means "by the end of that
+    day" in ``timezone`` (the organisation's, UTC by default): it falls due at the *start of the
+    next day*, so a completion at any moment of the due date is on time, and one stamped exactly at
+    the following midnight meets it exactly at its due time (which counts as met). Reminders
+    escalates by this reading and reports lists overdue items by it, so the two always agree.
+    """
+    if is_plain_date(due):
+        next_day = date.fromisoformat(due) + timedelta(days=1)
+        return datetime.combine(next_day, time(0), tzinfo=timezone).astimezone(UTC)
+    return parse_rfc3339(due).astimezone(UTC)
+
+
 def _check_due(value: object) -> object:
-    if isinstance(value, str) and _ISO_DATE.match(value):
+    if isinstance(value, str) and is_plain_date(value):
         date.fromisoformat(value)
         return value
     parse_rfc3339(value)

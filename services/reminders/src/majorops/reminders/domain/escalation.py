@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 from majorops.reminders.domain.levels import EscalationLevel, PlannedEscalation
 from majorops.reminders.domain.obligations import Obligation
-from majorops.reminders.domain.record import ActionItem, is_plain_date, role_key
+from majorops.reminders.domain.record import ActionItem, role_key
 from majorops.shared.escalations import Escalation, Notify, ObligationKind
+from majorops.shared.events import is_plain_date
 
 _MOST_ITEMS_LISTED = 10
 

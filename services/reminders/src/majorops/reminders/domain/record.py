@@ -13,10 +13,9 @@ holds each role.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from pydantic import ValidationError
 
@@ -32,6 +31,7 @@ from majorops.shared.events import (
     VendorEngaged,
     VendorRcaCommitted,
     VendorRcaReceived,
+    due_moment,
     mtm_item_id,
     normalise_severity,
     parse_rfc3339,
@@ -39,27 +39,6 @@ from majorops.shared.events import (
 
 EventKey = tuple[datetime, str]
 """The total order every tie is broken by: event time (UTC), then event id."""
-
-_PLAIN_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def is_plain_date(due: str) -> bool:
-    """Whether an action item ``due`` is a plain ``YYYY-MM-DD`` date rather than a timestamp."""
-    return _PLAIN_DATE.match(due) is not None
-
-
-def due_moment(due: str, timezone: tzinfo = UTC) -> datetime:
-    """The instant (UTC) an action item ``due`` falls due.
-
-    An RFC 3339 timestamp is that instant. A plain date ``YYYY-MM-DD`` means "by the end of that
-    day" in ``timezone`` (the organisation's, UTC by default): the item falls due at the *start of
-    the next day*, so a completion at any moment of the due date is on time, and one stamped exactly
-    at the following midnight meets the obligation exactly at its due time (which counts as met).
-    """
-    if is_plain_date(due):
-        next_day = date.fromisoformat(due) + timedelta(days=1)
-        return datetime.combine(next_day, time(0), tzinfo=timezone).astimezone(UTC)
-    return parse_rfc3339(due).astimezone(UTC)
 
 
 def vendor_key(name: str) -> str:

@@ -17,15 +17,14 @@ A deadline met late is met: lateness is what escalations are for, the list shows
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from majorops.reports.domain.learning_review import ActionItem, ActionItemStatus, LearningReview
 from majorops.reports.domain.timeline import ReviewStatus
 from majorops.shared.decisions import Requirement
-from majorops.shared.events import Severity, parse_rfc3339
+from majorops.shared.events import Severity, due_moment
 
 
 def _mandatory(review: LearningReview) -> bool:
@@ -57,22 +56,6 @@ def next_deadline(review: LearningReview) -> datetime | None:
     """The earliest open deadline, or ``None`` when nothing is left to do by a date."""
     left = open_deadlines(review).values()
     return min(left) if left else None
-
-
-_PLAIN_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def due_moment(due: str, timezone: tzinfo = UTC) -> datetime:
-    """The instant an action item ``due`` falls due, in UTC.
-
-    An RFC 3339 timestamp is that instant. A plain ``YYYY-MM-DD`` date means "by the end of that
-    day" in the organisation's time zone: the item falls due at the start of the next day there
-    (the reading reminders escalates by, so the list and the escalations agree).
-    """
-    if _PLAIN_DATE.match(due):
-        next_day = date.fromisoformat(due) + timedelta(days=1)
-        return datetime.combine(next_day, time(0), tzinfo=timezone).astimezone(UTC)
-    return parse_rfc3339(due).astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
