@@ -104,28 +104,6 @@ def event_envelope(
     }
 
 
-def contract_decision(incident: str, revision: int, requirement: str = "mandatory") -> dict[str, Any]:
-    """A decision as policy publishes it, with CONTRACT §3's critical, closed example incident."""
-    return {
-        "incident_id": incident,
-        "revision": revision,
-        "requirement": requirement,
-        "reasons": [{"rule": "critical_any_duration", "text": "Critical (P1) incident"}],
-        "severity": "critical",
-        "duration_seconds": 8100,
-        "customer_impact": True,
-        "repeat_of": [],
-        "closed_at": "2026-11-20T12:00:00Z",
-        "deadlines": {
-            "schedule_by": "2026-11-21T12:00:00Z",
-            "hold_by": "2026-11-27T12:00:00Z",
-            "draft_due": None,
-            "publish_by": None,
-            "action_review_at": None,
-        },
-    }
-
-
 def contract_example_events(incident: str = "INC-1042") -> list[dict[str, Any]]:
     """CONTRACT §3's example incident, in the order it happened: alerted 09:00, declared P1 09:14
     with customer impact, resolved 11:15, closed Friday 2026-11-20 12:00."""
@@ -175,6 +153,14 @@ def contract_example_published(incident: str = "INC-1042", revision: int = 4) ->
         "resolved_at": "2026-11-20T11:15:00Z",
         "repeat_open_action_items": [],
     }
+
+
+def contract_decision(incident: str, revision: int, requirement: str = "mandatory") -> dict[str, Any]:
+    """A decision as CONTRACT §3 shows it (no extension fields), at any revision and requirement."""
+    decision = contract_example_published(incident, revision)
+    for extension in ("declared_at", "resolved_at", "repeat_open_action_items"):
+        del decision[extension]
+    return decision | {"requirement": requirement}
 
 
 # --- JetStream -------------------------------------------------------------------------------------
