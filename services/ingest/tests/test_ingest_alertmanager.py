@@ -15,8 +15,8 @@ import pytest
 from majorops.ingest.app import create_app
 from majorops.ingest.config import IngestSettings
 from majorops.ingest.domain.alertmanager import webhook_to_events
-from majorops.ingest.domain.batch import Problem
 from majorops.shared.events import validate_event
+from majorops.shared.problems import Problem
 
 FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "alertmanager"
 LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -33,9 +33,9 @@ from majorops.reports.handlers import (
     update_action_item,
 )
 from majorops.reports.ports import ActionItemQuery, ReportsPorts, ReviewQuery, StoredReview
-from majorops.reports.problems import Problem
 from majorops.shared.events import CloudEvent, validate_event
 from majorops.shared.jetstream import PoisonMessage, UnacknowledgedPublish
+from majorops.shared.problems import Problem
 
 INC = "INC-7"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

@@ -14,11 +14,12 @@ from faststream.nats.annotations import NatsMessage
 from majorops.ingest.adapters.jetstream import JetStreamEventPublisher
 from majorops.ingest.config import IngestSettings
 from majorops.ingest.domain.alertmanager import AmWebhook, webhook_to_events
-from majorops.ingest.domain.batch import MAX_BATCH, MAX_BODY_BYTES, IngestOutcome, Problem, too_large
+from majorops.ingest.domain.batch import MAX_BATCH, MAX_BODY_BYTES, IngestOutcome, too_large
 from majorops.ingest.handlers import PublishFailed, accept_events, parse_body, unavailable
 from majorops.shared import subjects
 from majorops.shared.events import CloudEvent
 from majorops.shared.jetstream import connect_broker, make_broker, streams_present
+from majorops.shared.problems import PROBLEM_MEDIA_TYPE, Problem
 
 SERVICE = "ingest"
 log = structlog.get_logger(__name__)
@@ -132,7 +133,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 
 
 def problem_response(problem: Problem) -> JSONResponse:
-    return JSONResponse(problem.as_dict(), status_code=problem.status, media_type="application/problem+json")
+    return JSONResponse(problem.as_dict(), status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE)
 
 
 async def read_body(request: Request) -> bytes | Problem:

@@ -7,9 +7,10 @@ from typing import Any
 
 import structlog
 
-from majorops.ingest.domain.batch import IngestOutcome, Problem, not_json, validate_batch
+from majorops.ingest.domain.batch import IngestOutcome, not_json, validate_batch
 from majorops.ingest.ports import EventPublisher
 from majorops.shared.events import CloudEvent
+from majorops.shared.problems import Problem
 
 log = structlog.get_logger(__name__)
 

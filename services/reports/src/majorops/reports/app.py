@@ -47,14 +47,7 @@ from majorops.reports.handlers import (
     update_action_item,
 )
 from majorops.reports.ports import ActionItemQuery, Clock, ReportsPorts, ReviewQuery, ReviewStore, utc_now
-from majorops.reports.problems import (
-    PROBLEM_MEDIA_TYPE,
-    Problem,
-    invalid_input,
-    not_json,
-    unknown_action_item,
-    unknown_incident,
-)
+from majorops.reports.problems import invalid_input, not_json, unknown_action_item, unknown_incident
 from majorops.reports.views import (
     AcceptedChange,
     ActionItemListItem,
@@ -73,6 +66,7 @@ from majorops.shared.jetstream import (
     streams_present,
     subscribe_durable,
 )
+from majorops.shared.problems import PROBLEM_MEDIA_TYPE, Problem
 
 SERVICE = "reports"
 READY_NATS_TIMEOUT_SECONDS = 0.5

@@ -52,17 +52,12 @@ from majorops.reports.domain.listing import (
 )
 from majorops.reports.domain.timeline import RecordedEvent, ReviewStatus, in_record_order, review_status
 from majorops.reports.ports import ActionItemQuery, ReportsPorts, ReviewQuery, StoredReview
-from majorops.reports.problems import (
-    Problem,
-    invalid_input,
-    unavailable,
-    unknown_action_item,
-    unknown_incident,
-)
+from majorops.reports.problems import invalid_input, unavailable, unknown_action_item, unknown_incident
 from majorops.shared.decisions import AfterActionDecision, format_utc
 from majorops.shared.escalations import Escalation
 from majorops.shared.events import CloudEvent, EventType, EventValidationError, FieldError, validate_event
 from majorops.shared.jetstream import PoisonMessage, UnacknowledgedPublish
+from majorops.shared.problems import Problem
 from majorops.shared.storage.eventlog import StoredEvent
 
 log = structlog.get_logger(__name__)

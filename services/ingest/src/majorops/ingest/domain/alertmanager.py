@@ -13,8 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
-from majorops.ingest.domain.batch import Problem
 from majorops.shared.events import INCIDENT_ID_PATTERN, EventType, FieldError, parse_rfc3339
+from majorops.shared.problems import Problem
 
 _INCIDENT_ID = re.compile(INCIDENT_ID_PATTERN)
 _NUMBER = re.compile(r"^\s*\d+\s*$")

@@ -2,38 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from majorops.shared.events import CloudEvent, EventValidationError, FieldError, validate_event
+from majorops.shared.problems import Problem
 
 MAX_BATCH = 1000
 MAX_BODY_BYTES = 1024 * 1024
-
-PROBLEM_BASE = "https://majorops.dev/problems"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """An RFC 9457 problem document; ``errors`` lists each problem by array index and field."""
-
-    status: int
-    title: str
-    detail: str
-    slug: str
-    errors: Sequence[FieldError] = field(default_factory=tuple)
-
-    def as_dict(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {
-            "type": f"{PROBLEM_BASE}/{self.slug}",
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-        }
-        if self.errors:
-            doc["errors"] = [e.as_dict() for e in self.errors]
-        return doc
 
 
 def not_json(reason: str) -> Problem:
