@@ -1,4 +1,4 @@
-"""How a service process without HTTP lives: start, wait for SIGTERM/SIGINT, stop gracefully."""
+"""How a service process lives: start, wait for SIGTERM/SIGINT, stop gracefully."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import structlog
+import uvicorn
 
 log = structlog.get_logger(__name__)
 
@@ -46,3 +47,12 @@ async def run_until_signalled(
         for signum in watched:
             loop.remove_signal_handler(signum)
         await stop()
+
+
+def serve_http(app: Any, host: str, port: int) -> None:
+    """Serve an HTTP service's ASGI app until SIGTERM/SIGINT.
+
+    Logging stays with :func:`majorops.shared.logging.configure_logging` (JSON lines, no access
+    log); in-flight requests get 10 s to finish, then the app's lifespan drains NATS.
+    """
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=10)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import uvicorn
-
 from majorops.ingest.app import SERVICE, create_app
 from majorops.ingest.config import IngestSettings
+from majorops.shared.lifecycle import serve_http
 from majorops.shared.logging import configure_logging
 from majorops.shared.settings import load_settings
 
@@ -13,14 +12,7 @@ from majorops.shared.settings import load_settings
 def main() -> None:
     settings = load_settings(IngestSettings, SERVICE)
     configure_logging(SERVICE, settings.log_level, settings.replica)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.ingest_host,
-        port=settings.ingest_port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    serve_http(create_app(settings), settings.ingest_host, settings.ingest_port)
 
 
 if __name__ == "__main__":
