@@ -8,6 +8,7 @@ import pytest
 
 from majorops.shared.events import (
     EVENT_DATA_MODELS,
+    SEVERITY_ALIASES,
     EventType,
     EventValidationError,
     Severity,
@@ -29,6 +30,13 @@ def env(type_: str = "majorops.incident.declared", **overrides: Any) -> dict[str
     }
     base.update(overrides)
     return base
+
+
+def message_of(raw: Any, field: str, extra_types: frozenset[str] = frozenset()) -> str:
+    with pytest.raises(EventValidationError) as info:
+        validate_event(raw, extra_types)
+    [message] = [e.message for e in info.value.errors if e.field == field]
+    return message
 
 
 def fields_of(raw: Any) -> set[str]:
@@ -152,3 +160,71 @@ def test_extra_types_must_be_well_formed(name: str) -> None:
 
 def test_not_an_object() -> None:
     assert fields_of(["x"]) == {"(envelope)"}
+
+
+@pytest.mark.parametrize(
+    ("type_", "severity", "got"),
+    [
+        ("majorops.incident.declared", "urgent", "'urgent'"),
+        ("majorops.incident.declared", "P5", "'P5'"),
+        ("majorops.incident.declared", 1, "1"),
+        ("majorops.incident.declared", None, "null"),
+        ("majorops.incident.updated", "sev1", "'sev1'"),
+        ("majorops.incident.updated", ["P1"], '["P1"]'),
+    ],
+)
+def test_a_bad_severity_names_every_accepted_form(type_: str, severity: Any, got: str) -> None:
+    data = {"title": "t", "severity": severity}
+    message = message_of(env(type_, data=data), "data.severity")
+    assert message == (
+        f"must be one of 'critical', 'high', 'medium', 'low', 'P1', 'P2', 'P3', 'P4' (any case); got {got}"
+    )
+
+
+def test_severity_forms_come_from_the_enum_and_the_aliases(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new alias is named in the message by itself: nothing is hard-coded."""
+    monkeypatch.setitem(SEVERITY_ALIASES, "sev1", Severity.CRITICAL)
+    message = message_of(env(data={"title": "t", "severity": "urgent"}), "data.severity")
+    assert "'SEV1'" in message
+    assert validate_event(env(data={"title": "t", "severity": "Sev1"})).data["severity"] == "critical"
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "forms"),
+    [
+        (
+            env(data={"title": "t", "severity": "P1", "sla_status": "late"}),
+            "data.sla_status",
+            ["met", "at_risk", "breached"],
+        ),
+        (
+            env("majorops.incident.updated", data={"sla_status": "ok"}),
+            "data.sla_status",
+            ["met", "at_risk", "breached"],
+        ),
+        (
+            env("majorops.status.posted", data={"audience": "everyone", "text": "x"}),
+            "data.audience",
+            ["public", "internal"],
+        ),
+        (env(specversion="0.3"), "specversion", ["1.0"]),
+        (env(specversion=1.0), "specversion", ["1.0"]),
+        (env(datacontenttype="text/plain"), "datacontenttype", ["application/json"]),
+    ],
+)
+def test_other_enumerated_fields_name_every_accepted_form(
+    raw: dict[str, Any], field: str, forms: list[str]
+) -> None:
+    message = message_of(raw, field)
+    for form in forms:
+        assert f"'{form}'" in message
+
+
+def test_an_unknown_type_names_every_known_type_and_the_likely_one() -> None:
+    extra = parse_extra_event_types(["majorops.change.deployed"])
+    message = message_of(env("majorops.incident.declard"), "type", extra)
+    assert message.startswith("unknown event type 'majorops.incident.declard'")
+    assert "did you mean 'majorops.incident.declared'?" in message
+    for known in [*EventType, "majorops.change.deployed"]:
+        assert f"'{known}'" in message
+    assert "did you mean" not in message_of(env("page.created"), "type")

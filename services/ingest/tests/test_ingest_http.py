@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import hashlib
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,7 +17,16 @@ import pytest
 from majorops.ingest.app import create_app
 from majorops.ingest.config import IngestSettings
 from majorops.shared import subjects
-from majorops.shared.testing import connected_jetstream, consumed_messages, event_envelope, msg_id_of
+from majorops.shared.testing import (
+    connected_jetstream,
+    consumed_messages,
+    event_envelope,
+    msg_id_of,
+    purge_incidents,
+)
+
+# Captured from a real Alertmanager 0.25 (a copy of ../shared/fixtures/alertmanager).
+ALERTMANAGER_FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def envelope(
@@ -132,3 +144,46 @@ async def test_nats_request_gets_the_http_answer(
         await nc.drain()
     await asyncio.sleep(0)
     assert len(await stored_events(nats_url, unique_id)) == 1
+
+
+async def test_alertmanager_group_incident_has_title_and_severity(
+    client: httpx.AsyncClient, nats_url: str, unique_id: str
+) -> None:
+    """Alertmanager posts its notification; the AM- incident's events carry a title and a severity."""
+    payload = json.loads((ALERTMANAGER_FIXTURES / "firing.json").read_text())
+    payload["groupKey"] = f'{{}}:{{alertname="CheckoutLatencyHigh",test="{unique_id}"}}'
+    payload["alerts"][0]["fingerprint"] = f"{unique_id}-1"
+    incident = "AM-" + hashlib.sha256(payload["groupKey"].encode()).hexdigest()[:12]
+    try:
+        resp = await client.post("/v1/webhooks/alertmanager", json=payload)
+        assert resp.status_code == 202
+        assert resp.json() == {"accepted": 2, "duplicates": 0}
+        stored = await stored_events(nats_url, incident)
+        assert [s["subject"] for s in stored] == [
+            f"majorops.events.{incident}.alert.fired",
+            f"majorops.events.{incident}.incident.updated",
+        ]
+        update = stored[1]["body"]
+        assert update["data"] == {
+            "title": "Checkout p99 latency above 2s",
+            "severity": "critical",
+            "source": "alertmanager",
+        }
+        assert update["time"] == "2026-11-27T06:01:32Z"
+        assert stored[1]["msg_id"] == update["id"]
+
+        # Repeats are duplicates; a ticketed alert (incident_id label) in the group adds no update.
+        ticketed = copy.deepcopy(payload)
+        ticketed["alerts"].append(copy.deepcopy(payload["alerts"][0]))
+        ticketed["alerts"][1]["fingerprint"] = f"{unique_id}-2"
+        ticketed["alerts"][1]["labels"]["incident_id"] = unique_id
+        resp = await client.post("/v1/webhooks/alertmanager", json=ticketed)
+        assert resp.json() == {"accepted": 1, "duplicates": 2}
+        assert len(await stored_events(nats_url, incident)) == 2
+        assert [s["subject"] for s in await stored_events(nats_url, unique_id)] == [
+            f"majorops.events.{unique_id}.alert.fired"
+        ]
+    finally:
+        async with connected_jetstream(nats_url) as js:
+            await purge_incidents(js, incident)
+            await purge_incidents(js, unique_id)

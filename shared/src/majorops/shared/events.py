@@ -7,7 +7,9 @@ kept; an unknown ``type`` is an error, so that a typo never disappears silently.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 EVENT_TYPE_PREFIX = "majorops."
 INCIDENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -55,6 +58,7 @@ SEVERITY_ALIASES: Mapping[str, Severity] = {
     "p3": Severity.MEDIUM,
     "p4": Severity.LOW,
 }
+_SEVERITY_VALUES = frozenset(s.value for s in Severity)
 SEVERITY_RANK: Mapping[Severity, int] = {
     Severity.LOW: 1,
     Severity.MEDIUM: 2,
@@ -71,6 +75,41 @@ def normalise_severity(value: object) -> object:
             return SEVERITY_ALIASES[lowered].value
         return lowered
     return value
+
+
+def one_of(values: Iterable[str]) -> str:
+    """``one of 'a', 'b', 'c'``: how a message lists every accepted form of an enumerated field."""
+    return "one of " + ", ".join(f"'{value}'" for value in values)
+
+
+def severity_forms() -> list[str]:
+    """Every accepted form of a severity: the :class:`Severity` names, strongest first, then the
+    :data:`SEVERITY_ALIASES` upper-cased (both are accepted in any case). Generated, so a new alias
+    is named in error messages by itself."""
+    names = [s.value for s in sorted(Severity, key=SEVERITY_RANK.__getitem__, reverse=True)]
+    return names + sorted(alias.upper() for alias in SEVERITY_ALIASES)
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A received value as an error message shows it: a string quoted like the accepted forms
+    (``'urgent'``), anything else as JSON (``5``, ``null``); a long one is cut with ``…``."""
+    if isinstance(value, str):
+        return f"'{value}'" if len(value) <= limit else f"'{value[:limit]}…'"
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else f"{text[:limit]}…"
+
+
+def _check_severity(value: object) -> object:
+    """Normalise a severity (:func:`normalise_severity`); refuse anything else naming every accepted
+    form (pydantic's own enum message would leave the ``P1``–``P4`` aliases out)."""
+    normalised = normalise_severity(value)
+    if not isinstance(normalised, str) or normalised not in _SEVERITY_VALUES:
+        raise PydanticCustomError(
+            "severity",
+            "must be {forms} (any case); got {got}",
+            {"forms": one_of(severity_forms()), "got": shown(value)},
+        )
+    return normalised
 
 
 def parse_rfc3339(value: object) -> datetime:
@@ -128,7 +167,7 @@ DueDate = Annotated[StrictStr, AfterValidator(_check_due)]
 """An RFC 3339 timestamp, or a plain ``YYYY-MM-DD`` date (an action item due "by that day")."""
 Text = Annotated[StrictStr, AfterValidator(_non_blank)]
 Person = Annotated[StrictStr, AfterValidator(_non_blank)]
-SeverityField = Annotated[Severity, BeforeValidator(normalise_severity)]
+SeverityField = Annotated[Severity, BeforeValidator(_check_severity)]
 Number = StrictInt | StrictFloat
 NonNegativeInt = Annotated[StrictInt, Field(ge=0)]
 
@@ -514,6 +553,15 @@ def _errors_from(exc: ValidationError, prefix: str) -> list[FieldError]:
     return out
 
 
+def unknown_type_message(event_type: str, extra_types: Iterable[str] = ()) -> str:
+    """Why ``event_type`` is refused, naming the closest known type (a typo, usually) and every
+    known one: the types of CONTRACT §1 in contract order, then the deployment's own, sorted."""
+    known = [t.value for t in EventType] + sorted(set(extra_types) - set(EVENT_DATA_MODELS))
+    close = difflib.get_close_matches(event_type, known, n=1, cutoff=0.8)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"unknown event type {shown(event_type)}{hint}; must be {one_of(known)}"
+
+
 def validate_event(raw: object, extra_types: frozenset[str] = frozenset()) -> CloudEvent:
     """Validate one envelope and return it normalised; raise :class:`EventValidationError`.
 
@@ -532,9 +580,7 @@ def validate_event(raw: object, extra_types: frozenset[str] = frozenset()) -> Cl
     known = isinstance(event_type, str) and (event_type in EVENT_DATA_MODELS or event_type in extra_types)
     if isinstance(event_type, str) and not known:
         errors = [e for e in errors if e.field != "type"]
-        errors.append(
-            FieldError("type", f"unknown event type {event_type!r}; expected one of the types of CONTRACT §1")
-        )
+        errors.append(FieldError("type", unknown_type_message(event_type, extra_types)))
     data = raw.get("data", {})
     normalised_data: dict[str, Any] | None = None
     if isinstance(data, Mapping) and isinstance(event_type, str) and event_type in EVENT_DATA_MODELS:

@@ -60,13 +60,14 @@ class IngestRuntime:
             return events
         if not events:
             return IngestOutcome()
-        return await self.accept(events)
+        # One notification of a large group is one request, whatever the count of events it makes.
+        return await self.accept(events, limit=None)
 
-    async def accept(self, body: Any) -> IngestOutcome | Problem:
+    async def accept(self, body: Any, limit: int | None = MAX_BATCH) -> IngestOutcome | Problem:
         if self.publisher is None:
             return unavailable("not connected to NATS yet")
         try:
-            return await accept_events(body, self.publisher, self.extra_types)
+            return await accept_events(body, self.publisher, self.extra_types, limit)
         except PublishFailed as exc:
             return unavailable(str(exc))
 
@@ -221,7 +222,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         "/v1/webhooks/alertmanager", status_code=202, responses=responses, openapi_extra=alertmanager_body
     )
     async def post_alertmanager(request: Request) -> JSONResponse:
-        """Prometheus Alertmanager webhook (payload version 4): each alert becomes alert.fired/resolved."""
+        """Prometheus Alertmanager webhook (payload version 4): each alert becomes alert.fired/resolved;
+        a group's incident without an `incident_id` label (`AM-…`) also gets one incident.updated
+        with the title and severity its alerts give (see docs/alertmanager.md)."""
         raw = await read_body(request)
         return answer(raw if isinstance(raw, Problem) else await runtime.ingest_alertmanager(raw))
 

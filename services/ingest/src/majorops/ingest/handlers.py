@@ -7,7 +7,7 @@ from typing import Any
 
 import structlog
 
-from majorops.ingest.domain.batch import IngestOutcome, not_json, validate_batch
+from majorops.ingest.domain.batch import MAX_BATCH, IngestOutcome, not_json, validate_batch
 from majorops.ingest.ports import EventPublisher
 from majorops.shared.events import CloudEvent
 from majorops.shared.problems import Problem
@@ -27,10 +27,14 @@ def parse_body(raw: bytes) -> Any | Problem:
 
 
 async def accept_events(
-    body: Any, publisher: EventPublisher, extra_types: frozenset[str] = frozenset()
+    body: Any,
+    publisher: EventPublisher,
+    extra_types: frozenset[str] = frozenset(),
+    limit: int | None = MAX_BATCH,
 ) -> IngestOutcome | Problem:
-    """Validate all, then publish each new event in order; duplicates (same id) are counted, not republished."""
-    events = validate_batch(body, extra_types)
+    """Validate all, then publish each new event in order; duplicates (same id) are counted, not
+    republished. ``limit``: see :func:`~majorops.ingest.domain.batch.validate_batch`."""
+    events = validate_batch(body, extra_types, limit)
     if isinstance(events, Problem):
         return events
     outcome = IngestOutcome()

@@ -3,17 +3,33 @@
 Alertmanager re-sends a group's notification every ``repeat_interval`` and on every change in the
 group; the event id is derived from the alert's fingerprint, status and timestamp, so those
 repeats are counted as duplicates by ingest's normal idempotency.
+
+An incident that exists only because of an Alertmanager group (``AM-…``: its alerts carry no
+``incident_id`` label) has nobody to declare it, so the webhook also gives it one
+``majorops.incident.updated`` with a title and, when a label says so, a severity (see
+:func:`group_update`). Not ``incident.declared``: that a person declared a major incident is a fact
+of its own, which we must not fake.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
-from majorops.shared.events import INCIDENT_ID_PATTERN, EventType, FieldError, parse_rfc3339
+from majorops.shared.events import (
+    INCIDENT_ID_PATTERN,
+    SEVERITY_RANK,
+    EventType,
+    FieldError,
+    Severity,
+    normalise_severity,
+    parse_rfc3339,
+)
 from majorops.shared.problems import Problem
 
 _INCIDENT_ID = re.compile(INCIDENT_ID_PATTERN)
@@ -48,7 +64,56 @@ def incident_id_for(alert: AmAlert, group_key: str) -> str:
     label = alert.labels.get("incident_id")
     if label:
         return label
+    return group_incident_id(group_key)
+
+
+def group_incident_id(group_key: str) -> str:
+    """The incident of an Alertmanager group's alerts that carry no ``incident_id`` label."""
     return "AM-" + hashlib.sha256(group_key.encode()).hexdigest()[:12]
+
+
+def contract_severity(label: str | None) -> Severity | None:
+    """A ``severity`` label as a contract severity (``critical``…``low``, ``P1``–``P4``, any case),
+    or ``None``: Prometheus' usual ``warning``/``info`` have no contract meaning, and guessing one
+    would decide whether an After Action is mandatory."""
+    normalised = normalise_severity(label)
+    return Severity(normalised) if normalised in {s.value for s in Severity} else None
+
+
+def group_update(hook: AmWebhook, incident: str, alerts: list[tuple[AmAlert, datetime]]) -> dict[str, Any]:
+    """The ``incident.updated`` an ``AM-`` incident gets from the alerts of a payload (with their
+    parsed ``startsAt``), firing or resolved, that carry no ``incident_id`` label.
+
+    - ``time``: the earliest ``startsAt`` (as sent);
+    - ``title``: the ``summary`` annotation of the first alert (earliest ``startsAt``, then
+      fingerprint), else its ``alertname``;
+    - ``severity``: the strongest ``severity`` label that is a contract severity; left out when none
+      is (the raw labels stay in the alert events' ``data``);
+    - ``id``: ``am:<incident>:incident:`` + 16 hex digits of SHA-256 of (title, severity). Every
+      repeat of the group's notification names the same update, so it is a duplicate; a group that
+      gains a more severe alert yields a new update, and policy raises the severity (it keeps the
+      highest ever seen). A lower one can only add an update that changes nothing.
+    """
+    first, _ = min(alerts, key=lambda pair: (pair[1], pair[0].fingerprint))
+    summary = first.annotations.get("summary", "").strip()
+    title = summary or first.labels["alertname"]
+    severities = [s for s in (contract_severity(a.labels.get("severity")) for a, _ in alerts) if s]
+    severity = max(severities, key=SEVERITY_RANK.__getitem__) if severities else None
+    data: dict[str, Any] = {"title": title}
+    if severity is not None:
+        data["severity"] = severity.value
+    data["source"] = "alertmanager"
+    digest = hashlib.sha256(json.dumps([title, data.get("severity")]).encode()).hexdigest()[:16]
+    return {
+        "specversion": "1.0",
+        "id": f"am:{incident}:incident:{digest}",
+        "source": _source(hook),
+        "type": EventType.INCIDENT_UPDATED.value,
+        "time": first.startsAt,
+        "subject": incident,
+        "datacontenttype": "application/json",
+        "data": data,
+    }
 
 
 def _problem(errors: list[FieldError]) -> Problem:
@@ -78,6 +143,9 @@ def webhook_to_events(body: Any) -> list[dict[str, Any]] | Problem:
             FieldError("version", f"payload version {hook.version!r} is not supported; expected '4'")
         )
     events: list[dict[str, Any]] = []
+    # Alerts without an incident_id label, with their parsed startsAt, per AM- incident (one per
+    # payload, since a payload is one group; kept general all the same).
+    groups: dict[str, list[tuple[AmAlert, datetime]]] = {}
     for index, alert in enumerate(hook.alerts):
         where = f"alerts[{index}]"
         if alert.status not in ("firing", "resolved"):
@@ -102,9 +170,23 @@ def webhook_to_events(body: Any) -> list[dict[str, Any]] | Problem:
         except ValueError as exc:
             errors.append(FieldError(stamp_field, str(exc)))
             continue
+        if not alert.labels.get("incident_id"):
+            try:
+                # A resolved alert's startsAt counts too: it dates the group's update.
+                started = parse_rfc3339(alert.startsAt)
+            except ValueError as exc:
+                errors.append(FieldError(f"{where}.startsAt", str(exc)))
+                continue
+            groups.setdefault(incident, []).append((alert, started))
         events.append(_envelope(hook, alert, incident, stamp))
     if errors:
         return _problem(errors)
+    # The updates come after the alert events: then events[i] is still alerts[i], so a problem
+    # that ingest's validation reports by event index points at the same alert of the payload; and
+    # a request JetStream acknowledges only in part (503) has stored the alerts, the facts, before
+    # the summary derived from them (the retry, or Alertmanager's next repeat, adds it). Consumers
+    # do not depend on the order: every result depends only on the set of an incident's events.
+    events.extend(group_update(hook, incident, alerts) for incident, alerts in groups.items())
     return events
 
 
@@ -128,10 +210,14 @@ def _envelope(hook: AmWebhook, alert: AmAlert, incident: str, stamp: str) -> dic
     return {
         "specversion": "1.0",
         "id": f"am:{alert.fingerprint}:{alert.status}:{stamp}",
-        "source": hook.externalURL or f"alertmanager/{hook.receiver}",
+        "source": _source(hook),
         "type": EventType.ALERT_FIRED.value if firing else EventType.ALERT_RESOLVED.value,
         "time": stamp,
         "subject": incident,
         "datacontenttype": "application/json",
         "data": data,
     }
+
+
+def _source(hook: AmWebhook) -> str:
+    return hook.externalURL or f"alertmanager/{hook.receiver}"

@@ -24,19 +24,23 @@ def too_large(limit: int = MAX_BODY_BYTES) -> Problem:
     )
 
 
-def validate_batch(body: Any, extra_types: frozenset[str] = frozenset()) -> list[CloudEvent] | Problem:
-    """Validate a body that is one envelope or an array of up to :data:`MAX_BATCH`. All or nothing."""
+def validate_batch(
+    body: Any, extra_types: frozenset[str] = frozenset(), limit: int | None = MAX_BATCH
+) -> list[CloudEvent] | Problem:
+    """Validate a body that is one envelope or an array of up to ``limit`` (:data:`MAX_BATCH` for
+    what senders post; ``None`` for events ingest derived itself, e.g. from an Alertmanager
+    notification, whose size its sender does not control). All or nothing."""
     items: list[Any]
     if isinstance(body, list):
         if not body:
             return Problem(422, "Empty batch", "The array holds no event", "invalid-events")
-        if len(body) > MAX_BATCH:
+        if limit is not None and len(body) > limit:
             return Problem(
                 422,
                 "Batch too large",
-                f"The array holds {len(body)} events; at most {MAX_BATCH} are accepted per request",
+                f"The array holds {len(body)} events; at most {limit} are accepted per request",
                 "invalid-events",
-                (FieldError("(body)", f"at most {MAX_BATCH} events per request, got {len(body)}"),),
+                (FieldError("(body)", f"at most {limit} events per request, got {len(body)}"),),
             )
         items = body
     else:
