@@ -20,6 +20,7 @@ INC = "INC-1042"
 CLOSE = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
 FAR = CLOSE + timedelta(days=400)
 _ids = itertools.count(1)
 
@@ -134,7 +135,11 @@ def test_incident_wide_obligation_is_met_by_its_event(
 
     assert obligation.due_at == due
     assert obligation.met_at == (None if offset is None else due + offset)
-    assert fired_levels(obligation) == (one_level if kind in SINGLE_LEVEL else three_levels), scenario
+    expected = one_level if kind in SINGLE_LEVEL else three_levels
+    if kind == K.MTM_RECOMMENDED and offset is not None:
+        # A suggestion for the incident in progress: read after the resolution, it is never sent.
+        expected = []
+    assert fired_levels(obligation) == expected, scenario
 
 
 @pytest.mark.parametrize(
@@ -205,6 +210,27 @@ def test_mtm_recommended_met_by_resolution_known_only_to_the_decision() -> None:
     mtm = only(derive_obligations(INC, [], critical), K.MTM_RECOMMENDED)
     assert mtm.met_at == DECLARED + 90 * timedelta(minutes=1)
     assert fired_levels(mtm) == []
+
+
+def test_mtm_recommended_fires_live_while_the_record_shows_no_resolution() -> None:
+    critical = decision(severity="critical", declared_at=DECLARED)
+    events = [ev("incident.declared", DECLARED, title="Checkout latency", severity="critical")]
+    mtm = only(derive_obligations(INC, events, critical), K.MTM_RECOMMENDED)
+    assert [int(p.level) for p in levels_due([mtm], DECLARED + 2 * HOUR, DAY)] == [1]
+
+
+def test_mtm_recommended_is_not_sent_once_the_record_shows_the_incident_resolved() -> None:
+    # The README's quick start: declared 09:14, resolved 11:29, posted together afterwards. The
+    # suggestion "still unresolved 2 h after declaration" would be false when read: not sent.
+    declared = datetime(2026, 11, 20, 9, 14, tzinfo=UTC)
+    events = [
+        ev("incident.declared", declared, title="Checkout latency", severity="P1"),
+        ev("incident.resolved", declared + timedelta(hours=2, minutes=15)),
+    ]
+    critical = decision(severity="critical", declared_at=declared, resolved_at=declared + 135 * MINUTE)
+    mtm = only(derive_obligations(INC, events, critical), K.MTM_RECOMMENDED)
+    assert mtm.expired
+    assert levels_due([mtm], FAR, DAY) == []
 
 
 # --- after_action_rescheduled_repeatedly --------------------------------------------------------

@@ -41,6 +41,7 @@ class InMemoryRemindersStore:
         self.outbox: dict[str, tuple[Notice, str]] = {}
         self.claimed_at: dict[str, datetime] = {}
         self.webhooks: dict[tuple[str, str], str] = {}
+        self.webhook_levels: dict[tuple[str, str], int] = {}
 
     async def open(self) -> None:
         pass
@@ -139,6 +140,17 @@ class InMemoryRemindersStore:
         self, escalation_id: str, target_key: str, outcome: str, at: datetime
     ) -> None:
         self.webhooks.setdefault((escalation_id, target_key), outcome)
+
+    async def claim_webhook_level(
+        self, obligation_key: str, target_key: str, level: int, at: datetime
+    ) -> bool:
+        if self.webhook_levels.get((obligation_key, target_key), 0) > level:
+            return False
+        self.webhook_levels[(obligation_key, target_key)] = level
+        return True
+
+    async def webhook_level(self, obligation_key: str, target_key: str) -> int | None:
+        return self.webhook_levels.get((obligation_key, target_key))
 
 
 def envelope(incident: str, event_id: str, **changes: Any) -> dict[str, Any]:

@@ -150,3 +150,54 @@ def test_without_a_decision_only_event_obligations_exist() -> None:
 def test_now_must_be_timezone_aware() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         plan([MIM], datetime(2026, 11, 21, 12, 0))
+
+
+# --- catch-up: late levels, superseded levels, levels already met ------------------------------
+
+
+def escalations(p: IncidentPlan) -> dict[str, dict[str, Any]]:
+    return {n.notice_id: json.loads(n.payload) for n in p.notices if n.category == NoticeCategory.ESCALATION}
+
+
+def test_a_backdated_obligation_fires_every_level_marked_late_and_superseded_by_the_highest() -> None:
+    # Closed five days ago with no After Action scheduled: levels 1–3 of after_action_not_scheduled
+    # all fell due more than one interval ago and fire together.
+    now = CLOSE + 5 * DAY
+    fired = escalations(plan([MIM], now))
+    top = f"{INC}:after_action_not_scheduled:3"
+    assert {i: (e["late"], e["superseded_by"]) for i, e in fired.items()} == {
+        f"{INC}:after_action_not_scheduled:1": (True, top),
+        f"{INC}:after_action_not_scheduled:2": (True, top),
+        top: (True, None),
+    }
+    assert "Sent late: this level fell due 2026-11-23 12:00 UTC" in fired[top]["message"]
+    assert "escalated to the engineering director (level 3)" in fired[top]["message"]
+
+
+def test_a_level_fired_on_time_is_neither_late_nor_superseded() -> None:
+    fired = escalations(plan([MIM], SCHEDULE_BY + timedelta(seconds=3)))
+    assert [(e["level"], e["late"], e["superseded_by"], e["met_at"]) for e in fired.values()] == [
+        (1, False, None, None)
+    ]
+
+
+def test_a_lower_level_already_due_is_superseded_only_by_a_higher_level_due_by_the_same_moment() -> None:
+    # Down for 25 h after level 1 fell due: level 1 is late and superseded by level 2; level 3 is not due.
+    fired = escalations(plan([MIM], SCHEDULE_BY + DAY + HOUR))
+    assert {i: (e["late"], e["superseded_by"]) for i, e in fired.items()} == {
+        f"{INC}:after_action_not_scheduled:1": (True, f"{INC}:after_action_not_scheduled:2"),
+        f"{INC}:after_action_not_scheduled:2": (False, None),
+    }
+
+
+def test_a_level_fired_after_its_obligation_was_met_says_so_instead_of_asking_for_it() -> None:
+    # Scheduled 30 h after close, the history replayed days later: level 1 fires (event time), but
+    # the record shows the meeting scheduled, so the message must not say "schedule it now".
+    scheduled = ev("afteraction.scheduled", CLOSE + 30 * HOUR, meeting_at=iso(CLOSE + 4 * DAY))
+    fired = escalations(plan([MIM, scheduled], CLOSE + 5 * DAY))
+    assert list(fired) == [f"{INC}:after_action_not_scheduled:1"]
+    level_1 = fired[f"{INC}:after_action_not_scheduled:1"]
+    assert level_1["met_at"] == iso(CLOSE + 30 * HOUR)
+    assert "schedule it now" not in level_1["message"]
+    assert "done 6 h after it was due (2026-11-21 18:00 UTC)" in level_1["message"]
+    assert "nothing to do now" in level_1["message"]

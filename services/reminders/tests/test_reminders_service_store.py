@@ -239,3 +239,26 @@ async def test_the_first_webhook_outcome_is_kept(store: RemindersStore) -> None:
     await store.save_webhook_outcome("INC-1:a:1", "k1", "dead_lettered", T0)
     assert await store.webhook_outcome("INC-1:a:1", "k1") == "delivered"
     assert await store.webhook_outcome("INC-1:a:1", "k2") is None
+
+
+async def test_a_webhook_never_gets_a_lower_level_of_an_obligation_after_a_higher_one(
+    store: RemindersStore,
+) -> None:
+    obligation = "INC-1:after_action_not_scheduled"
+    assert await store.webhook_level(obligation, "k1") is None
+    assert await store.claim_webhook_level(obligation, "k1", 1, T0)
+    assert await store.claim_webhook_level(obligation, "k1", 3, T0)
+    assert not await store.claim_webhook_level(obligation, "k1", 2, T0)
+    assert await store.claim_webhook_level(obligation, "k1", 3, T0)  # a redelivery of level 3
+    assert await store.webhook_level(obligation, "k1") == 3
+    assert await store.claim_webhook_level(obligation, "k2", 2, T0)  # each webhook on its own
+    assert await store.webhook_level(obligation, "k2") == 2
+
+
+async def test_of_two_levels_claimed_at_once_the_higher_one_stays(store: RemindersStore) -> None:
+    obligation = "INC-2:after_action_not_held"
+    results = await asyncio.gather(
+        *(store.claim_webhook_level(obligation, "k1", level, T0) for level in (3, 2, 1, 3, 2))
+    )
+    assert results[0] is True
+    assert await store.webhook_level(obligation, "k1") == 3

@@ -320,3 +320,39 @@ def test_only_errors_block_publication() -> None:
         "message": messy.lint[0].message,
         "ref": "text",
     }
+
+
+# --- a long critical incident without a Major Technical Meeting ---------------------------------
+
+
+def declared_and_resolved(severity: str, resolved_after_minutes: float) -> list[CloudEvent]:
+    return [
+        event("incident.declared", 14, {"title": "Checkout latency", "severity": severity}),
+        event("incident.resolved", 14 + resolved_after_minutes),
+    ]
+
+
+def test_a_critical_incident_resolved_after_2_h_without_an_mtm_is_a_finding() -> None:
+    # The README's quick start: P1 declared 09:14, resolved 11:29 — no MTM suggestion was sent
+    # (it would have been stale); the review is where the missing MTM shows.
+    found = review(extra=declared_and_resolved("P1", 135)).lint
+    assert codes(found) == ["critical_without_mtm"]
+    assert found[0].severity == "warning" and found[0].section == "timeline"
+    assert found[0].message.startswith("Critical incident over 2 h without an MTM: resolved 2.2 h after")
+
+
+@pytest.mark.parametrize(
+    ("severity", "minutes", "mtm_at"),
+    [
+        ("critical", 120, None),  # exactly 2 h: not over
+        ("high", 300, None),  # not critical
+        ("critical", 300, 150),  # an MTM held before the resolution
+    ],
+)
+def test_no_mtm_finding_when_the_process_did_not_call_for_one_or_it_was_held(
+    severity: str, minutes: float, mtm_at: float | None
+) -> None:
+    extra = declared_and_resolved(severity, minutes)
+    if mtm_at is not None:
+        extra.append(event("mtm.held", mtm_at, {"notes": "aligned on failover"}))
+    assert "critical_without_mtm" not in codes(review(extra=extra).lint)

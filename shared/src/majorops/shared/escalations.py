@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -34,6 +35,9 @@ SINGLE_LEVEL_KINDS = frozenset(
     {ObligationKind.AFTER_ACTION_RESCHEDULED_REPEATEDLY, ObligationKind.MTM_RECOMMENDED}
 )
 LEVEL_ROLES = {1: "mim", 2: "service_manager", 3: "engineering_director"}
+MTM_RECOMMENDED_AFTER = timedelta(hours=2)
+"""A critical incident still unresolved this long after its declaration calls for a Major Technical
+Meeting: reminders suggests one while the incident runs, the review notes it when none was held."""
 
 
 def escalation_id(incident_id: str, kind: str, level: int, item: str | None = None) -> str:
@@ -50,7 +54,16 @@ class Notify(BaseModel):
 
 
 class Escalation(BaseModel):
-    """Published to ``majorops.escalations.<incident_id>.<kind>`` with ``Nats-Msg-Id`` = id."""
+    """Published to ``majorops.escalations.<incident_id>.<kind>`` with ``Nats-Msg-Id`` = id.
+
+    Beyond CONTRACT §4: ``late`` is true when the level fired more than one escalation interval
+    after it fell due (history that arrived late, a service that was down); ``superseded_by`` is the
+    id of a higher level of the same obligation that fell due by the same moment (a person needs
+    only that one); ``met_at`` is set when the record already shows the obligation met when the
+    level fired (it was met after the level's time): the escalation is kept for the record, and
+    nobody needs to act on it. The subjects keep every level; person-facing notifiers read these
+    three fields to send one notification per obligation.
+    """
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
@@ -63,6 +76,14 @@ class Escalation(BaseModel):
     notify: Notify
     message: str
     item: str | None = None
+    late: bool = False
+    superseded_by: str | None = None
+    met_at: UtcTime | None = None
+
+    @property
+    def obligation_key(self) -> str:
+        """``<incident_id>:<kind>[:<item>]``: the escalation id without its level."""
+        return self.escalation_id.rsplit(":", 1)[0]
 
 
 class HeadsUp(BaseModel):

@@ -105,6 +105,7 @@ class RemindersRuntime:
                 self.webhooks,
                 attempts=settings.webhook_attempts,
                 retry_seconds=settings.webhook_retry_seconds,
+                secrets=settings.webhook_secrets,
             )
             self._subscribe_notifier()
 

@@ -13,10 +13,11 @@ from datetime import timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from majorops.reminders.domain.interval import DEFAULT_ESCALATION_INTERVAL, parse_escalation_interval
 from majorops.shared.settings import CommonSettings
+from majorops.shared.webhook_signatures import WebhookSecret, parse_secrets
 
 SERVICE = "reminders"
 
@@ -88,6 +89,11 @@ class RemindersSettings(CommonSettings):
         default=1.0, ge=0, description="First back-off between webhook tries; doubles each time"
     )
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="Signs every webhook POST (Standard Webhooks: webhook-id, webhook-timestamp, "
+        "webhook-signature): whsec_ + base64 key; comma-separated while rotating (one signature each)",
+    )
 
     @field_validator("escalation_interval", mode="before")
     @classmethod
@@ -105,6 +111,20 @@ class RemindersSettings(CommonSettings):
     @classmethod
     def _slack_webhook_urls(cls, value: str) -> str:
         return _url_list(value, "MAJOROPS_SLACK_WEBHOOK_URLS")
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr) -> SecretStr:
+        try:
+            parse_secrets(value.get_secret_value())
+        except ValueError as exc:
+            raise ValueError(f"MAJOROPS_WEBHOOK_SECRET: {exc}") from None
+        return value
+
+    @property
+    def webhook_secrets(self) -> tuple[WebhookSecret, ...]:
+        """The signing keys, newest first as configured; none when webhooks are not signed."""
+        return parse_secrets(self.webhook_secret.get_secret_value())
 
     @property
     def webhook_targets(self) -> tuple[WebhookTarget, ...]:

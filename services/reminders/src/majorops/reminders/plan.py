@@ -24,7 +24,7 @@ from typing import Any
 
 from majorops.reminders.domain.escalation import build_escalation
 from majorops.reminders.domain.heads_up import HEADS_UP_LEAD, build_heads_up, plan_heads_ups, reminders_due
-from majorops.reminders.domain.levels import levels_due, plan_levels
+from majorops.reminders.domain.levels import PlannedEscalation, levels_due, plan_levels
 from majorops.reminders.domain.obligations import Obligation, obligations_of
 from majorops.reminders.domain.record import IncidentRecord
 from majorops.shared import subjects
@@ -136,10 +136,25 @@ def plan_incident(
 def _escalations_due(
     record: IncidentRecord, obligations: list[Obligation], sent: Set[str], now: datetime, interval: timedelta
 ) -> Iterable[Notice]:
-    for planned in levels_due(obligations, now, interval):
+    due = levels_due(obligations, now, interval)
+    # The highest level of each obligation due by now: a lower one fired with it is superseded, so
+    # that a person is notified once, at the level the obligation has reached (a late burst).
+    highest: dict[tuple[str, str | None], PlannedEscalation] = {}
+    for planned in due:
+        key = (planned.obligation.kind.value, planned.obligation.item)
+        if key not in highest or planned.level > highest[key].level:
+            highest[key] = planned
+    for planned in due:
         if planned.escalation_id in sent:
             continue
-        escalation = build_escalation(planned, fired_at=now, people=record.people)
+        top = highest[(planned.obligation.kind.value, planned.obligation.item)]
+        escalation = build_escalation(
+            planned,
+            fired_at=now,
+            people=record.people,
+            late_after=interval,
+            superseded_by=top.escalation_id if top.level > planned.level else None,
+        )
         yield Notice(
             notice_id=escalation.escalation_id,
             incident_id=record.incident_id,

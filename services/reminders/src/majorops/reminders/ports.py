@@ -49,7 +49,8 @@ class RemindersStore(Protocol):
       ``version`` that every event or decision of the incident bumps;
     - the outbox: every escalation and heads-up ever claimed, unique by id, ``pending`` until JetStream
       acknowledged it, then ``published``;
-    - webhook outcomes per escalation and target, so a redelivered escalation is not POSTed twice.
+    - webhook outcomes per escalation and target, so a redelivered escalation is not POSTed twice,
+      and the highest level of each obligation notified per target, so a lower one never follows it.
     """
 
     async def open(self) -> None:
@@ -145,6 +146,18 @@ class RemindersStore(Protocol):
     async def save_webhook_outcome(
         self, escalation_id: str, target_key: str, outcome: str, at: datetime
     ) -> None: ...
+
+    async def claim_webhook_level(
+        self, obligation_key: str, target_key: str, level: int, at: datetime
+    ) -> bool:
+        """Record ``level`` as the level of the obligation (``<incident>:<kind>[:<item>]``) notified to
+        the webhook, unless a higher one is recorded; True when recorded (the same level again counts,
+        for a redelivered escalation). Atomic, so replicas never notify a lower level after a higher."""
+        ...
+
+    async def webhook_level(self, obligation_key: str, target_key: str) -> int | None:
+        """The highest level of the obligation recorded for the webhook, or None."""
+        ...
 
 
 class NoticePublisher(Protocol):

@@ -70,7 +70,7 @@ class MongoRemindersStore:
         majority = WriteConcern(w="majority")
         collections = {
             name: db.get_collection(name, write_concern=majority)
-            for name in ("decisions", "obligations", "outbox", "webhook_outcomes")
+            for name in ("decisions", "obligations", "outbox", "webhook_outcomes", "webhook_levels")
         }
         try:
             # Creating the indexes also proves the server answers, so a bad URL fails at start-up.
@@ -295,3 +295,22 @@ class MongoRemindersStore:
             {"$setOnInsert": {"outcome": outcome, "settled_at": _utc(at)}},
             upsert=True,
         )
+
+    async def claim_webhook_level(
+        self, obligation_key: str, target_key: str, level: int, at: datetime
+    ) -> bool:
+        # The filter matches only a lower or equal level; with a higher one stored, the upsert's insert
+        # collides with the existing _id: this level lost.
+        try:
+            await self._collection("webhook_levels").update_one(
+                {"_id": f"{obligation_key}|{target_key}", "level": {"$lte": level}},
+                {"$set": {"level": level, "claimed_at": _utc(at)}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def webhook_level(self, obligation_key: str, target_key: str) -> int | None:
+        doc = await self._collection("webhook_levels").find_one({"_id": f"{obligation_key}|{target_key}"})
+        return None if doc is None else int(doc["level"])

@@ -62,6 +62,14 @@ CREATE TABLE IF NOT EXISTS webhook_outcomes (
     settled_at    TEXT NOT NULL,
     PRIMARY KEY (escalation_id, target_key)
 );
+
+CREATE TABLE IF NOT EXISTS webhook_levels (
+    obligation_key TEXT NOT NULL,
+    target_key     TEXT NOT NULL,
+    level          INTEGER NOT NULL,
+    claimed_at     TEXT NOT NULL,
+    PRIMARY KEY (obligation_key, target_key)
+);
 """
 
 # SQLite allows 32766 bound parameters per statement; multi-row statements stay well below.
@@ -286,3 +294,22 @@ class SqliteRemindersStore:
             "VALUES (?, ?, ?, ?) ON CONFLICT (escalation_id, target_key) DO NOTHING",
             (escalation_id, target_key, outcome, sortable_utc(at)),
         )
+
+    async def claim_webhook_level(
+        self, obligation_key: str, target_key: str, level: int, at: datetime
+    ) -> bool:
+        # One statement: of two replicas claiming levels 2 and 3 at once, 3 always ends up recorded.
+        cursor = await self.database.conn.execute(
+            "INSERT INTO webhook_levels (obligation_key, target_key, level, claimed_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (obligation_key, target_key) DO UPDATE SET level = excluded.level, "
+            "claimed_at = excluded.claimed_at WHERE webhook_levels.level <= excluded.level",
+            (obligation_key, target_key, level, sortable_utc(at)),
+        )
+        return cursor.rowcount > 0
+
+    async def webhook_level(self, obligation_key: str, target_key: str) -> int | None:
+        rows = await self._rows(
+            "SELECT level FROM webhook_levels WHERE obligation_key = ? AND target_key = ?",
+            (obligation_key, target_key),
+        )
+        return int(rows[0][0]) if rows else None

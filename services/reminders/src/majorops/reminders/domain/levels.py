@@ -6,6 +6,10 @@ obligation has a time at or before the level's time — whatever the clock said 
 arrived. So an After Action scheduled 30 h after close (24 h interval) fires level 1 of
 ``after_action_not_scheduled`` and never levels 2 or 3, live or replayed in one burst. A level whose
 time has passed when the obligation becomes known fires at once.
+
+The one exception is a time-bound suggestion (``mtm_recommended``): it is sent only while the record
+does not show the incident resolved, because it is advice for the incident in progress; see
+:attr:`~majorops.reminders.domain.obligations.Obligation.expired`.
 """
 
 from __future__ import annotations
@@ -48,8 +52,9 @@ class PlannedEscalation:
 
     @property
     def fires(self) -> bool:
-        """True when no event meeting the obligation has a time at or before this level's time."""
-        return not self.obligation.met_by(self.at)
+        """True when no event meeting the obligation has a time at or before this level's time
+        (and, for a time-bound suggestion, while the record does not show it met at all)."""
+        return not self.obligation.met_by(self.at) and not self.obligation.expired
 
 
 def _check_interval(interval: timedelta) -> None:

@@ -15,15 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from majorops.reminders.domain.record import ActionItem, IncidentRecord, read_record
 from majorops.shared.decisions import AfterActionDecision, Requirement
-from majorops.shared.escalations import PER_ITEM_KINDS, ObligationKind
+from majorops.shared.escalations import MTM_RECOMMENDED_AFTER, PER_ITEM_KINDS, ObligationKind
 from majorops.shared.events import CloudEvent, EventType, Severity
-
-MTM_RECOMMENDED_AFTER = timedelta(hours=2)
-"""``mtm_recommended`` falls due this long after the declaration of a critical incident."""
 
 MEETING_EVENTS: Mapping[ObligationKind, tuple[EventType, ...]] = {
     # The "met by" column for the incident-wide rows, exactly as the contract's table has it.
@@ -54,6 +51,10 @@ class Obligation:
     """The action items an ``action_items_open_at_review`` covers: those existing at the review."""
     reschedules: int = 0
     """How many times the meeting was rescheduled, for ``after_action_rescheduled_repeatedly``."""
+    time_bound: bool = False
+    """A suggestion that only helps while it can still be acted on (``mtm_recommended``): once the
+    record shows it met — at whatever time — none of its levels is sent any more, even one whose
+    time came before the meeting event (see :attr:`expired`)."""
 
     def __post_init__(self) -> None:
         if (self.item is not None) != (self.kind in PER_ITEM_KINDS):
@@ -64,6 +65,16 @@ class Obligation:
     def met_by(self, moment: datetime) -> bool:
         """Whether an event meeting the obligation has a time at or before ``moment``."""
         return self.met_at is not None and self.met_at <= moment
+
+    @property
+    def expired(self) -> bool:
+        """A time-bound obligation the record already shows met: nothing of it is sent any more.
+
+        An MTM suggestion read from a history that arrives after the incident was resolved ("call a
+        Major Technical Meeting" for an incident already over) would be false when it is read; the
+        review records the missing MTM as a finding instead.
+        """
+        return self.time_bound and self.met_at is not None
 
     def open_items_at(self, moment: datetime) -> tuple[ActionItem, ...]:
         """The action items of :attr:`review_scope` not completed at ``moment``."""
@@ -244,4 +255,5 @@ def _mtm_recommended(record: IncidentRecord, decision: AfterActionDecision) -> O
         due_at=declared_at + MTM_RECOMMENDED_AFTER,
         met_at=resolved_at,
         since=declared_at,
+        time_bound=True,
     )

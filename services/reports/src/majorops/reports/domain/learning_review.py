@@ -175,6 +175,10 @@ class EscalationEntry(BaseModel):
     item: str | None = None
     notify: Notify
     message: str
+    late: bool = False
+    """Fired more than one escalation interval after it fell due (history that arrived late)."""
+    superseded_by: str | None = None
+    """A higher level of the same obligation that fell due by the same moment (people got that one)."""
 
 
 class Narrative(BaseModel):
@@ -440,6 +444,8 @@ def list_escalations(incident_id: str, escalations: Iterable[Escalation]) -> lis
             item=e.item,
             notify=e.notify,
             message=e.message,
+            late=e.late,
+            superseded_by=e.superseded_by,
         )
         for e in ordered
     ]

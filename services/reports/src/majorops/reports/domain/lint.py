@@ -11,6 +11,12 @@ Errors block publication (:func:`blocking_findings`); warnings are advice.
 | ``action_item_missing_owner``   | error    | action_items        |
 | ``action_item_missing_due``     | error    | action_items        |
 | ``vendor_item_without_date``    | error    | vendors             |
+| ``critical_without_mtm``        | warning  | timeline            |
+
+A critical incident resolved more than 2 h after its declaration with no ``mtm.held`` by its
+resolution gets ``critical_without_mtm``: the process calls a Major Technical Meeting at 2 h, and
+reminders only suggests one while the incident runs (a suggestion read afterwards would be stale),
+so the review is where a missing MTM is discussed.
 
 Names in the root cause ("No names in root cause. Systems and processes only."): the names are
 every person the record shows acting — ``role.assigned`` persons, track leads, ``phase.entered``
@@ -33,10 +39,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from majorops.shared.escalations import MTM_RECOMMENDED_AFTER
+from majorops.shared.events import Severity
 
 if TYPE_CHECKING:
     # learning_review imports this module to fill ``LearningReview.lint``; the reverse is types only.
@@ -51,6 +61,7 @@ class LintCode(StrEnum):
     ACTION_ITEM_MISSING_OWNER = "action_item_missing_owner"
     ACTION_ITEM_MISSING_DUE = "action_item_missing_due"
     VENDOR_ITEM_WITHOUT_DATE = "vendor_item_without_date"
+    CRITICAL_WITHOUT_MTM = "critical_without_mtm"
 
 
 LintSeverity = Literal["error", "warning"]
@@ -63,6 +74,7 @@ SEVERITY: dict[LintCode, LintSeverity] = {
     LintCode.ACTION_ITEM_MISSING_OWNER: "error",
     LintCode.ACTION_ITEM_MISSING_DUE: "error",
     LintCode.VENDOR_ITEM_WITHOUT_DATE: "error",
+    LintCode.CRITICAL_WITHOUT_MTM: "warning",
 }
 
 ROOT_CAUSE_OPENING = "The incident was caused by"
@@ -204,6 +216,33 @@ def _lint_root_cause_format(review: LearningReview) -> list[LintFinding]:
             "root_cause",
             f'The root cause starts "{opening}…"; write it as {template}',
             "text",
+        )
+    ]
+
+
+# --- the process: a Major Technical Meeting for a long critical incident ----------------------
+
+
+def _first(review: LearningReview, event_type: str) -> datetime | None:
+    return min((entry.at for entry in review.timeline if entry.type == event_type), default=None)
+
+
+def _lint_missing_mtm(review: LearningReview) -> list[LintFinding]:
+    if review.summary.severity != Severity.CRITICAL:
+        return []
+    declared, resolved = _first(review, "incident.declared"), _first(review, "incident.resolved")
+    if declared is None or resolved is None or resolved - declared <= MTM_RECOMMENDED_AFTER:
+        return []
+    if any(entry.type == "mtm.held" and entry.at <= resolved for entry in review.timeline):
+        return []
+    hours = (resolved - declared).total_seconds() / 3600
+    return [
+        _finding(
+            LintCode.CRITICAL_WITHOUT_MTM,
+            "timeline",
+            f"Critical incident over 2 h without an MTM: resolved {hours:.1f} h after its declaration and "
+            "no Major Technical Meeting is recorded before the resolution. Discuss why none was called "
+            "(and record it with mtm.held if one was held).",
         )
     ]
 
@@ -365,8 +404,10 @@ def _lint_vendors(review: LearningReview) -> list[LintFinding]:
 
 
 def lint_learning_review(review: LearningReview) -> list[LintFinding]:
-    """Every finding of the review, in document order (root cause, changes, statements, items, vendors)."""
+    """Every finding of the review, in document order (timeline, root cause, changes, statements,
+    items, vendors)."""
     return [
+        *_lint_missing_mtm(review),
         *_lint_names(review),
         *_lint_root_cause_format(review),
         *_lint_changes(review),
