@@ -7,7 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from pydantic_settings import BaseSettings
+
 from majorops.cli.natsserver import free_port
+from majorops.cli.supervisor import UpSettings
+from majorops.ingest.config import IngestSettings
+from majorops.policy.config import PolicySettings
+from majorops.reminders.config import RemindersSettings
+from majorops.reports.config import ReportsSettings
 
 MAJOROPS = str(Path(sys.executable).parent / "majorops")
 
@@ -78,3 +86,76 @@ def test_up_stops_when_a_service_refuses_its_configuration(tmp_path: Path) -> No
     said = result.stdout + result.stderr
     assert "refus" in said and "Mars/Olympus_Mons" in said, said
     assert "Mars/Olympus_Mons" in (tmp_path / "d" / "logs" / "policy.log").read_text()
+
+
+SERVICE_SETTINGS: dict[str, type[BaseSettings]] = {
+    "ingest": IngestSettings,
+    "policy": PolicySettings,
+    "reminders": RemindersSettings,
+    "reports": ReportsSettings,
+    "up": UpSettings,
+}
+
+
+def entry_of(help_text: str, variable: str) -> str:
+    """The help's entry for one variable: its line and the description lines under it."""
+    lines = help_text.splitlines()
+    [start] = [n for n, line in enumerate(lines) if line.strip().startswith(f"{variable}  ")]
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("      "):
+        end += 1
+    return "\n".join(lines[start:end])
+
+
+def test_reminders_help_lists_the_settings_it_reads_with_their_defaults() -> None:
+    result = run("reminders", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "(default: PT24H)" in entry_of(result.stdout, "MAJOROPS_ESCALATION_INTERVAL")
+    assert "(default: nats://127.0.0.1:4222)" in entry_of(result.stdout, "MAJOROPS_NATS_URL")
+    assert "JSON" in entry_of(result.stdout, "MAJOROPS_WEBHOOK_URLS")
+
+
+@pytest.mark.parametrize("command", sorted(SERVICE_SETTINGS))
+def test_help_lists_every_field_of_the_settings_model_with_its_description(command: str) -> None:
+    """Derived from the model: a setting added to a service's config.py shows up, or this fails."""
+    result = run(command, "--help")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    for name, info in SERVICE_SETTINGS[command].model_fields.items():
+        variable = f"MAJOROPS_{name.upper()}"
+        assert info.description, f"{variable} has no description (Field(description=...))"
+        entry = " ".join(entry_of(result.stdout, variable).split())
+        assert "(default: " in entry
+        assert " ".join(info.description.split()) in text, f"{variable}'s description is not shown"
+
+
+def test_service_help_loads_neither_the_broker_nor_the_web_framework() -> None:
+    script = (
+        "import sys\n"
+        "from majorops.cli.main import main\n"
+        "try:\n    main(['reports', '--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ('faststream', 'nats', 'uvicorn', 'fastapi', 'pymongo', 'aiosqlite')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_up_refuses_an_unusable_log_setting_before_starting_anything(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "MAJOROPS_LOG_MAX_BYTES": "lots"}
+    result = subprocess.run(
+        [MAJOROPS, "up", "--data-dir", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 78, result.stdout + result.stderr
+    assert "MAJOROPS_LOG_MAX_BYTES='lots'" in result.stderr
+    assert not (tmp_path / "d").exists(), "nothing should have been started"

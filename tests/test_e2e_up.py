@@ -6,6 +6,7 @@ service processes, SQLite stores in a temporary data dir.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -47,6 +48,8 @@ class Up:
     nats_port: int = field(default_factory=free_port)
     process: subprocess.Popen[str] | None = None
     output: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    """``MAJOROPS_*`` settings of this test (every other one from the caller's environment is dropped)."""
 
     @property
     def ingest(self) -> str:
@@ -75,7 +78,7 @@ class Up:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env={k: v for k, v in os.environ.items() if not k.startswith("MAJOROPS_")},
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("MAJOROPS_")}, **self.env},
         )
         assert self.process.stdout is not None
         deadline = time.monotonic() + timeout
@@ -296,3 +299,43 @@ def test_kill_9_of_the_broker_loses_no_accepted_event(up: Up) -> None:
     )
     assert len(got["timeline"]) == 10
     assert "nats-server exited; restarting it" in "".join(up.output) + up.stop_output()
+
+
+def log_history(logs: Path, name: str) -> list[str]:
+    """Every line of ``<name>.log`` and its rotated copies, oldest first."""
+    files = sorted(logs.glob(f"{name}.log.*"), key=lambda p: -int(p.suffix[1:]))
+    return [line for path in [*files, logs / f"{name}.log"] for line in path.read_text().splitlines()]
+
+
+def test_logs_start_each_run_with_a_marker_rotate_and_hold_no_traceback(up: Up) -> None:
+    """Two runs into one data dir, the first stopped by SIGTERM, the second by a kill -9 of `majorops
+    up` (the services then get SIGTERM from the kernel, nats-server at the same moment)."""
+    limit = 4096
+    up.env = {"MAJOROPS_LOG_MAX_BYTES": "4KiB", "MAJOROPS_LOG_BACKUPS": "2"}
+    logs = up.data_dir / "logs"
+    up.start()
+    assert "logs         " + str(logs) in "".join(up.output)
+    assert up.stop() == 0
+    up.process = None
+    up.start()
+    assert up.process is not None
+    up.process.kill()
+    up.process.wait()
+    wait_for(lambda: not processes_of(up.data_dir), 20, "every child to stop after the kill -9")
+
+    for path in sorted(logs.iterdir()):
+        text = path.read_text(errors="replace")
+        assert "Traceback" not in text, f"{path.name}:\n{text}"
+        assert path.stat().st_size < limit + 2048, f"{path.name} grew far past MAJOROPS_LOG_MAX_BYTES"
+    for service in SERVICES:
+        assert len(list(logs.glob(f"{service}.log.*"))) <= 2
+        lines = log_history(logs, service)
+        records = [json.loads(line) for line in lines]  # every line whole, through rotations
+        markers = [n for n, record in enumerate(records) if record["event"] == "run.started"]
+        assert markers[0] == 0, f"{service}'s log does not start with its run marker"
+        assert len(markers) == 2, f"{service}: {markers}"
+        pids = {records[n]["pid"] for n in markers}
+        assert len(pids) == 2 and all(records[n]["service"] == service for n in markers)
+    assert any(logs.glob("ingest.log.*")) or any(logs.glob("reminders.log.*")), "nothing rotated at 4 KiB"
+    nats_lines = [line for p in logs.glob("nats-server.log*") for line in p.read_text().splitlines()]
+    assert sum("Starting nats-server" in line for line in nats_lines) >= 1

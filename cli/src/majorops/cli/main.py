@@ -7,70 +7,74 @@ import os
 import sys
 from pathlib import Path
 
-from majorops.cli.supervisor import SERVICES, UpOptions, run_up
+from majorops.cli.settings_help import SERVICE_SETTINGS, Parser
+from majorops.cli.supervisor import SERVICES, UpOptions, UpSettings, run_up
+from majorops.shared.settings import load_settings
 
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
+UP_SETTINGS = f"{UpSettings.__module__}:{UpSettings.__name__}"
+PORT_FLAGS = ("nats_port", "ingest_port", "reports_port")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="majorops",
         description="MajorOps After Action: turn the incident record into the After Action process.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="start the whole system on this machine (embedded NATS + four services)")
+    up = sub.add_parser(
+        "up",
+        help="start the whole system on this machine (embedded NATS + four services)",
+        description="Start the embedded nats-server and the four services, restart a service that dies,\n"
+        "and stop everything on SIGTERM or Ctrl-C.",
+        settings=UP_SETTINGS,
+        settings_footer="Every other MAJOROPS_* variable is passed on to the services: see "
+        "`majorops <service> --help` for what each reads. Each service logs to "
+        "<data-dir>/logs/<service>.log, nats-server to <data-dir>/logs/nats-server.log.",
+    )
     up.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(os.environ.get("MAJOROPS_DATA_DIR", ".majorops")),
         help="where JetStream, the SQLite stores and the logs live (env MAJOROPS_DATA_DIR; default ./.majorops)",
     )
-    up.add_argument(
-        "--nats-port",
-        type=int,
-        default=_env_int("MAJOROPS_NATS_PORT", 4222),
-        help="embedded NATS port (4222)",
-    )
-    up.add_argument(
-        "--ingest-port",
-        type=int,
-        default=_env_int("MAJOROPS_INGEST_PORT", 8080),
-        help="ingest HTTP port (8080)",
-    )
-    up.add_argument(
-        "--reports-port",
-        type=int,
-        default=_env_int("MAJOROPS_REPORTS_PORT", 8081),
-        help="reports HTTP port (8081)",
-    )
+    up.add_argument("--nats-port", type=int, help="embedded NATS port (env MAJOROPS_NATS_PORT; 4222)")
+    up.add_argument("--ingest-port", type=int, help="ingest HTTP port (env MAJOROPS_INGEST_PORT; 8080)")
+    up.add_argument("--reports-port", type=int, help="reports HTTP port (env MAJOROPS_REPORTS_PORT; 8081)")
     up.add_argument(
         "--nats-url",
-        default=os.environ.get("MAJOROPS_NATS_URL"),
         help="use an existing NATS (JetStream enabled) instead of the embedded one (env MAJOROPS_NATS_URL)",
     )
     for name in SERVICES:
-        sub.add_parser(name, help=f"run the {name} service alone (configured by MAJOROPS_* variables)")
+        sub.add_parser(
+            name,
+            help=f"run the {name} service alone (configured by MAJOROPS_* variables)",
+            description=f"Run the {name} service alone, configured by the environment variables below.",
+            settings=SERVICE_SETTINGS[name],
+        )
     return parser
+
+
+def up_options(args: argparse.Namespace) -> UpOptions:
+    """The flags, else the environment (checked: a value ``up`` cannot use refuses with exit 78)."""
+    for flag in PORT_FLAGS:
+        port = getattr(args, flag)
+        if port is not None and not 0 < port < 65536:
+            raise SystemExit(f"majorops up: --{flag.replace('_', '-')} must be 1..65535, got {port}")
+    settings = load_settings(UpSettings, "up")
+    return UpOptions(
+        data_dir=args.data_dir if args.data_dir is not None else settings.data_dir,
+        nats_port=args.nats_port if args.nats_port is not None else settings.nats_port,
+        ingest_port=args.ingest_port if args.ingest_port is not None else settings.ingest_port,
+        reports_port=args.reports_port if args.reports_port is not None else settings.reports_port,
+        nats_url=args.nats_url or settings.nats_url,
+        log_max_bytes=settings.log_max_bytes,
+        log_backups=settings.log_backups,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.command == "up":
-        for flag in ("nats_port", "ingest_port", "reports_port"):
-            port = getattr(args, flag)
-            if not 0 < port < 65536:
-                raise SystemExit(f"majorops up: --{flag.replace('_', '-')} must be 1..65535, got {port}")
-        options = UpOptions(
-            data_dir=args.data_dir,
-            nats_port=args.nats_port,
-            ingest_port=args.ingest_port,
-            reports_port=args.reports_port,
-            nats_url=args.nats_url,
-        )
-        sys.exit(run_up(options))
+        sys.exit(run_up(up_options(args)))
     # One service alone: replace this process, so signals and exit codes are the service's own.
     os.execv(sys.executable, [sys.executable, "-m", f"majorops.{args.command}"])  # noqa: S606
 

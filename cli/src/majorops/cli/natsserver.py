@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from majorops.shared.settings import DEFAULT_LOG_BACKUPS, DEFAULT_LOG_MAX_BYTES
+
 CONFIG_TEMPLATE = """\
 # Written by `majorops up`; the reference copy is deploy/nats-server.conf.
 server_name: majorops
@@ -26,8 +28,15 @@ http_port: {monitor_port}
 max_payload: 2MB
 jetstream {{
   store_dir: "{store_dir}"
-  sync_interval: always
-}}
+{sync_line}}}
+"""
+
+LOG_TEMPLATE = """\
+# The server writes and rotates its own log: at logfile_size_limit bytes the file is renamed with a
+# time stamp appended, and at most logfile_max_num files (the current one included) are kept.
+log_file: "{log_file}"
+logfile_size_limit: {max_bytes}
+logfile_max_num: {max_num}
 """
 
 
@@ -72,13 +81,25 @@ def port_open(host: str, port: int) -> bool:
 
 @dataclass
 class NatsServer:
-    """A ``nats-server`` child process with JetStream in ``data_dir/nats``."""
+    """A ``nats-server`` child process with JetStream in ``data_dir/nats``.
+
+    With ``log_file`` the server logs there itself, rotating at ``log_max_bytes`` and keeping
+    ``log_backups`` rotated files (named ``<log_file>.<time stamp>``); its stdout and stderr are
+    appended to the same file, for what it says before its logger is set up (a configuration error).
+    Each run starts with the server's own ``Starting nats-server`` line (pid, version, config file).
+    """
 
     data_dir: Path
     port: int = 4222
     host: str = "127.0.0.1"
     monitor_port: int = 0
     log_file: Path | None = None
+    log_max_bytes: int = DEFAULT_LOG_MAX_BYTES
+    log_backups: int = DEFAULT_LOG_BACKUPS
+    sync_interval: str | None = "always"
+    """JetStream's ``sync_interval``: ``always`` (fsync before every acknowledgement, what
+    ``majorops up`` runs), a duration such as ``"10s"``, or None for the server's default (no
+    line written; the benchmarks compare against it)."""
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -90,11 +111,18 @@ class NatsServer:
         store.mkdir(parents=True, exist_ok=True)
         monitor = self.monitor_port or free_port(self.host)
         config = self.data_dir / "nats-server.conf"
-        config.write_text(
-            CONFIG_TEMPLATE.format(
-                host=self.host, port=self.port, monitor_port=monitor, store_dir=store.resolve()
-            )
+        text = CONFIG_TEMPLATE.format(
+            host=self.host,
+            port=self.port,
+            monitor_port=monitor,
+            store_dir=store.resolve(),
+            sync_line=f"  sync_interval: {self.sync_interval}\n" if self.sync_interval else "",
         )
+        if self.log_file is not None:
+            text += LOG_TEMPLATE.format(
+                log_file=self.log_file.resolve(), max_bytes=self.log_max_bytes, max_num=self.log_backups + 1
+            )
+        config.write_text(text)
         return config
 
     def start(self, timeout: float = 20.0) -> None:
@@ -103,15 +131,21 @@ class NatsServer:
                 f"port {self.port} on {self.host} is already in use: stop what listens there, "
                 "choose another with --nats-port, or point at it with MAJOROPS_NATS_URL"
             )
+        if self.log_file is not None:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
         config = self.write_config()
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
-        self.process = subprocess.Popen(
-            [nats_server_binary(), "-c", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-        )
+        try:
+            self.process = subprocess.Popen(
+                [nats_server_binary(), "-c", str(config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+        finally:
+            if not isinstance(out, int):
+                out.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -4,6 +4,13 @@ The supervisor restarts a service that dies (a crash, an OOM kill, ``kill -9``) 
 stops everything on SIGTERM/SIGINT: services first (they drain their NATS connections), the broker
 last. Children get ``PR_SET_PDEATHSIG`` so that even a ``kill -9`` of the supervisor leaves no
 orphan behind.
+
+Logs: each service writes ``<data-dir>/logs/<service>.log`` itself (``MAJOROPS_LOG_FILE``), rotated
+at ``MAJOROPS_LOG_MAX_BYTES`` with ``MAJOROPS_LOG_BACKUPS`` kept (see
+:class:`majorops.shared.logging.RotatingLogFile` for why the service and not the supervisor owns
+the file); nats-server rotates ``nats-server.log`` with its own ``logfile_size_limit``. The
+supervisor appends each child's stdout and stderr to the same file, so that what a child says
+before its logging is set up (a refused setting) is there too.
 """
 
 from __future__ import annotations
@@ -19,14 +26,67 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from majorops.cli.natsserver import NatsServer, die_with_parent, port_open
-from majorops.shared.settings import EX_CONFIG
+from majorops.shared.settings import (
+    DEFAULT_LOG_BACKUPS,
+    DEFAULT_LOG_MAX_BYTES,
+    ENV_PREFIX,
+    EX_CONFIG,
+    LogBackups,
+    LogMaxBytes,
+    redact_url,
+)
 
 SERVICES = ("ingest", "policy", "reminders", "reports")
 READY_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
 MAX_RESTART_DELAY_SECONDS = 30.0
+MIB = 1024 * 1024
+
+
+class UpSettings(BaseSettings):
+    """What ``majorops up`` itself reads from the environment (a flag, where there is one, wins).
+
+    Every other ``MAJOROPS_*`` variable is passed on to the services unchanged.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path(".majorops"),
+        description="Where JetStream, the SQLite stores and the logs live (--data-dir)",
+    )
+    nats_port: int = Field(
+        default=4222, ge=1, le=65535, description="Port of the embedded nats-server (--nats-port)"
+    )
+    ingest_port: int = Field(default=8080, ge=1, le=65535, description="Ingest's HTTP port (--ingest-port)")
+    reports_port: int = Field(default=8081, ge=1, le=65535, description="Reports' HTTP port (--reports-port)")
+    nats_url: str | None = Field(
+        default=None,
+        description="Use this NATS (JetStream enabled) instead of the embedded nats-server (--nats-url)",
+    )
+    mongodb_url: str | None = Field(
+        default=None,
+        description="Passed on to the services (MongoDB instead of SQLite); shown without its password",
+    )
+    log_max_bytes: LogMaxBytes = DEFAULT_LOG_MAX_BYTES
+    log_backups: LogBackups = DEFAULT_LOG_BACKUPS
+
+    @field_validator("nats_url", "mongodb_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+
+def show_size(size: int) -> str:
+    """``10 MiB``, ``512 KiB`` or bytes: how the logs line says where rotation happens."""
+    for unit, factor in (("GiB", 1024 * MIB), ("MiB", MIB), ("KiB", 1024)):
+        if size % factor == 0:
+            return f"{size // factor} {unit}"
+    return f"{size} bytes"
 
 
 @dataclass
@@ -44,7 +104,7 @@ class ServiceProcess:
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", f"majorops.{self.name}"],
-                env=dict(self.env),
+                env={**self.env, "MAJOROPS_LOG_FILE": str(self.log_path.resolve())},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -93,6 +153,8 @@ class UpOptions:
     reports_port: int
     nats_url: str | None
     host: str = "127.0.0.1"
+    log_max_bytes: int = DEFAULT_LOG_MAX_BYTES
+    log_backups: int = DEFAULT_LOG_BACKUPS
 
 
 @dataclass
@@ -131,7 +193,11 @@ class System:
         logs = opts.data_dir / "logs"
         if not opts.nats_url:
             self.nats = NatsServer(
-                data_dir=opts.data_dir, port=opts.nats_port, log_file=logs / "nats-server.log"
+                data_dir=opts.data_dir,
+                port=opts.nats_port,
+                log_file=logs / "nats-server.log",
+                log_max_bytes=opts.log_max_bytes,
+                log_backups=opts.log_backups,
             )
             logs.mkdir(parents=True, exist_ok=True)
             self.nats.start()
@@ -148,6 +214,8 @@ class System:
             "MAJOROPS_INGEST_PORT": str(opts.ingest_port),
             "MAJOROPS_REPORTS_HOST": opts.host,
             "MAJOROPS_REPORTS_PORT": str(opts.reports_port),
+            "MAJOROPS_LOG_MAX_BYTES": str(opts.log_max_bytes),
+            "MAJOROPS_LOG_BACKUPS": str(opts.log_backups),
         }
         for name in SERVICES:
             proc = ServiceProcess(name, env, logs / f"{name}.log")
@@ -155,7 +223,7 @@ class System:
             self.services[name] = proc
         self.wait_ready()
         store = (
-            f"MongoDB {os.environ['MAJOROPS_MONGODB_URL']}"
+            f"MongoDB {redact_url(os.environ['MAJOROPS_MONGODB_URL'])}"
             if os.environ.get("MAJOROPS_MONGODB_URL")
             else (f"SQLite in {opts.data_dir}")
         )
@@ -167,7 +235,10 @@ class System:
             f"policy       pid {self.services['policy'].pid}   reminders  pid {self.services['reminders'].pid}"
         )
         self.say(f"store        {store}")
-        self.say(f"logs         {logs}/<service>.log")
+        self.say(
+            f"logs         {logs}/<service>.log  (each rotated at {show_size(opts.log_max_bytes)}, "
+            f"{opts.log_backups} kept)"
+        )
         self.say("ready — Ctrl-C or SIGTERM stops everything")
 
     def wait_ready(self) -> None:

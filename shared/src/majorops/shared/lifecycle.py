@@ -1,4 +1,9 @@
-"""How a service process lives: start, wait for SIGTERM/SIGINT, stop gracefully."""
+"""How a service process lives: start, wait for SIGTERM/SIGINT, stop gracefully.
+
+A graceful stop writes no traceback: the cancellations it causes are expected, and a broker that
+went away at the same moment (``majorops up`` killed: every child gets SIGTERM at once, nats-server
+included) is one warning line, not an error — see :func:`stop_broker`.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,43 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 import uvicorn
+from nats.errors import ConnectionClosedError, ConnectionReconnectingError, UnexpectedEOF
+
+if TYPE_CHECKING:
+    from faststream.nats import NatsBroker
 
 log = structlog.get_logger(__name__)
+
+_BROKER_GONE = (ConnectionClosedError, ConnectionReconnectingError, UnexpectedEOF, ConnectionError)
+
+
+def broker_gone(exc: BaseException) -> bool:
+    """True when ``exc`` only says the NATS connection is lost (every one of a group, if a group)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(broker_gone(inner) for inner in exc.exceptions)
+    return isinstance(exc, _BROKER_GONE)
+
+
+async def stop_broker(broker: NatsBroker) -> None:
+    """Stop consuming, let the handlers in progress finish, then drain the connection.
+
+    When NATS is already gone — stopped at the same moment, as when ``majorops up`` is killed and
+    every child gets SIGTERM at once — there is nothing to drain: the connection is closed instead,
+    with one warning line. Nothing is lost: a message whose ack did not reach JetStream is delivered
+    again to the next consumer. Any other failure is raised as before.
+    """
+    try:
+        await broker.stop()
+    except Exception as exc:
+        if not broker_gone(exc):
+            raise
+        log.warning("nats.gone_at_stop", error=f"{type(exc).__name__}: {exc}".rstrip(": "))
+        with contextlib.suppress(Exception):
+            await broker.connection.close()
 
 
 async def run_until_signalled(
@@ -22,7 +58,9 @@ async def run_until_signalled(
     """Run until SIGTERM or SIGINT, then stop gracefully; a failed start ends with its error.
 
     A signal that arrives while the service is still connecting (NATS or the store not up yet)
-    gives up connecting instead of hanging until they answer.
+    gives up connecting instead of hanging until they answer. The handlers stay until ``stop``
+    has finished: a second SIGTERM (``majorops up`` killed while it was stopping its children)
+    must not cut the drain short by the default action of the signal.
     """
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -44,9 +82,11 @@ async def run_until_signalled(
         log.info(f"{service}.stopping")
     finally:
         signalled.cancel()
-        for signum in watched:
-            loop.remove_signal_handler(signum)
-        await stop()
+        try:
+            await stop()
+        finally:
+            for signum in watched:
+                loop.remove_signal_handler(signum)
 
 
 def serve_http(app: Any, host: str, port: int) -> None:

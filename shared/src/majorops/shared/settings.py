@@ -1,35 +1,118 @@
-"""Settings every service shares; each service's ``config.py`` extends :class:`CommonSettings`."""
+"""Settings every service shares; each service's ``config.py`` extends :class:`CommonSettings`.
+
+Every field is one environment variable, ``MAJOROPS_`` + the field name upper-cased; its
+``description`` is what ``majorops <service> --help`` prints (see :func:`setting_docs`), so a field
+without one is a setting nobody can find.
+"""
 
 from __future__ import annotations
 
+import re
 import sys
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    AliasPath,
+    BeforeValidator,
+    Field,
+    SecretBytes,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from majorops.shared.events import parse_extra_event_types
+
+ENV_PREFIX = "MAJOROPS_"
+MIB = 1024 * 1024
+DEFAULT_LOG_MAX_BYTES = 10 * MIB
+DEFAULT_LOG_BACKUPS = 5
+MIN_LOG_MAX_BYTES = 1024
+MAX_LOG_BACKUPS = 100
+_SIZE = re.compile(r"^\s*(\d+)\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib)\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": MIB, "g": 1024 * MIB}
+
+
+def parse_size(value: object) -> object:
+    """Bytes from ``10485760``, ``10MiB``, ``512KiB`` or ``1G`` (binary units whatever the spelling)."""
+    if isinstance(value, str):
+        match = _SIZE.match(value)
+        if match is None:
+            raise ValueError(f"{value!r} is not a size (bytes, or a number with KiB, MiB or GiB)")
+        return int(match.group(1)) * _UNITS[match.group(2)[:1].lower()]
+    return value
+
+
+LogMaxBytes = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    Field(
+        ge=MIN_LOG_MAX_BYTES,
+        description="Size at which a log file is rotated, in bytes or with a KiB, MiB or GiB suffix (10MiB)",
+    ),
+]
+"""``MAJOROPS_LOG_MAX_BYTES``: read by every service (for ``MAJOROPS_LOG_FILE``) and by
+``majorops up`` (for the embedded nats-server's log), so one variable bounds every log."""
+
+LogBackups = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=MAX_LOG_BACKUPS,
+        description="Rotated log files kept next to the current one (<file>.1 is the newest); "
+        "0 starts the file over instead",
+    ),
+]
+"""``MAJOROPS_LOG_BACKUPS``: like :data:`LogMaxBytes`, shared by the services and ``majorops up``."""
 
 
 class CommonSettings(BaseSettings):
     """Environment variables with the ``MAJOROPS_`` prefix."""
 
-    model_config = SettingsConfigDict(env_prefix="MAJOROPS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
-    nats_url: str = "nats://127.0.0.1:4222"
+    nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server with JetStream")
     mongodb_url: str | None = Field(
         default=None, description="MongoDB URL; unset means the embedded SQLite store in data_dir"
     )
-    mongodb_database: str = "majorops"
-    data_dir: Path = Path(".majorops")
-    log_level: str = "INFO"
+    mongodb_database: str = Field(
+        default="majorops", description="MongoDB database (reports adds its own, <name>_reports)"
+    )
+    data_dir: Path = Field(
+        default=Path(".majorops"), description="Directory of the embedded SQLite stores (and of up's logs)"
+    )
+    log_level: str = Field(
+        default="INFO", description="Least severe log level written: DEBUG, INFO, WARNING or ERROR"
+    )
+    log_file: Path | None = Field(
+        default=None,
+        description="Write the log to this file, rotated at MAJOROPS_LOG_MAX_BYTES, instead of stderr "
+        "(majorops up sets <data_dir>/logs/<service>.log); one process per file",
+    )
+    log_max_bytes: LogMaxBytes = DEFAULT_LOG_MAX_BYTES
+    log_backups: LogBackups = DEFAULT_LOG_BACKUPS
     replica: str | None = Field(default=None, description="Name of this replica in logs")
-    ack_wait_seconds: float = 30.0
-    max_deliver: int = Field(default=5, ge=2)
-    max_ack_pending: int = Field(default=256, ge=1)
-    retry_delay_seconds: float = Field(default=1.0, ge=0)
+    ack_wait_seconds: float = Field(
+        default=30.0, description="How long JetStream waits for a message's ack before redelivering it"
+    )
+    max_deliver: int = Field(
+        default=5, ge=2, description="Deliveries of a message before it goes to the dead-letter subject"
+    )
+    max_ack_pending: int = Field(
+        default=256, ge=1, description="Messages a consumer may hold unacknowledged, over all replicas"
+    )
+    retry_delay_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="First back-off before a failed message is redelivered; grows each time",
+    )
     timezone: str = Field(
         default="UTC",
         description="The organisation's IANA time zone: business days count there, and an action item "
@@ -43,6 +126,11 @@ class CommonSettings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("log_file", mode="before")
+    @classmethod
+    def _blank_file_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("timezone")
     @classmethod
@@ -70,7 +158,7 @@ class CommonSettings(BaseSettings):
 EX_CONFIG = 78
 """Exit status of a service refusing its configuration (sysexits.h): restarting it will not help."""
 
-SettingsT = TypeVar("SettingsT", bound=CommonSettings)
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 
 def configuration_problem(exc: ValidationError) -> str:
@@ -78,7 +166,7 @@ def configuration_problem(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors(include_url=False):
         field = ".".join(str(part) for part in error["loc"])
-        variable = f"MAJOROPS_{field.upper()}" if field else "settings"
+        variable = f"{ENV_PREFIX}{field.upper()}" if field else "settings"
         problems.append(f"{variable}={error.get('input')!r}: {error['msg'].removeprefix('Value error, ')}")
     return "; ".join(problems)
 
@@ -91,7 +179,8 @@ def load_settings(settings_class: type[SettingsT], service: str) -> SettingsT:
     """
     try:
         settings = settings_class()
-        settings.extra_types  # noqa: B018 - parsed here so that a malformed name also refuses at once
+        if isinstance(settings, CommonSettings):
+            settings.extra_types  # noqa: B018 - parsed here so that a malformed name also refuses at once
     except ValidationError as exc:
         problem = configuration_problem(exc)
     except ValueError as exc:
@@ -100,3 +189,107 @@ def load_settings(settings_class: type[SettingsT], service: str) -> SettingsT:
         return settings
     sys.stderr.write(f"majorops {service}: refusing to start: {problem}\n")
     raise SystemExit(EX_CONFIG)
+
+
+# --- what a reader of --help and of the logs is shown ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class SettingDoc:
+    """One setting as ``--help`` lists it."""
+
+    field: str
+    variables: tuple[str, ...]
+    default: str
+    description: str
+
+
+def env_names(settings_class: type[BaseSettings], field: str) -> tuple[str, ...]:
+    """The environment variables a field is read from: its aliases if it has any, else prefix + name."""
+    info = settings_class.model_fields[field]
+    alias = info.validation_alias if info.validation_alias is not None else info.alias
+    if isinstance(alias, str):
+        return (alias.upper(),)
+    if isinstance(alias, AliasChoices):
+        return tuple(choice.upper() for choice in alias.choices if isinstance(choice, str))
+    if isinstance(alias, AliasPath):
+        return (str(alias.path[0]).upper(),)
+    prefix = str(settings_class.model_config.get("env_prefix") or "")
+    return (f"{prefix}{field}".upper(),)
+
+
+def show_value(value: Any) -> str:
+    """A setting's value as a person would write it in the environment (secrets never shown)."""
+    if isinstance(value, SecretStr | SecretBytes):
+        return "(secret)" if value.get_secret_value() else "unset"
+    if value is None:
+        return "unset"
+    if isinstance(value, timedelta):
+        return iso_duration(value)
+    if isinstance(value, str) and value == "":
+        return "empty"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def iso_duration(value: timedelta) -> str:
+    """``PT24H``, ``PT90M``, ``PT2S``: the form ``MAJOROPS_ESCALATION_INTERVAL`` is written in."""
+    seconds = value.total_seconds()
+    for unit, size in (("H", 3600), ("M", 60)):
+        if seconds and seconds % size == 0:
+            return f"PT{int(seconds // size)}{unit}"
+    return f"PT{seconds:g}S"
+
+
+def setting_docs(settings_class: type[BaseSettings]) -> list[SettingDoc]:
+    """Every setting of a settings class, in declaration order (the shared ones first)."""
+    docs = []
+    for name, info in settings_class.model_fields.items():
+        default = info.get_default(call_default_factory=True)
+        docs.append(
+            SettingDoc(name, env_names(settings_class, name), show_value(default), info.description or "")
+        )
+    return docs
+
+
+def redact_url(url: str) -> str:
+    """A URL without what may be secret: the password of its user info, its path, query and fragment.
+
+    ``mongodb://app:pw@db:27017/x?tls=true`` → ``mongodb://app:***@db:27017``; a Slack webhook
+    (the secret is the path) → ``https://hooks.slack.com/…``.
+    """
+    parts = urlsplit(url.strip())
+    if not parts.scheme or not parts.netloc:
+        return "***" if url.strip() else url
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.split(':', 1)[0]}:***@{host}" if ":" in user else f"***@{host}"
+    tail = "/…" if parts.path.strip("/") or parts.query or parts.fragment else ""
+    return urlunsplit((parts.scheme, netloc, "", "", "")) + tail
+
+
+_SECRET_WORDS = ("secret", "password", "token", "credential", "key")
+
+
+def settings_summary(settings: BaseSettings) -> dict[str, Any]:
+    """The settings of a run, for its first log line: every value, secrets and URL credentials hidden."""
+    summary: dict[str, Any] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr | SecretBytes):
+            summary[name] = show_value(value)
+        elif any(word in name for word in _SECRET_WORDS) and value:
+            summary[name] = "(secret)"
+        elif "url" in name and isinstance(value, str) and value:
+            summary[name] = ",".join(redact_url(part) for part in value.split(",") if part.strip())
+        elif isinstance(value, timedelta):
+            summary[name] = iso_duration(value)
+        elif isinstance(value, Path):
+            summary[name] = str(value)
+        elif value is None or isinstance(value, str | int | float | bool):
+            summary[name] = value
+        else:
+            summary[name] = str(value)
+    return summary

@@ -5,13 +5,13 @@ from __future__ import annotations
 from majorops.ingest.app import SERVICE, create_app
 from majorops.ingest.config import IngestSettings
 from majorops.shared.lifecycle import serve_http
-from majorops.shared.logging import configure_logging
+from majorops.shared.logging import start_logging
 from majorops.shared.settings import load_settings
 
 
 def main() -> None:
     settings = load_settings(IngestSettings, SERVICE)
-    configure_logging(SERVICE, settings.log_level, settings.replica)
+    start_logging(SERVICE, settings)
     serve_http(create_app(settings), settings.ingest_host, settings.ingest_port)
 
 

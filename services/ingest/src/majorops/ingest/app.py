@@ -19,6 +19,7 @@ from majorops.ingest.handlers import PublishFailed, accept_events, parse_body, u
 from majorops.shared import subjects
 from majorops.shared.events import CloudEvent
 from majorops.shared.jetstream import connect_broker, make_broker, streams_present
+from majorops.shared.lifecycle import stop_broker
 from majorops.shared.problems import PROBLEM_MEDIA_TYPE, Problem
 
 SERVICE = "ingest"
@@ -41,7 +42,7 @@ class IngestRuntime:
         await self.broker.start()
 
     async def stop(self) -> None:
-        await self.broker.stop()
+        await stop_broker(self.broker)
 
     async def ingest(self, raw: bytes) -> IngestOutcome | Problem:
         if len(raw) > MAX_BODY_BYTES:

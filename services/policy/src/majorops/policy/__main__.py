@@ -19,9 +19,9 @@ def main() -> None:
     # Imported only now: the broker and database clients take most of the start-up time, and a
     # refusal should not wait for them.
     from majorops.policy.app import SERVICE, PolicyRuntime
-    from majorops.shared.logging import configure_logging
+    from majorops.shared.logging import start_logging
 
-    configure_logging(SERVICE, settings.log_level, settings.replica)
+    start_logging(SERVICE, settings)
     asyncio.run(PolicyRuntime(settings).run())
 
 

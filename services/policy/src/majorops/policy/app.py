@@ -28,7 +28,7 @@ from majorops.shared.jetstream import (
     make_broker,
     subscribe_durable,
 )
-from majorops.shared.lifecycle import run_until_signalled
+from majorops.shared.lifecycle import run_until_signalled, stop_broker
 
 SERVICE = "policy"
 log = structlog.get_logger(__name__)
@@ -125,7 +125,7 @@ class PolicyRuntime:
                 await self._sweeper
             self._sweeper = None
         try:
-            await self.broker.stop()
+            await stop_broker(self.broker)
         finally:
             await self.store.close()
         log.info("policy.stopped")

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 
 from majorops.reminders.config import SERVICE, RemindersSettings
-from majorops.shared.logging import configure_logging
+from majorops.shared.logging import start_logging
 from majorops.shared.settings import load_settings
 
 
 def main() -> None:
     settings = load_settings(RemindersSettings, SERVICE)
-    configure_logging(SERVICE, settings.log_level, settings.replica)
+    start_logging(SERVICE, settings)
     # Imported once the settings are known to be good: a refusal answers at once, without loading
     # the broker, the store drivers and the HTTP client first.
     from majorops.reminders.app import RemindersRuntime

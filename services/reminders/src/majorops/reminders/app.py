@@ -49,7 +49,7 @@ from majorops.shared.jetstream import (
     retry_delay,
     subscribe_durable,
 )
-from majorops.shared.lifecycle import run_until_signalled
+from majorops.shared.lifecycle import run_until_signalled, stop_broker
 
 NOTIFIER = "reminders-notifier"
 NOTIFIER_WORKERS = 8
@@ -229,7 +229,7 @@ class RemindersRuntime:
         try:
             if self.scheduler is not None:
                 await self.scheduler.stop()
-            await self.broker.stop()
+            await stop_broker(self.broker)
             if self.webhooks is not None:
                 await self.webhooks.close()
         finally:

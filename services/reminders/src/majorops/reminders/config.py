@@ -88,7 +88,9 @@ class RemindersSettings(CommonSettings):
     webhook_retry_seconds: float = Field(
         default=1.0, ge=0, description="First back-off between webhook tries; doubles each time"
     )
-    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="How long one webhook POST may take before it counts as failed"
+    )
     webhook_secret: SecretStr = Field(
         default=SecretStr(""),
         description="Signs every webhook POST (Standard Webhooks: webhook-id, webhook-timestamp, "

@@ -5,13 +5,13 @@ from __future__ import annotations
 from majorops.reports.app import SERVICE, create_app
 from majorops.reports.config import ReportsSettings
 from majorops.shared.lifecycle import serve_http
-from majorops.shared.logging import configure_logging
+from majorops.shared.logging import start_logging
 from majorops.shared.settings import load_settings
 
 
 def main() -> None:
     settings = load_settings(ReportsSettings, SERVICE)
-    configure_logging(SERVICE, settings.log_level, settings.replica)
+    start_logging(SERVICE, settings)
     serve_http(create_app(settings), settings.reports_host, settings.reports_port)
 
 

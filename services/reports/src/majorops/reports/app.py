@@ -66,6 +66,7 @@ from majorops.shared.jetstream import (
     streams_present,
     subscribe_durable,
 )
+from majorops.shared.lifecycle import stop_broker
 from majorops.shared.problems import PROBLEM_MEDIA_TYPE, Problem
 
 SERVICE = "reports"
@@ -136,7 +137,7 @@ class ReportsRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._assembler
             self._assembler = None
-        await self.broker.stop()
+        await stop_broker(self.broker)
         self.ports = None
         if self.store is not None:
             store, self.store = self.store, None

@@ -8,8 +8,10 @@ from majorops.shared.settings import CommonSettings
 
 
 class ReportsSettings(CommonSettings):
-    reports_host: str = "127.0.0.1"
-    reports_port: int = Field(default=8081, ge=0, le=65535)
+    reports_host: str = Field(default="127.0.0.1", description="Address reports' HTTP API listens on")
+    reports_port: int = Field(
+        default=8081, ge=0, le=65535, description="Port of reports' HTTP API (/v1/reviews)"
+    )
     assemble_delay_seconds: float = Field(
         default=0.05, ge=0, description="How long the assembler lets a burst of events land before assembling"
     )
