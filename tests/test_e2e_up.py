@@ -236,6 +236,70 @@ def test_up_serves_a_review_then_stops_cleanly_and_resumes(up: Up) -> None:
     assert post(f"{up.ingest}/v1/events", batch[0]) == {"accepted": 0, "duplicates": 1}
 
 
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_quick_start() -> list[tuple[str, list[str]]]:
+    """The README's quick-start commands, each with the output lines it shows (``# …`` after it)."""
+    text = README.read_text()
+    block = text[text.index("Post an incident's events") :]
+    block = block[block.index("```sh\n") + len("```sh\n") : block.index("\n```\n")]
+    steps: list[tuple[str, list[str]]] = []
+    command: list[str] = []
+    for line in block.splitlines():
+        if line.startswith("# "):
+            if command:
+                steps.append(("\n".join(command), []))
+                command = []
+            steps[-1][1].append(line[2:])
+        else:
+            command.append(line)
+    assert not command, f"a README command shows no output: {command}"
+    return steps
+
+
+def test_the_readme_quick_start_runs_as_written(up: Up) -> None:
+    """The README's commands, run by bash as a user pastes them (ports aside), print what it shows."""
+    up.start()
+    steps = readme_quick_start()
+    assert len(steps) == 2
+
+    def run(command: str) -> list[str]:
+        local = command.replace("localhost:8080", f"127.0.0.1:{up.ingest_port}").replace(
+            "localhost:8081", f"127.0.0.1:{up.reports_port}"
+        )
+        done = subprocess.run(["bash", "-c", local], capture_output=True, text=True, timeout=30, check=True)
+        return done.stdout.strip().splitlines()
+
+    (post_events, posted), (read_review, shown) = steps
+    assert run(post_events) == posted
+    # The review settles once policy has decided and reminders has fired what the backdated record
+    # calls for: every level of both obligations.
+    settled = wait_for(
+        lambda: (
+            (r := review(up, "INC-1042"))
+            and r["after_action"]["requirement"] == "mandatory"
+            and len(r["escalations"]) == 6
+            and r
+        ),
+        30,
+        "the quick start's review with its escalations",
+    )
+    assert run(read_review) == shown
+    # What the README says about it.
+    assert run(post_events) == ['{"accepted":0,"duplicates":3} 202']
+    assert {e["kind"] for e in settled["escalations"]} == {
+        "after_action_not_scheduled",
+        "after_action_not_held",
+    }
+    for e in settled["escalations"]:
+        assert e["late"] is True
+        top = f"INC-1042:{e['kind']}:3"
+        assert e["superseded_by"] == (None if e["level"] == 3 else top)
+    time.sleep(1)  # no MTM suggestion for an incident the record shows resolved, not even late
+    assert "mtm_recommended" not in {e["kind"] for e in (review(up, "INC-1042") or {})["escalations"]}
+
+
 def test_kill_9_of_any_service_loses_no_accepted_event(up: Up) -> None:
     up.start()
     incident = "INC-E2E-KILL"
