@@ -43,8 +43,10 @@ def reminders_env(nats_url: str, data_dir: Path, **extra: str) -> dict[str, str]
     return {**os.environ, **testing.settings_env(settings), "MAJOROPS_ESCALATION_INTERVAL": "PT1S", **extra}
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], what: str) -> T:
-    return await testing.eventually(probe, done, what, interval=0.1)
+async def eventually(
+    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], what: str, timeout: float = 20.0
+) -> T:
+    return await testing.eventually(probe, done, what, timeout, interval=0.1)
 
 
 @dataclass
@@ -170,7 +172,17 @@ async def pending_in_outbox(data_dir: Path) -> int:
 
 
 async def all_seen(reader: StreamReader, expected: list[str]) -> list[tuple[str, str, datetime]]:
-    await eventually(reader.read, lambda got: len(got) >= len(expected), f"{len(expected)} messages")
+    async def ids() -> set[str]:
+        return {msg_id for msg_id, _, _ in await reader.read()}
+
+    try:
+        # Generous: what is asserted is exactly once, not speed (CI machines are shared).
+        await eventually(ids, lambda got: got >= set(expected), f"{len(expected)} messages", timeout=60)
+    except AssertionError:
+        missing = sorted(set(expected) - await ids())
+        raise AssertionError(
+            f"{len(missing)} of {len(expected)} never published, e.g. {missing[:10]}"
+        ) from None
     await asyncio.sleep(0.5)  # a duplicate published late would still show
     return await reader.read()
 
