@@ -504,11 +504,21 @@ async def test_after_kill_9_a_restarted_policy_completes_every_revision_exactly_
         log = (tmp_path / f"{name}.log").open("wb")
         return subprocess.Popen([sys.executable, "-m", "majorops.policy"], env=env, stdout=log, stderr=log)
 
-    first = start("first")
-    second: subprocess.Popen[bytes] | None = None
-    try:
+    async def trickle() -> None:
+        # A steady trickle, as live: policy decides in small batches, a revision for each.
         for event in events:
             await publish(js, event)
+            await asyncio.sleep(0.01)
+
+    first = start("first")
+    second: subprocess.Popen[bytes] | None = None
+    await eventually(
+        lambda: asyncio.to_thread((tmp_path / "first.log").read_text),
+        lambda text: "policy.started" in text,
+        "first process started",
+    )
+    publishing = asyncio.create_task(trickle())
+    try:
         # Killed mid-stream, wherever it happens to be: between store and publish, or in a CAS.
         await eventually(
             lambda: decisions_on_stream(js, unique_id), lambda got: len(got) >= 3, "first decisions"
@@ -516,6 +526,7 @@ async def test_after_kill_9_a_restarted_policy_completes_every_revision_exactly_
         first.send_signal(signal.SIGKILL)
         await asyncio.to_thread(first.wait, DEADLINE_SECONDS)
         killed_at = len(await decisions_on_stream(js, unique_id))
+        await publishing
         second = start("second")
         await eventually(
             lambda: asyncio.to_thread((tmp_path / "second.log").read_text),
@@ -527,6 +538,7 @@ async def test_after_kill_9_a_restarted_policy_completes_every_revision_exactly_
         second.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(second.wait, DEADLINE_SECONDS) == 0
     finally:
+        publishing.cancel()
         for process in (first, second):
             if process is not None and process.poll() is None:
                 process.kill()

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,12 @@ class FlakyPolicyStore:
             self.failures += 1
             raise ConnectionError("store unavailable during failover")
         return await self.inner.append_event(event)
+
+    async def append_events(self, events: Sequence[StoredEvent]) -> list[bool]:
+        if any(e.event_id == self.flaky_event_id for e in events) and self.failures == 0:
+            self.failures += 1
+            raise ConnectionError("store unavailable during failover")
+        return await self.inner.append_events(events)
 
     def __getattr__(self, name: str) -> Any:
         # Every other part of the port (reads, decisions, the fingerprint index) works as usual.

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,11 @@ class FlakyRemindersStore:
     async def append_event(self, event: StoredEvent) -> bool:
         self._fail_once("event", event.incident_id)
         return await self.inner.append_event(event)
+
+    async def append_events(self, events: Sequence[StoredEvent]) -> list[bool]:
+        for event in events:
+            self._fail_once("event", event.incident_id)
+        return await self.inner.append_events(events)
 
     async def events_for(self, incident_id: str) -> list[StoredEvent]:
         return await self.inner.events_for(incident_id)

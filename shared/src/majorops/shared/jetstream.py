@@ -12,18 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from faststream import AckPolicy
-from faststream.message import StreamMessage
-from faststream.nats import ConsumerConfig, DeliverPolicy, JStream, NatsBroker, PullSub
-from faststream.nats.annotations import NatsMessage
-from nats.aio.client import Client
+from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, PubAck, StorageType, StreamConfig
@@ -173,7 +168,7 @@ class DeadLetter:
 
 async def dead_letter(js: JetStreamContext, service: str, raw: Msg, reason: str) -> None:
     """Put a message on the service's dead-letter subject, acknowledged, with why it failed there."""
-    meta = _metadata(raw)
+    meta = message_metadata(raw)
     letter = DeadLetter(
         service=service,
         reason=reason,
@@ -193,7 +188,8 @@ def arrival_sequence(raw: Msg) -> int:
     return int(raw.metadata.sequence.stream)
 
 
-def _metadata(raw: Msg) -> dict[str, Any]:
+def message_metadata(raw: Msg) -> dict[str, Any]:
+    """Stream, stream sequence and delivery count of a JetStream message (empty for a core one)."""
     try:
         md = raw.metadata
     except Exception:  # not a JetStream message
@@ -205,98 +201,9 @@ def _metadata(raw: Msg) -> dict[str, Any]:
     }
 
 
-MessageHandler = Callable[[Msg], Awaitable[None]]
-
-# The durable consumers each broker's subscribers use, so that :func:`connect_broker` can apply
-# their current settings before the subscribers bind (a bound subscriber never updates them).
-_DURABLES: weakref.WeakKeyDictionary[NatsBroker, list[tuple[str, ConsumerConfig]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-async def raw_body(message: StreamMessage[Any]) -> bytes:
-    """Leave the body as received: handlers decode it themselves, so that bad JSON is dead-lettered.
-
-    FastStream's default decoder would turn JSON into a dict (or fail) before the handler runs, and
-    a failure there happens outside the handler's retry/dead-letter logic.
-    """
-    return message.body
-
-
 def retry_delay(settings: CommonSettings, num_delivered: int) -> float:
     """Exponential back-off for a failed delivery, capped."""
     return float(min(settings.retry_delay_seconds * 2 ** max(num_delivered - 1, 0), MAX_RETRY_DELAY_SECONDS))
-
-
-def subscribe_durable(
-    broker: NatsBroker,
-    *,
-    service: str,
-    stream: str,
-    subject: str,
-    settings: CommonSettings,
-    handle: MessageHandler,
-) -> None:
-    """One durable pull consumer shared by every replica of ``service``, with explicit acks.
-
-    ``handle`` raising :class:`PoisonMessage` dead-letters the message at once; any other exception
-    naks it with back-off, and dead-letters it on its last allowed delivery.
-    """
-    consumer = ConsumerConfig(
-        durable_name=subjects.durable_name(service, stream),
-        deliver_policy=DeliverPolicy.ALL,
-        ack_wait=settings.ack_wait_seconds,
-        max_deliver=settings.max_deliver,
-        max_ack_pending=settings.max_ack_pending,
-        filter_subject=subject,
-    )
-    _DURABLES.setdefault(broker, []).append((stream, consumer))
-
-    @broker.subscriber(
-        subject,
-        stream=JStream(stream, declare=False),
-        durable=subjects.durable_name(service, stream),
-        config=consumer,
-        pull_sub=PullSub(batch_size=16, timeout=2.0),
-        ack_policy=AckPolicy.MANUAL,
-        decoder=raw_body,
-        title=f"{service}:{stream}",
-    )
-    async def on_message(body: bytes, msg: NatsMessage) -> None:
-        raw: Msg = msg.raw_message
-        js = broker.connection.jetstream()
-        meta = _metadata(raw)
-        bound = log.bind(subject=raw.subject, stream_seq=meta.get("stream_seq"))
-        try:
-            await handle(raw)
-        except PoisonMessage as exc:
-            bound.warning("message.poison", reason=str(exc))
-            await _dead_letter_or_retry(js, service, raw, msg, f"poison: {exc}", settings)
-            return
-        except Exception as exc:
-            delivered = int(meta.get("num_delivered") or 1)
-            if delivered >= settings.max_deliver:
-                bound.error("message.failed_finally", num_delivered=delivered, exc_info=exc)
-                reason = f"failed {delivered} deliveries, last error: {type(exc).__name__}: {exc}"
-                await _dead_letter_or_retry(js, service, raw, msg, reason, settings)
-            else:
-                delay = retry_delay(settings, delivered)
-                bound.warning("message.retry", num_delivered=delivered, delay_s=delay, error=str(exc))
-                await msg.nack(delay=delay)
-            return
-        await msg.ack()
-
-
-async def _dead_letter_or_retry(
-    js: JetStreamContext, service: str, raw: Msg, msg: NatsMessage, reason: str, settings: CommonSettings
-) -> None:
-    try:
-        await dead_letter(js, service, raw, reason)
-    except UnacknowledgedPublish:
-        # The dead letter itself was not stored: keep the message and try again later.
-        await msg.nack(delay=retry_delay(settings, 2))
-        return
-    await msg.reject()
 
 
 def make_broker(settings: CommonSettings, service: str) -> NatsBroker:
@@ -313,20 +220,6 @@ def make_broker(settings: CommonSettings, service: str) -> NatsBroker:
         logger=logging.getLogger(f"majorops.{service}.faststream"),
         log_level=logging.DEBUG,
     )
-
-
-async def connect_broker(broker: NatsBroker) -> Client:
-    """Connect, make sure every stream exists, and create or update the broker's durable consumers.
-
-    Create-or-update means a changed ``MAJOROPS_ACK_WAIT_SECONDS``, ``MAJOROPS_MAX_DELIVER`` or
-    ``MAJOROPS_MAX_ACK_PENDING`` takes effect at the next start (the last replica started wins).
-    """
-    connection = await broker.connect()
-    js = connection.jetstream()
-    await ensure_streams(js)
-    for stream, consumer in _DURABLES.get(broker, []):
-        await js.add_consumer(stream, config=consumer)
-    return connection
 
 
 def decode_json(raw: Msg) -> Any:

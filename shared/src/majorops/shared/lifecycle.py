@@ -17,6 +17,8 @@ import structlog
 import uvicorn
 from nats.errors import ConnectionClosedError, ConnectionReconnectingError, UnexpectedEOF
 
+from majorops.shared.consumers import stop_consumers
+
 if TYPE_CHECKING:
     from faststream.nats import NatsBroker
 
@@ -40,6 +42,8 @@ async def stop_broker(broker: NatsBroker) -> None:
     with one warning line. Nothing is lost: a message whose ack did not reach JetStream is delivered
     again to the next consumer. Any other failure is raised as before.
     """
+    # Our own durable consumers first: each settles the batch in hand while NATS is still there.
+    await stop_consumers(broker)
     try:
         await broker.stop()
     except Exception as exc:

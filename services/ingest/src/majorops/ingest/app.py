@@ -17,8 +17,9 @@ from majorops.ingest.domain.alertmanager import AmWebhook, webhook_to_events
 from majorops.ingest.domain.batch import MAX_BATCH, MAX_BODY_BYTES, IngestOutcome, too_large
 from majorops.ingest.handlers import PublishFailed, accept_events, parse_body, unavailable
 from majorops.shared import subjects
+from majorops.shared.consumers import connect_broker, start_broker
 from majorops.shared.events import CloudEvent
-from majorops.shared.jetstream import connect_broker, make_broker, streams_present
+from majorops.shared.jetstream import make_broker, streams_present
 from majorops.shared.lifecycle import stop_broker
 from majorops.shared.problems import PROBLEM_MEDIA_TYPE, Problem
 
@@ -39,7 +40,7 @@ class IngestRuntime:
     async def start(self) -> None:
         connection = await connect_broker(self.broker)
         self.publisher = await JetStreamEventPublisher.open(connection.jetstream())
-        await self.broker.start()
+        await start_broker(self.broker)
 
     async def stop(self) -> None:
         await stop_broker(self.broker)

@@ -10,24 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
+from typing import Any
 
 import structlog
-from nats.aio.msg import Msg
 
 from majorops.policy.adapters.jetstream import JetStreamDecisionPublisher
 from majorops.policy.adapters.mongo import MongoPolicyStore
 from majorops.policy.adapters.sqlite import SqlitePolicyStore
 from majorops.policy.config import PolicySettings
-from majorops.policy.handlers import PolicyPorts, handle_event, publish_pending_decisions
+from majorops.policy.handlers import PolicyPorts, handle_events, publish_pending_decisions
 from majorops.policy.ports import DecisionPublisher, PolicyStore
 from majorops.shared import subjects
-from majorops.shared.jetstream import (
-    arrival_sequence,
-    connect_broker,
-    decode_json,
-    make_broker,
-    subscribe_durable,
-)
+from majorops.shared.consumers import connect_broker, decoding_json, start_broker, subscribe_durable
+from majorops.shared.jetstream import make_broker
 from majorops.shared.lifecycle import run_until_signalled, stop_broker
 
 SERVICE = "policy"
@@ -65,7 +61,7 @@ class PolicyRuntime:
             stream=subjects.EVENTS_STREAM,
             subject=subjects.ALL_EVENTS,
             settings=settings,
-            handle=self.on_event,
+            handle_batch=decoding_json(self.on_events),
         )
 
     @property
@@ -75,9 +71,10 @@ class PolicyRuntime:
             raise RuntimeError("policy runtime is not started")
         return self._ports
 
-    async def on_event(self, raw: Msg) -> None:
-        """``majorops.events.>``: record the event, re-derive the decisions it affects, publish changes."""
-        await handle_event(decode_json(raw), arrival_sequence(raw), self.ports, self.extra_types)
+    async def on_events(self, batch: Sequence[tuple[Any, int]]) -> list[BaseException | None]:
+        """``majorops.events.>``: record a batch of ``(envelope, arrival)``, re-derive the decisions
+        they affect once, publish the changes (see :func:`~majorops.policy.handlers.handle_events`)."""
+        return await handle_events(batch, self.ports, self.extra_types)
 
     async def start(self) -> None:
         """Open the store, connect, publish what a crash left unpublished, then start consuming."""
@@ -88,7 +85,7 @@ class PolicyRuntime:
             self.store, publisher, self.calendar, self.settings.facts_cache_incidents
         )
         await self.sweep("start")
-        await self.broker.start()
+        await start_broker(self.broker)
         self._sweeper = asyncio.create_task(self._sweep_periodically())
         log.info(
             "policy.started",

@@ -57,7 +57,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -258,6 +258,67 @@ async def handle_event(
             with structlog.contextvars.bound_contextvars(incident_id=other, affected_by=event.incident_id):
                 await decide_incident(other, ports)
     return event.incident_id
+
+
+async def handle_events(
+    messages: Sequence[tuple[object, int]],
+    ports: PolicyPorts,
+    extra_types: frozenset[str] = frozenset(),
+) -> list[BaseException | None]:
+    """:func:`handle_event` for a fetched batch of ``(envelope, arrival)``: the same outcome, with
+    the batch stored in one write and each incident decided once for all its events in it.
+
+    Per message: ``None`` (done), a :class:`PoisonMessage` (invalid envelope), or the error that
+    stopped its incident's decision (the message is retried; every step is idempotent). Deciding
+    once per batch means one revision for a burst of events where one-by-one handling could have
+    published several in a row: each published revision is still the decision of everything stored.
+    """
+    outcomes: list[BaseException | None] = [None] * len(messages)
+    valid: list[tuple[int, CloudEvent]] = []
+    for index, (envelope, _arrival) in enumerate(messages):
+        try:
+            valid.append((index, _validated(envelope, extra_types)))
+        except PoisonMessage as exc:
+            outcomes[index] = exc
+    if not valid:
+        return outcomes
+    stored = [StoredEvent.from_event(event, messages[index][1]) for index, event in valid]
+    try:
+        new_flags = await ports.store.append_events(stored)
+    except Exception as exc:
+        for index, _ in valid:
+            outcomes[index] = exc
+        return outcomes
+    by_incident: dict[str, list[tuple[int, CloudEvent]]] = {}
+    for (index, event), new in zip(valid, new_flags, strict=True):
+        if new:
+            ports.facts.fold_new_event(event)
+        log.info(
+            "event.recorded" if new else "event.duplicate",
+            incident_id=event.incident_id,
+            event_id=event.id,
+            type=event.type,
+            arrival=messages[index][1],
+        )
+        by_incident.setdefault(event.incident_id, []).append((index, event))
+    decided: set[str] = set()
+    for incident_id, items in by_incident.items():
+        with structlog.contextvars.bound_contextvars(incident_id=incident_id):
+            try:
+                derived = await decide_incident(incident_id, ports)
+                decided.add(incident_id)
+                affected: set[str] = set()
+                for _, event in items:
+                    affected.update(await _incidents_affected(event, derived, ports.store))
+                # An incident decided earlier in this batch is decided again: the event may change it.
+                for other in sorted(affected - {incident_id}):
+                    with structlog.contextvars.bound_contextvars(incident_id=other, affected_by=incident_id):
+                        await decide_incident(other, ports)
+            except Exception as exc:
+                log.warning("incident.decision_failed", error=f"{type(exc).__name__}: {exc}")
+                for index, _ in items:
+                    outcomes[index] = exc
+    return outcomes
 
 
 async def _incidents_affected(event: CloudEvent, derived: Derivation, store: PolicyStore) -> list[str]:

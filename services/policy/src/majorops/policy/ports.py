@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -70,6 +70,10 @@ class PolicyStore(Protocol):
 
     async def append_event(self, event: StoredEvent) -> bool:
         """Store the event once; False (and no change) when its id is already stored."""
+        ...
+
+    async def append_events(self, events: Sequence[StoredEvent]) -> list[bool]:
+        """Store a batch in one write; per event, whether it was new (see :meth:`append_event`)."""
         ...
 
     async def events_for(self, incident_id: str) -> list[StoredEvent]:

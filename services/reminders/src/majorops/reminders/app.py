@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Sequence
+from typing import Any
 
 import structlog
-from faststream import AckPolicy
-from faststream.nats import ConsumerConfig, DeliverPolicy, JStream, PullSub
-from faststream.nats.annotations import NatsMessage
+from faststream.nats import DeliverPolicy
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 from pydantic import ValidationError
 
 from majorops.reminders.adapters.jetstream import (
@@ -32,22 +31,26 @@ from majorops.reminders.adapters.mongo import MongoRemindersStore
 from majorops.reminders.adapters.sqlite import SqliteRemindersStore
 from majorops.reminders.adapters.webhooks import HttpxWebhookSender
 from majorops.reminders.config import SERVICE, RemindersSettings, WebhookTarget
-from majorops.reminders.handlers import EscalationPolicy, describe, record_decision, record_event
+from majorops.reminders.handlers import EscalationPolicy, describe, record_decision, record_events
 from majorops.reminders.notifier import WebhookNotifier
 from majorops.reminders.ports import RemindersStore
 from majorops.reminders.scheduler import EscalationScheduler
 from majorops.shared import subjects
+from majorops.shared.consumers import (
+    DurableConsumer,
+    add_consumer,
+    concurrently,
+    connect_broker,
+    decoding_json,
+    start_broker,
+    subscribe_durable,
+)
 from majorops.shared.escalations import Escalation
 from majorops.shared.jetstream import (
     DeadLetter,
-    UnacknowledgedPublish,
-    arrival_sequence,
-    connect_broker,
+    PoisonMessage,
     decode_json,
     make_broker,
-    raw_body,
-    retry_delay,
-    subscribe_durable,
 )
 from majorops.shared.lifecycle import run_until_signalled, stop_broker
 
@@ -84,7 +87,7 @@ class RemindersRuntime:
             stream=subjects.EVENTS_STREAM,
             subject=subjects.ALL_EVENTS,
             settings=settings,
-            handle=self.on_event,
+            handle_batch=decoding_json(self.on_events),
         )
         subscribe_durable(
             self.broker,
@@ -109,11 +112,13 @@ class RemindersRuntime:
             )
             self._subscribe_notifier()
 
-    async def on_event(self, raw: Msg) -> None:
-        """``majorops.events.>``: record the event; its incident's obligations are planned again."""
-        await record_event(decode_json(raw), arrival_sequence(raw), self.store, self.extra_types)
+    async def on_events(self, batch: Sequence[tuple[Any, int]]) -> list[BaseException | None]:
+        """``majorops.events.>``: record a batch of ``(envelope, arrival)``; their incidents'
+        obligations are planned again."""
+        outcomes = await record_events(batch, self.store, self.extra_types)
         if self.scheduler is not None:
             self.scheduler.rearm()
+        return outcomes
 
     async def on_decision(self, raw: Msg) -> None:
         """``majorops.decisions.>``: keep the incident's newest After Action decision."""
@@ -122,43 +127,38 @@ class RemindersRuntime:
             self.scheduler.rearm()
 
     def _subscribe_notifier(self) -> None:
-        durable = subjects.durable_name(NOTIFIER, subjects.ESCALATIONS_STREAM)
-        consumer = ConsumerConfig(
-            durable_name=durable,
-            # Only escalations from the moment webhooks are first configured: turning them on must not
-            # POST the whole history. Afterwards the durable resumes where it stopped.
-            deliver_policy=DeliverPolicy.NEW,
-            ack_wait=self.settings.ack_wait_seconds,
-            max_deliver=self.settings.max_deliver,
-            max_ack_pending=self.settings.max_ack_pending,
-            filter_subject=subjects.ALL_ESCALATIONS,
+        add_consumer(
+            self.broker,
+            DurableConsumer(
+                service=SERVICE,
+                stream=subjects.ESCALATIONS_STREAM,
+                subject=subjects.ALL_ESCALATIONS,
+                settings=self.settings,
+                # Several at once: one webhook retrying with back-off must not hold up the others.
+                handle_batch=concurrently(self.on_escalation),
+                batch_size=NOTIFIER_WORKERS,
+                durable=subjects.durable_name(NOTIFIER, subjects.ESCALATIONS_STREAM),
+                # Only escalations from the moment webhooks are first configured: turning them on must
+                # not POST the whole history. Afterwards the durable resumes where it stopped.
+                deliver_policy=DeliverPolicy.NEW,
+            ),
         )
-        self.broker.subscriber(
-            subjects.ALL_ESCALATIONS,
-            stream=JStream(subjects.ESCALATIONS_STREAM, declare=False),
-            durable=durable,
-            config=consumer,
-            pull_sub=PullSub(batch_size=NOTIFIER_WORKERS, timeout=2.0),
-            ack_policy=AckPolicy.MANUAL,
-            decoder=raw_body,
-            # Several at once: one webhook retrying with back-off must not hold up the others.
-            max_workers=NOTIFIER_WORKERS,
-            title=f"{NOTIFIER}:{subjects.ESCALATIONS_STREAM}",
-        )(self.on_escalation)
 
-    async def on_escalation(self, body: bytes, msg: NatsMessage) -> None:
-        """``majorops.escalations.>`` (notifier): POST the escalation to every configured webhook."""
-        raw: Msg = msg.raw_message
-        js = self.broker.connection.jetstream()
+    async def on_escalation(self, raw: Msg) -> None:
+        """``majorops.escalations.>`` (notifier): POST the escalation to every configured webhook.
+
+        An unreadable escalation is poison; a failure to store an outcome or publish a webhook's dead
+        letter raises, and the escalation is delivered again later (see
+        :mod:`majorops.shared.consumers`).
+        """
         notifier = self.notifier
         if notifier is None:  # pragma: no cover - subscribed only with a notifier
-            await msg.ack()
             return
         try:
             escalation = Escalation.model_validate_json(raw.data)
         except ValidationError as exc:
-            await self._dead_letter_escalation(js, raw, msg, f"poison: invalid escalation: {describe(exc)}")
-            return
+            raise PoisonMessage(f"invalid escalation: {describe(exc)}") from exc
+        js = self.broker.connection.jetstream()
 
         async def dead_letter(target: WebhookTarget, reason: str) -> None:
             letter = _letter(raw, reason)
@@ -167,38 +167,7 @@ class RemindersRuntime:
             )
 
         with structlog.contextvars.bound_contextvars(incident_id=escalation.incident_id):
-            try:
-                await notifier.deliver(escalation, raw.data, dead_letter, keep_alive=msg.in_progress)
-            except Exception as exc:
-                delivered = int(raw.metadata.num_delivered or 1)
-                if delivered >= self.settings.max_deliver:
-                    log.error(
-                        "webhook.notify_failed_finally", escalation_id=escalation.escalation_id, exc_info=exc
-                    )
-                    await self._dead_letter_escalation(
-                        js,
-                        raw,
-                        msg,
-                        f"failed {delivered} deliveries, last error: {type(exc).__name__}: {exc}",
-                    )
-                else:
-                    log.warning(
-                        "webhook.notify_retry", escalation_id=escalation.escalation_id, error=str(exc)
-                    )
-                    await msg.nack(delay=retry_delay(self.settings, delivered))
-                return
-        await msg.ack()
-
-    async def _dead_letter_escalation(
-        self, js: JetStreamContext, raw: Msg, msg: NatsMessage, reason: str
-    ) -> None:
-        letter = _letter(raw, reason)
-        try:
-            await publish_dead_letter(js, letter, f"dl:{SERVICE}:{letter.stream}:{letter.stream_sequence}")
-        except UnacknowledgedPublish:
-            await msg.nack(delay=retry_delay(self.settings, 2))
-            return
-        await msg.reject()
+            await notifier.deliver(escalation, raw.data, dead_letter, keep_alive=raw.in_progress)
 
     async def start(self) -> None:
         """Open the store, connect, start consuming, then the scheduler (the store must be ready first)."""
@@ -215,7 +184,7 @@ class RemindersRuntime:
             batch_size=self.settings.scheduler_batch_size,
             outbox_recheck_seconds=self.settings.outbox_recheck_seconds,
         )
-        await self.broker.start()
+        await start_broker(self.broker)
         await self.scheduler.start()
         log.info(
             "reminders.started",

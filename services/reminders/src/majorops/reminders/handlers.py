@@ -31,7 +31,7 @@ from majorops.reminders.ports import (
     utc_now,
 )
 from majorops.shared.decisions import AfterActionDecision
-from majorops.shared.events import EventValidationError, validate_event
+from majorops.shared.events import CloudEvent, EventValidationError, validate_event
 from majorops.shared.jetstream import PoisonMessage, UnacknowledgedPublish
 from majorops.shared.storage.eventlog import StoredEvent
 
@@ -64,6 +64,46 @@ async def record_event(
         else:
             log.info("event.duplicate", type=event.type, arrival=arrival)
     return event.incident_id
+
+
+async def record_events(
+    messages: Sequence[tuple[object, int]],
+    store: RemindersStore,
+    extra_types: frozenset[str] = frozenset(),
+    clock: Clock = utc_now,
+) -> list[BaseException | None]:
+    """:func:`record_event` for a fetched batch of ``(envelope, arrival)``: stored in one write, each
+    incident marked changed once. Per message ``None`` (done), a :class:`PoisonMessage`, or the
+    store's error (retried)."""
+    outcomes: list[BaseException | None] = [None] * len(messages)
+    valid: list[tuple[int, CloudEvent]] = []
+    for index, (envelope, _arrival) in enumerate(messages):
+        try:
+            valid.append((index, validate_event(envelope, extra_types)))
+        except EventValidationError as exc:
+            outcomes[index] = PoisonMessage(f"invalid event envelope: {exc}")
+    if not valid:
+        return outcomes
+    try:
+        new_flags = await store.append_events(
+            [StoredEvent.from_event(event, messages[index][1]) for index, event in valid]
+        )
+        now = clock()
+        for incident_id in dict.fromkeys(event.incident_id for _, event in valid):
+            await store.mark_changed(incident_id, now)
+    except Exception as exc:
+        for index, _ in valid:
+            outcomes[index] = exc
+        return outcomes
+    for (index, event), new in zip(valid, new_flags, strict=True):
+        log.info(
+            "event.recorded" if new else "event.duplicate",
+            incident_id=event.incident_id,
+            event_id=event.id,
+            type=event.type,
+            arrival=messages[index][1],
+        )
+    return outcomes
 
 
 async def record_decision(raw_decision: object, store: RemindersStore, clock: Clock = utc_now) -> str:

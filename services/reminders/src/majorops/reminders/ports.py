@@ -65,6 +65,10 @@ class RemindersStore(Protocol):
         """Store the event once; False (and no change) when its id is already stored."""
         ...
 
+    async def append_events(self, events: Sequence[StoredEvent]) -> list[bool]:
+        """Store a batch in one write; per event, whether it was new (see :meth:`append_event`)."""
+        ...
+
     async def events_for(self, incident_id: str) -> list[StoredEvent]:
         """The incident's events sorted by event time, ties by arrival (stream sequence)."""
         ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
@@ -43,7 +43,7 @@ from majorops.reports.handlers import (
     read_review,
     record_decision,
     record_escalation,
-    record_event,
+    record_events,
     update_action_item,
 )
 from majorops.reports.ports import ActionItemQuery, Clock, ReportsPorts, ReviewQuery, ReviewStore, utc_now
@@ -56,16 +56,10 @@ from majorops.reports.views import (
     ReviewPage,
 )
 from majorops.shared import subjects
+from majorops.shared.consumers import connect_broker, decoding_json, start_broker, subscribe_durable
 from majorops.shared.decisions import Requirement
 from majorops.shared.events import INCIDENT_ID_PATTERN, FieldError
-from majorops.shared.jetstream import (
-    arrival_sequence,
-    connect_broker,
-    decode_json,
-    make_broker,
-    streams_present,
-    subscribe_durable,
-)
+from majorops.shared.jetstream import decode_json, make_broker, streams_present
 from majorops.shared.lifecycle import stop_broker
 from majorops.shared.problems import PROBLEM_MEDIA_TYPE, Problem
 
@@ -103,12 +97,19 @@ class ReportsRuntime:
         self.ports: ReportsPorts | None = None
         self._wake = asyncio.Event()
         self._assembler: asyncio.Task[None] | None = None
-        consumers: tuple[tuple[str, str, Callable[[Msg], Awaitable[None]]], ...] = (
-            (subjects.EVENTS_STREAM, subjects.ALL_EVENTS, self.on_event),
+        subscribe_durable(
+            self.broker,
+            service=SERVICE,
+            stream=subjects.EVENTS_STREAM,
+            subject=subjects.ALL_EVENTS,
+            settings=settings,
+            handle_batch=decoding_json(self.on_events),
+        )
+        others: tuple[tuple[str, str, Callable[[Msg], Awaitable[None]]], ...] = (
             (subjects.DECISIONS_STREAM, subjects.ALL_DECISIONS, self.on_decision),
             (subjects.ESCALATIONS_STREAM, subjects.ALL_ESCALATIONS, self.on_escalation),
         )
-        for stream, subject, handle in consumers:
+        for stream, subject, handle in others:
             subscribe_durable(
                 self.broker, service=SERVICE, stream=stream, subject=subject, settings=settings, handle=handle
             )
@@ -125,7 +126,7 @@ class ReportsRuntime:
                 timezone=self.settings.zone,
                 extra_types=self.settings.extra_types,
             )
-            await self.broker.start()
+            await start_broker(self.broker)
         except BaseException:
             await self.stop()
             raise
@@ -148,9 +149,10 @@ class ReportsRuntime:
             raise StoreNotOpen("the reports store is not open")
         return self.ports
 
-    async def on_event(self, raw: Msg) -> None:
-        await record_event(decode_json(raw), arrival_sequence(raw), self.open_ports())
+    async def on_events(self, batch: Sequence[tuple[Any, int]]) -> list[BaseException | None]:
+        outcomes = await record_events(batch, self.open_ports())
         self._wake.set()
+        return outcomes
 
     async def on_decision(self, raw: Msg) -> None:
         await record_decision(decode_json(raw), self.open_ports())

@@ -85,23 +85,55 @@ async def apply_event(event: CloudEvent, arrival: int, ports: ReportsPorts) -> b
 
     A redelivered event is marked again too: that heals a crash between storing and marking.
     """
+    return (await apply_events([(event, arrival)], ports))[0]
+
+
+async def apply_events(events: Sequence[tuple[CloudEvent, int]], ports: ReportsPorts) -> list[bool]:
+    """:func:`apply_event` for a batch: stored in one write, each review marked changed once."""
     store = ports.store
-    new = await store.append_event(StoredEvent.from_event(event, arrival))
-    fire = alert_fire_of(event)
-    if fire is not None:
-        await store.record_alert_fire(fire)
-        # A fire may put a completed action item of another (published) review in doubt.
-        for other in await store.incidents_to_recheck(fire.key, fire.fired_at):
-            if other != event.incident_id:
-                await store.mark_changed(other)
-    await store.mark_changed(event.incident_id)
-    log.info(
-        "reports.event_recorded" if new else "reports.event_duplicate",
-        incident_id=event.incident_id,
-        event_id=event.id,
-        type=event.type,
+    new_flags = await store.append_events(
+        [StoredEvent.from_event(event, arrival) for event, arrival in events]
     )
-    return new
+    changed: dict[str, None] = {}
+    for event, _ in events:
+        fire = alert_fire_of(event)
+        if fire is not None:
+            await store.record_alert_fire(fire)
+            # A fire may put a completed action item of another (published) review in doubt.
+            for other in await store.incidents_to_recheck(fire.key, fire.fired_at):
+                changed[other] = None
+        changed[event.incident_id] = None
+    for incident_id in changed:
+        await store.mark_changed(incident_id)
+    for (event, _), new in zip(events, new_flags, strict=True):
+        log.info(
+            "reports.event_recorded" if new else "reports.event_duplicate",
+            incident_id=event.incident_id,
+            event_id=event.id,
+            type=event.type,
+        )
+    return new_flags
+
+
+async def record_events(
+    messages: Sequence[tuple[Any, int]], ports: ReportsPorts
+) -> list[BaseException | None]:
+    """:func:`record_event` for a fetched batch of ``(envelope, arrival)``. Per message ``None``
+    (done), a :class:`PoisonMessage`, or the store's error (retried)."""
+    outcomes: list[BaseException | None] = [None] * len(messages)
+    valid: list[tuple[int, CloudEvent]] = []
+    for index, (body, _arrival) in enumerate(messages):
+        try:
+            valid.append((index, validate_event(body, ports.extra_types)))
+        except EventValidationError as exc:
+            outcomes[index] = PoisonMessage(f"invalid event envelope: {exc}")
+    if valid:
+        try:
+            await apply_events([(event, messages[index][1]) for index, event in valid], ports)
+        except Exception as exc:
+            for index, _ in valid:
+                outcomes[index] = exc
+    return outcomes
 
 
 async def record_decision(body: Any, ports: ReportsPorts) -> bool:

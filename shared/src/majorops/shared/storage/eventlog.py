@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -49,6 +50,11 @@ class EventLog(Protocol):
 
     async def append(self, event: StoredEvent) -> bool:
         """Store the event; False (and no change) when its id is already stored."""
+        ...
+
+    async def append_many(self, events: Sequence[StoredEvent]) -> list[bool]:
+        """Store a batch in one write; per event, whether it was new (an id repeated in the batch
+        counts once, the first)."""
         ...
 
     async def events_for(self, incident_id: str) -> list[StoredEvent]:

@@ -6,9 +6,10 @@ majority write concern; every write is an idempotent upsert keyed by a natural i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import ASCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.write_concern import WriteConcern
 
@@ -51,6 +52,39 @@ class MongoEventLog:
             upsert=True,
         )
         return result.upserted_id is not None
+
+    async def append_many(self, events: Sequence[StoredEvent]) -> list[bool]:
+        """Store a batch in one unordered bulk write; per event, whether it was new (first wins)."""
+        if not events:
+            return []
+        first: dict[str, StoredEvent] = {}
+        for event in events:
+            first.setdefault(event.event_id, event)
+        result = await self.collection.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": e.event_id},
+                    {
+                        "$setOnInsert": {
+                            "incident_id": e.incident_id,
+                            "type": e.type,
+                            "time_utc": e.time_utc,
+                            "arrival": e.arrival,
+                            "envelope": e.envelope,
+                        }
+                    },
+                    upsert=True,
+                )
+                for e in first.values()
+            ],
+            ordered=False,
+        )
+        inserted = {str(_id) for _id in (result.upserted_ids or {}).values()}
+        new: list[bool] = []
+        for event in events:
+            new.append(event.event_id in inserted)
+            inserted.discard(event.event_id)
+        return new
 
     async def events_for(self, incident_id: str) -> list[StoredEvent]:
         cursor = self.collection.find({"incident_id": incident_id}).sort([("time_utc", 1), ("arrival", 1)])

@@ -24,6 +24,10 @@ CREATE INDEX IF NOT EXISTS events_by_incident ON events (incident_id, time_utc, 
 """
 
 
+_ROWS_PER_STATEMENT = 400
+"""SQLite allows 32766 bound parameters per statement; six per event stays far below."""
+
+
 class SqliteDatabase:
     """An aiosqlite connection with the pragmas several processes need to share one file safely."""
 
@@ -78,6 +82,32 @@ class SqliteEventLog:
             ),
         )
         return cursor.rowcount == 1
+
+    async def append_many(self, events: Sequence[StoredEvent]) -> list[bool]:
+        """Store a batch in one statement (one commit, one fsync); per event, whether it was new.
+
+        An id already stored, or repeated within the batch, is not stored again (the first wins).
+        """
+        if not events:
+            return []
+        inserted: set[str] = set()
+        for start in range(0, len(events), _ROWS_PER_STATEMENT):
+            chunk = events[start : start + _ROWS_PER_STATEMENT]
+            rows = await self.db.conn.execute_fetchall(
+                "INSERT OR IGNORE INTO events (event_id, incident_id, type, time_utc, arrival, envelope) "
+                "VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk)) + " RETURNING event_id",
+                [
+                    value
+                    for e in chunk
+                    for value in (e.event_id, e.incident_id, e.type, e.time_utc, e.arrival, e.envelope_json())
+                ],
+            )
+            inserted.update(str(row[0]) for row in rows)
+        new: list[bool] = []
+        for event in events:
+            new.append(event.event_id in inserted)
+            inserted.discard(event.event_id)  # a repeat later in the batch is not new
+        return new
 
     async def events_for(self, incident_id: str) -> list[StoredEvent]:
         rows = await self.db.conn.execute_fetchall(

@@ -15,7 +15,7 @@ that is behind is refreshed from the whole history (there is no insertion order 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from pymongo import ASCENDING, AsyncMongoClient
@@ -93,6 +93,9 @@ class MongoPolicyStore:
 
     async def append_event(self, event: StoredEvent) -> bool:
         return await self.events.append(event)
+
+    async def append_events(self, events: Sequence[StoredEvent]) -> list[bool]:
+        return await self.events.append_many(events)
 
     async def events_for(self, incident_id: str) -> list[StoredEvent]:
         return await self.events.events_for(incident_id)

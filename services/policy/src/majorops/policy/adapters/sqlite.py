@@ -10,7 +10,7 @@ only the events it has not folded. ``root_causes`` is the fingerprint index of r
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -82,6 +82,9 @@ class SqlitePolicyStore:
 
     async def append_event(self, event: StoredEvent) -> bool:
         return await self.events.append(event)
+
+    async def append_events(self, events: Sequence[StoredEvent]) -> list[bool]:
+        return await self.events.append_many(events)
 
     async def events_for(self, incident_id: str) -> list[StoredEvent]:
         return await self.events.events_for(incident_id)

@@ -120,6 +120,9 @@ class MongoRemindersStore:
     async def append_event(self, event: StoredEvent) -> bool:
         return await self.events.append(event)
 
+    async def append_events(self, events: Sequence[StoredEvent]) -> list[bool]:
+        return await self.events.append_many(events)
+
     async def events_for(self, incident_id: str) -> list[StoredEvent]:
         return await self.events.events_for(incident_id)
 

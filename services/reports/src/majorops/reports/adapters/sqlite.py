@@ -174,6 +174,10 @@ class SqliteReviewStore:
         async with self._writing:
             return await self.events.append(event)
 
+    async def append_events(self, events: Sequence[StoredEvent]) -> list[bool]:
+        async with self._writing:
+            return await self.events.append_many(events)
+
     async def events_for(self, incident_id: str) -> list[StoredEvent]:
         return await self.events.events_for(incident_id)
 

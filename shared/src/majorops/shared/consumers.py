@@ -1,0 +1,318 @@
+"""Durable pull consumers that take what is waiting, a batch at a time, and settle each message.
+
+One durable consumer per service and stream (``<service>-<stream>``), shared by the service's
+replicas, with explicit acks. Each round fetches up to ``batch_size`` messages — as many as are
+waiting, without waiting for a full batch — and hands them to the service's batch handler at once,
+so a service can store a whole batch in one write and re-derive each incident once per batch
+instead of once per event. The handler answers per message:
+
+- ``None``: done, the message is acknowledged;
+- a :class:`PoisonMessage`: it can never be processed, it goes to ``majorops.deadletter.<service>``
+  with the reason at once;
+- any other exception: it is redelivered after a back-off that doubles, and dead-lettered with the
+  last error on its last allowed delivery (``max_deliver``).
+
+A handler that raises fails every message of the batch that way: nothing is acknowledged before it
+is done, so ``kill -9`` at any point leaves the messages to be delivered again.
+
+Why not FastStream's pull subscriber: its batch mode keeps fetching until the batch is full or its
+timeout passes, which adds that timeout to every event's latency at low rates (or polls the server
+when the timeout is short); nats-py's ``fetch`` returns what is waiting at once and long-polls only
+when nothing is. The broker's connection is still FastStream's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from faststream.nats import ConsumerConfig, DeliverPolicy, NatsBroker
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import ConnectionClosedError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+
+from majorops.shared import subjects
+from majorops.shared.jetstream import (
+    PoisonMessage,
+    UnacknowledgedPublish,
+    arrival_sequence,
+    dead_letter,
+    decode_json,
+    ensure_streams,
+    message_metadata,
+    retry_delay,
+)
+from majorops.shared.settings import CommonSettings
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_BATCH_SIZE = 64
+FETCH_WAIT_SECONDS = 5.0
+"""How long one fetch long-polls when nothing is waiting (messages end the wait at once)."""
+MAX_FAILURE_PAUSE_SECONDS = 10.0
+
+BatchHandler = Callable[[Sequence[Msg]], Awaitable[Sequence[BaseException | None]]]
+"""Handles a batch; per message ``None`` (done), a :class:`PoisonMessage`, or the error to retry on."""
+MessageHandler = Callable[[Msg], Awaitable[None]]
+
+
+@dataclass
+class DurableConsumer:
+    """One durable pull consumer of a service on a stream, and the task that consumes it."""
+
+    service: str
+    stream: str
+    subject: str
+    settings: CommonSettings
+    handle_batch: BatchHandler
+    batch_size: int = DEFAULT_BATCH_SIZE
+    durable: str = ""
+    deliver_policy: DeliverPolicy = DeliverPolicy.ALL
+    _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _stopping: bool = field(default=False, init=False, repr=False)
+    _settling: bool = field(default=False, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.durable:
+            self.durable = subjects.durable_name(self.service, self.stream)
+
+    @property
+    def config(self) -> ConsumerConfig:
+        """The durable's settings, applied (create or update) at every start."""
+        return ConsumerConfig(
+            durable_name=self.durable,
+            deliver_policy=self.deliver_policy,
+            ack_wait=self.settings.ack_wait_seconds,
+            max_deliver=self.settings.max_deliver,
+            max_ack_pending=self.settings.max_ack_pending,
+            filter_subject=self.subject,
+        )
+
+    async def ensure(self, js: JetStreamContext) -> None:
+        """Create the durable, or bring it to the current settings (a bound consumer never updates)."""
+        await js.add_consumer(self.stream, config=self.config)
+
+    async def start(self, js: JetStreamContext) -> None:
+        """Bind to the durable and consume in the background."""
+        subscription = await js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(js, subscription), name=f"consume:{self.durable}")
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Finish the batch in hand (its messages are settled), then stop fetching."""
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is None:
+            return
+        if not self._settling:
+            task.cancel()  # waiting in a fetch: nothing in hand
+        with contextlib.suppress(asyncio.CancelledError):
+            try:
+                await asyncio.wait_for(task, timeout)
+            except TimeoutError:
+                log.warning("consumer.stop_timeout", durable=self.durable)
+
+    async def _run(self, js: JetStreamContext, subscription: JetStreamContext.PullSubscription) -> None:
+        failures = 0
+        try:
+            while not self._stopping:
+                try:
+                    batch = await subscription.fetch(self.batch_size, timeout=FETCH_WAIT_SECONDS)
+                except (TimeoutError, NatsTimeoutError):
+                    continue  # nothing waiting (nats-py raises either kind)
+                except ConnectionClosedError:
+                    return
+                except Exception as exc:
+                    # NATS reconnecting, the consumer deleted meanwhile…: try again after a pause.
+                    failures += 1
+                    pause = min(0.5 * 2**failures, MAX_FAILURE_PAUSE_SECONDS)
+                    log.warning(
+                        "consumer.fetch_failed", durable=self.durable, error=repr(exc), retry_in_s=pause
+                    )
+                    await asyncio.sleep(pause)
+                    continue
+                failures = 0
+                self._settling = True
+                try:
+                    await self._settle(js, batch)
+                finally:
+                    self._settling = False
+        finally:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+
+    async def _settle(self, js: JetStreamContext, batch: Sequence[Msg]) -> None:
+        try:
+            outcomes = list(await self.handle_batch(batch))
+            if len(outcomes) != len(batch):
+                raise RuntimeError(f"handler answered {len(outcomes)} outcomes for {len(batch)} messages")
+        except Exception as exc:
+            outcomes = [exc] * len(batch)
+        for msg, outcome in zip(batch, outcomes, strict=True):
+            try:
+                await self._settle_one(js, msg, outcome)
+            except Exception as exc:
+                # Unsettled: JetStream delivers it again after the ack wait.
+                log.warning("consumer.settle_failed", durable=self.durable, error=repr(exc))
+
+    async def _settle_one(self, js: JetStreamContext, msg: Msg, outcome: BaseException | None) -> None:
+        if outcome is None:
+            await msg.ack()
+            return
+        meta = message_metadata(msg)
+        bound = log.bind(subject=msg.subject, stream_seq=meta.get("stream_seq"))
+        if isinstance(outcome, PoisonMessage):
+            bound.warning("message.poison", reason=str(outcome))
+            await self._dead_letter_or_retry(js, msg, f"poison: {outcome}")
+            return
+        delivered = int(meta.get("num_delivered") or 1)
+        if delivered >= self.settings.max_deliver:
+            bound.error("message.failed_finally", num_delivered=delivered, exc_info=outcome)
+            reason = f"failed {delivered} deliveries, last error: {type(outcome).__name__}: {outcome}"
+            await self._dead_letter_or_retry(js, msg, reason)
+        else:
+            delay = retry_delay(self.settings, delivered)
+            bound.warning("message.retry", num_delivered=delivered, delay_s=delay, error=str(outcome))
+            await msg.nak(delay=delay)
+
+    async def _dead_letter_or_retry(self, js: JetStreamContext, msg: Msg, reason: str) -> None:
+        try:
+            await dead_letter(js, self.service, msg, reason)
+        except UnacknowledgedPublish:
+            # The dead letter itself was not stored: keep the message and try again later.
+            await msg.nak(delay=retry_delay(self.settings, 2))
+            return
+        await msg.term()
+
+
+# The consumers of each broker, so that connecting creates or updates their durables and starting
+# and stopping the broker starts and stops them.
+_CONSUMERS: weakref.WeakKeyDictionary[NatsBroker, list[DurableConsumer]] = weakref.WeakKeyDictionary()
+
+
+def add_consumer(broker: NatsBroker, consumer: DurableConsumer) -> DurableConsumer:
+    """Register a consumer with the broker's lifecycle (:func:`start_consumers`, :func:`stop_consumers`)."""
+    _CONSUMERS.setdefault(broker, []).append(consumer)
+    return consumer
+
+
+def consumers_of(broker: NatsBroker) -> list[DurableConsumer]:
+    return list(_CONSUMERS.get(broker, []))
+
+
+def one_at_a_time(handle: MessageHandler) -> BatchHandler:
+    """A batch handler running a per-message handler on each message in order."""
+
+    async def handle_batch(batch: Sequence[Msg]) -> list[BaseException | None]:
+        outcomes: list[BaseException | None] = []
+        for msg in batch:
+            try:
+                await handle(msg)
+            except Exception as exc:
+                outcomes.append(exc)
+            else:
+                outcomes.append(None)
+        return outcomes
+
+    return handle_batch
+
+
+def subscribe_durable(
+    broker: NatsBroker,
+    *,
+    service: str,
+    stream: str,
+    subject: str,
+    settings: CommonSettings,
+    handle: MessageHandler | None = None,
+    handle_batch: BatchHandler | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> DurableConsumer:
+    """One durable pull consumer shared by every replica of ``service``, with explicit acks.
+
+    Give ``handle_batch`` (see :data:`BatchHandler`), or ``handle`` for one message at a time:
+    raising :class:`PoisonMessage` dead-letters the message at once; any other exception retries it
+    with back-off, and dead-letters it on its last allowed delivery.
+    """
+    if (handle is None) == (handle_batch is None):
+        raise ValueError("give exactly one of handle and handle_batch")
+    batch = handle_batch if handle_batch is not None else one_at_a_time(handle)  # type: ignore[arg-type]
+    return add_consumer(
+        broker,
+        DurableConsumer(
+            service=service,
+            stream=stream,
+            subject=subject,
+            settings=settings,
+            handle_batch=batch,
+            batch_size=batch_size,
+        ),
+    )
+
+
+JsonBatchHandler = Callable[[Sequence[tuple[Any, int]]], Awaitable[Sequence[BaseException | None]]]
+"""Handles a batch of ``(JSON body, stream sequence)``; answers per message like :data:`BatchHandler`."""
+
+
+def decoding_json(handle: JsonBatchHandler) -> BatchHandler:
+    """A batch handler that decodes each body as JSON with its stream sequence (its arrival) first;
+    a body that is not JSON is poison, and the handler sees ``None`` in its place."""
+
+    async def handle_batch(batch: Sequence[Msg]) -> list[BaseException | None]:
+        decoded: list[tuple[Any, int]] = []
+        poison: dict[int, BaseException] = {}
+        for index, msg in enumerate(batch):
+            try:
+                decoded.append((decode_json(msg), arrival_sequence(msg)))
+            except PoisonMessage as exc:
+                poison[index] = exc
+                decoded.append((None, 0))
+        outcomes = await handle(decoded)
+        return [poison.get(index, outcome) for index, outcome in enumerate(outcomes)]
+
+    return handle_batch
+
+
+def concurrently(handle: MessageHandler) -> BatchHandler:
+    """A batch handler running a per-message handler on every message of the batch at once (for
+    slow, independent work such as webhook POSTs with back-off)."""
+
+    async def handle_batch(batch: Sequence[Msg]) -> list[BaseException | None]:
+        results = await asyncio.gather(*(handle(msg) for msg in batch), return_exceptions=True)
+        return [result if isinstance(result, BaseException) else None for result in results]
+
+    return handle_batch
+
+
+async def connect_broker(broker: NatsBroker) -> Client:
+    """Connect, make sure every stream exists, and create or update the broker's durable consumers.
+
+    Create-or-update means a changed ``MAJOROPS_ACK_WAIT_SECONDS``, ``MAJOROPS_MAX_DELIVER`` or
+    ``MAJOROPS_MAX_ACK_PENDING`` takes effect at the next start (the last replica started wins).
+    """
+    connection = await broker.connect()
+    js = connection.jetstream()
+    await ensure_streams(js)
+    for consumer in consumers_of(broker):
+        await consumer.ensure(js)
+    return connection
+
+
+async def start_broker(broker: NatsBroker) -> None:
+    """Start the broker's FastStream subscribers, then its durable consumers (after connecting)."""
+    await broker.start()
+    js = broker.connection.jetstream()
+    for consumer in consumers_of(broker):
+        await consumer.start(js)
+
+
+async def stop_consumers(broker: NatsBroker) -> None:
+    """Stop every consumer of the broker, each finishing the batch in hand."""
+    await asyncio.gather(*(consumer.stop() for consumer in consumers_of(broker)))
