@@ -64,6 +64,8 @@ from majorops.shared.lifecycle import stop_broker
 from majorops.shared.problems import PROBLEM_MEDIA_TYPE, Problem
 
 SERVICE = "reports"
+MAX_ASSEMBLY_BACKOFF_SECONDS = 5.0
+"""The longest the assembler waits for a burst to settle because its last round was slow."""
 READY_NATS_TIMEOUT_SECONDS = 0.5
 CONSUMED_STREAMS = (subjects.EVENTS_STREAM, subjects.DECISIONS_STREAM, subjects.ESCALATIONS_STREAM)
 ASSEMBLY_BATCH = 50
@@ -165,16 +167,23 @@ class ReportsRuntime:
     async def _assemble_forever(self) -> None:
         """Re-assemble the reviews marked changed: on a wake-up after a burst, and every poll period
         (changes marked by other replicas, or an assembly that failed)."""
+        loop = asyncio.get_running_loop()
+        last_round = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.assemble_poll_seconds)
             self._wake.clear()
-            await asyncio.sleep(self.settings.assemble_delay_seconds)
+            # Coalesce: wait at least as long as the last round took, so that under a stream of
+            # events into big incidents re-assembling takes at most about half of the time and a
+            # burst costs one assembly, while an idle system still reacts in the short delay.
+            await asyncio.sleep(max(self.settings.assemble_delay_seconds, last_round))
+            began = loop.time()
             try:
                 if await assemble_stale(self.open_ports(), ASSEMBLY_BATCH) >= ASSEMBLY_BATCH:
                     self._wake.set()  # more are waiting
             except Exception as exc:
                 log.warning("reports.assembler_failed", error=str(exc))
+            last_round = min(loop.time() - began, MAX_ASSEMBLY_BACKOFF_SECONDS)
 
     async def ready(self) -> dict[str, bool]:
         """Each readiness check by name: NATS connected, the consumed streams present, the store answering."""
