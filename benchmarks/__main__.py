@@ -1,4 +1,9 @@
-"""``python -m benchmarks [--quick] [name …]`` — run the benchmarks and report honest numbers."""
+"""``python -m benchmarks [--quick] [--long] [name …]`` — run the benchmarks and report honest numbers.
+
+Most modules run against one shared nats-server started here. A module that sets
+``OWN_SERVERS = True`` (``pipeline``) starts its own servers and system and ignores
+``ctx.nats_url``; the shared server is only started when a module that needs it runs.
+"""
 
 from __future__ import annotations
 
@@ -15,27 +20,45 @@ from benchmarks.harness import BenchContext, Result, write_results
 from majorops.cli.natsserver import NatsServer, free_port
 from majorops.shared.logging import configure_logging
 
-MODULES = ("ingest", "policy", "reminders", "reports")
+MODULES = ("ingest", "policy", "reminders", "reports", "pipeline")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("names", nargs="*", default=list(MODULES), help=f"any of {', '.join(MODULES)}")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument(
+        "--long",
+        action="store_true",
+        help="long runs where a module has one (pipeline: memory over 1,000,000 events)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     args = parser.parse_args()
     configure_logging("bench", "WARNING")
     with tempfile.TemporaryDirectory(prefix="majorops-bench-") as tmp:
         scratch = Path(tmp)
-        server = NatsServer(data_dir=scratch / "nats", port=free_port(), log_file=scratch / "nats.log")
-        server.start()
+        server: NatsServer | None = None
         try:
             print(
                 f"# machine: {platform.processor() or platform.machine()}, python {platform.python_version()}"
             )
             for name in args.names:
                 module = importlib.import_module(f"benchmarks.{name}")
-                ctx = BenchContext(nats_url=server.url, scratch=scratch / name, quick=args.quick)
+                nats_url = ""
+                if not getattr(module, "OWN_SERVERS", False):
+                    if server is None:
+                        server = NatsServer(
+                            data_dir=scratch / "nats", port=free_port(), log_file=scratch / "nats.log"
+                        )
+                        server.start()
+                    nats_url = server.url
+                ctx = BenchContext(
+                    nats_url=nats_url,
+                    scratch=scratch / name,
+                    quick=args.quick,
+                    long=args.long,
+                    out_dir=args.out,
+                )
                 ctx.scratch.mkdir(parents=True, exist_ok=True)
                 began = time.perf_counter()
                 outcome = module.run(ctx)
@@ -46,7 +69,8 @@ def main() -> None:
                     print(f"{r.name:<60} {r.value:>12.3f} {r.unit:<8} {extra}")
                 print(f"-> {write_results(args.out, name, results)}")
         finally:
-            server.stop()
+            if server is not None:
+                server.stop()
 
 
 if __name__ == "__main__":

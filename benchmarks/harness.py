@@ -21,9 +21,14 @@ class Result:
 
 @dataclass
 class BenchContext:
+    """What a module runs with. ``nats_url`` is the shared nats-server; a module that sets
+    ``OWN_SERVERS = True`` starts its own servers and gets an empty ``nats_url``."""
+
     nats_url: str
     scratch: Path
     quick: bool = False
+    long: bool = False
+    out_dir: Path = Path("bench-results")
 
 
 def percentile(values: list[float], pct: float) -> float:
