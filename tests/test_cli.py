@@ -159,3 +159,10 @@ def test_up_refuses_an_unusable_log_setting_before_starting_anything(tmp_path: P
     assert result.returncode == 78, result.stdout + result.stderr
     assert "MAJOROPS_LOG_MAX_BYTES='lots'" in result.stderr
     assert not (tmp_path / "d").exists(), "nothing should have been started"
+
+
+def test_up_refuses_a_sync_interval_it_cannot_give_nats(tmp_path: Path) -> None:
+    result = run("up", "--data-dir", str(tmp_path / "d"), "--nats-sync-interval", "sometimes")
+    assert result.returncode != 0
+    assert "'always', 'default' or a duration" in result.stderr
+    assert not (tmp_path / "d").exists(), "nothing should have been started"

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from majorops.cli.settings_help import SERVICE_SETTINGS, Parser
-from majorops.cli.supervisor import SERVICES, UpOptions, UpSettings, run_up
+from majorops.cli.supervisor import SERVICES, UpOptions, UpSettings, check_sync_interval, run_up
 from majorops.shared.settings import load_settings
 
 UP_SETTINGS = f"{UpSettings.__module__}:{UpSettings.__name__}"
@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--nats-url",
         help="use an existing NATS (JetStream enabled) instead of the embedded one (env MAJOROPS_NATS_URL)",
     )
+    up.add_argument(
+        "--nats-sync-interval",
+        help="the embedded nats-server's JetStream sync_interval: always (default: fsync before every "
+        "acknowledgement), 'default' (the server's own) or a duration such as 10s "
+        "(env MAJOROPS_NATS_SYNC_INTERVAL)",
+    )
     for name in SERVICES:
         sub.add_parser(
             name,
@@ -66,9 +72,19 @@ def up_options(args: argparse.Namespace) -> UpOptions:
         ingest_port=args.ingest_port if args.ingest_port is not None else settings.ingest_port,
         reports_port=args.reports_port if args.reports_port is not None else settings.reports_port,
         nats_url=args.nats_url or settings.nats_url,
+        nats_sync_interval=_sync_interval(args.nats_sync_interval, settings.nats_sync_interval),
         log_max_bytes=settings.log_max_bytes,
         log_backups=settings.log_backups,
     )
+
+
+def _sync_interval(flag: str | None, setting: str) -> str:
+    if flag is None:
+        return setting
+    try:
+        return check_sync_interval(flag)
+    except ValueError as exc:
+        raise SystemExit(f"majorops up: --nats-sync-interval: {exc}") from None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,6 +16,7 @@ before its logging is set up (a refused setting) is there too.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -72,13 +73,38 @@ class UpSettings(BaseSettings):
         default=None,
         description="Passed on to the services (MongoDB instead of SQLite); shown without its password",
     )
+    nats_sync_interval: str = Field(
+        default="always",
+        description="JetStream's sync_interval for the embedded nats-server (--nats-sync-interval): "
+        "'always' fsyncs every write before acknowledging it (Jepsen: the default loses acknowledged "
+        "writes when the OS crashes); 'default' (the server's own, 2 min) or a duration such as 10s "
+        "trades that for throughput",
+    )
     log_max_bytes: LogMaxBytes = DEFAULT_LOG_MAX_BYTES
     log_backups: LogBackups = DEFAULT_LOG_BACKUPS
+
+    @field_validator("nats_sync_interval")
+    @classmethod
+    def _sync_interval(cls, value: str) -> str:
+        return check_sync_interval(value)
 
     @field_validator("nats_url", "mongodb_url")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+
+_DURATION = re.compile(r"^[1-9][0-9]*(ms|s|m|h)$")
+
+
+def check_sync_interval(value: str) -> str:
+    """``always``, ``default`` or a positive duration (``500ms``, ``10s``, ``2m``, ``1h``)."""
+    text = value.strip()
+    if text in ("always", "default") or _DURATION.match(text):
+        return text
+    raise ValueError(
+        f"nats sync interval {value!r}: use 'always', 'default' or a duration such as 10s, 500ms, 2m"
+    )
 
 
 def show_size(size: int) -> str:
@@ -155,6 +181,7 @@ class UpOptions:
     host: str = "127.0.0.1"
     log_max_bytes: int = DEFAULT_LOG_MAX_BYTES
     log_backups: int = DEFAULT_LOG_BACKUPS
+    nats_sync_interval: str = "always"
 
 
 @dataclass
@@ -198,11 +225,13 @@ class System:
                 log_file=logs / "nats-server.log",
                 log_max_bytes=opts.log_max_bytes,
                 log_backups=opts.log_backups,
+                sync_interval=None if opts.nats_sync_interval == "default" else opts.nats_sync_interval,
             )
             logs.mkdir(parents=True, exist_ok=True)
             self.nats.start()
             self.say(
-                f"nats-server  {self.nats.url}  (JetStream in {opts.data_dir / 'nats'}, sync_interval always)"
+                f"nats-server  {self.nats.url}  (JetStream in {opts.data_dir / 'nats'}, "
+                f"sync_interval {opts.nats_sync_interval})"
             )
         else:
             self.say(f"nats         {opts.nats_url}  (external)")

@@ -24,6 +24,7 @@ from majorops.shared.lifecycle import stop_broker
 from majorops.shared.problems import PROBLEM_MEDIA_TYPE, Problem
 
 SERVICE = "ingest"
+REQUEST_WORKERS = 8
 log = structlog.get_logger(__name__)
 
 
@@ -35,7 +36,10 @@ class IngestRuntime:
         self.extra_types = settings.extra_types
         self.broker = make_broker(settings, SERVICE)
         self.publisher: JetStreamEventPublisher | None = None
-        self.broker.subscriber(subjects.INGEST_REQUEST, queue=subjects.INGEST_QUEUE_GROUP)(self.on_request)
+        # Requests are answered concurrently, as HTTP requests are (one at a time capped NATS ingest).
+        self.broker.subscriber(
+            subjects.INGEST_REQUEST, queue=subjects.INGEST_QUEUE_GROUP, max_workers=REQUEST_WORKERS
+        )(self.on_request)
 
     async def start(self) -> None:
         connection = await connect_broker(self.broker)
