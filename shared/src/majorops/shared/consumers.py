@@ -39,6 +39,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
 from majorops.shared import subjects
+from majorops.shared.events import CloudEvent, EventValidationError, validate_event
 from majorops.shared.jetstream import (
     PoisonMessage,
     UnacknowledgedPublish,
@@ -278,6 +279,21 @@ def decoding_json(handle: JsonBatchHandler) -> BatchHandler:
         return [poison.get(index, outcome) for index, outcome in enumerate(outcomes)]
 
     return handle_batch
+
+
+def valid_events(
+    messages: Sequence[tuple[Any, int]], extra_types: frozenset[str] = frozenset()
+) -> tuple[list[BaseException | None], list[tuple[int, CloudEvent]]]:
+    """Validate a batch of ``(envelope, arrival)``: the outcomes so far (a :class:`PoisonMessage`
+    for each invalid envelope, ``None`` elsewhere) and the valid events with their index."""
+    outcomes: list[BaseException | None] = [None] * len(messages)
+    valid: list[tuple[int, CloudEvent]] = []
+    for index, (envelope, _arrival) in enumerate(messages):
+        try:
+            valid.append((index, validate_event(envelope, extra_types)))
+        except EventValidationError as exc:
+            outcomes[index] = PoisonMessage(f"invalid event envelope: {exc}")
+    return outcomes, valid
 
 
 def concurrently(handle: MessageHandler) -> BatchHandler:

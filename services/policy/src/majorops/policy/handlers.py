@@ -72,6 +72,7 @@ from majorops.policy.domain.repeats import (
     later_repeats_of,
 )
 from majorops.policy.ports import DecisionPublisher, IndexedRootCause, PolicyStore, StoredDecision
+from majorops.shared.consumers import valid_events
 from majorops.shared.events import CloudEvent, EventType, EventValidationError, validate_event
 from majorops.shared.jetstream import PoisonMessage
 from majorops.shared.storage.eventlog import StoredEvent
@@ -273,13 +274,7 @@ async def handle_events(
     once per batch means one revision for a burst of events where one-by-one handling could have
     published several in a row: each published revision is still the decision of everything stored.
     """
-    outcomes: list[BaseException | None] = [None] * len(messages)
-    valid: list[tuple[int, CloudEvent]] = []
-    for index, (envelope, _arrival) in enumerate(messages):
-        try:
-            valid.append((index, _validated(envelope, extra_types)))
-        except PoisonMessage as exc:
-            outcomes[index] = exc
+    outcomes, valid = valid_events(messages, extra_types)
     if not valid:
         return outcomes
     stored = [StoredEvent.from_event(event, messages[index][1]) for index, event in valid]

@@ -30,8 +30,9 @@ from majorops.reminders.ports import (
     StoredPlan,
     utc_now,
 )
+from majorops.shared.consumers import valid_events
 from majorops.shared.decisions import AfterActionDecision
-from majorops.shared.events import CloudEvent, EventValidationError, validate_event
+from majorops.shared.events import EventValidationError, validate_event
 from majorops.shared.jetstream import PoisonMessage, UnacknowledgedPublish
 from majorops.shared.storage.eventlog import StoredEvent
 
@@ -75,13 +76,7 @@ async def record_events(
     """:func:`record_event` for a fetched batch of ``(envelope, arrival)``: stored in one write, each
     incident marked changed once. Per message ``None`` (done), a :class:`PoisonMessage`, or the
     store's error (retried)."""
-    outcomes: list[BaseException | None] = [None] * len(messages)
-    valid: list[tuple[int, CloudEvent]] = []
-    for index, (envelope, _arrival) in enumerate(messages):
-        try:
-            valid.append((index, validate_event(envelope, extra_types)))
-        except EventValidationError as exc:
-            outcomes[index] = PoisonMessage(f"invalid event envelope: {exc}")
+    outcomes, valid = valid_events(messages, extra_types)
     if not valid:
         return outcomes
     try:

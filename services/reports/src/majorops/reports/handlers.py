@@ -53,6 +53,7 @@ from majorops.reports.domain.listing import (
 from majorops.reports.domain.timeline import RecordedEvent, ReviewStatus, in_record_order, review_status
 from majorops.reports.ports import ActionItemQuery, ReportsPorts, ReviewQuery, StoredReview
 from majorops.reports.problems import invalid_input, unavailable, unknown_action_item, unknown_incident
+from majorops.shared.consumers import valid_events
 from majorops.shared.decisions import AfterActionDecision, format_utc
 from majorops.shared.escalations import Escalation
 from majorops.shared.events import CloudEvent, EventType, EventValidationError, FieldError, validate_event
@@ -120,13 +121,7 @@ async def record_events(
 ) -> list[BaseException | None]:
     """:func:`record_event` for a fetched batch of ``(envelope, arrival)``. Per message ``None``
     (done), a :class:`PoisonMessage`, or the store's error (retried)."""
-    outcomes: list[BaseException | None] = [None] * len(messages)
-    valid: list[tuple[int, CloudEvent]] = []
-    for index, (body, _arrival) in enumerate(messages):
-        try:
-            valid.append((index, validate_event(body, ports.extra_types)))
-        except EventValidationError as exc:
-            outcomes[index] = PoisonMessage(f"invalid event envelope: {exc}")
+    outcomes, valid = valid_events(messages, ports.extra_types)
     if valid:
         try:
             await apply_events([(event, messages[index][1]) for index, event in valid], ports)
