@@ -49,6 +49,23 @@ def build_parser() -> argparse.ArgumentParser:
         "acknowledgement), 'default' (the server's own) or a duration such as 10s "
         "(env MAJOROPS_NATS_SYNC_INTERVAL)",
     )
+    letters = sub.add_parser(
+        "deadletter",
+        help="list or replay what the services could not process (majorops.deadletter.<service>)",
+        description="List the dead letters (what a service gave up on, with the reason), or replay them\n"
+        "after the cause is fixed: each is published again to its subject, then removed from the\n"
+        "dead-letter stream (idempotent: the services store events, decisions and escalations by id).\n"
+        "Exit status: 0 done, 1 a given --seq matched no letter, 2 NATS unreachable or not acknowledging.",
+    )
+    letters.add_argument("action", choices=("list", "replay"))
+    letters.add_argument("--service", choices=SERVICES, help="only this service's letters")
+    letters.add_argument(
+        "--seq", type=int, action="append", default=[], help="only this letter (repeatable); see `list`"
+    )
+    letters.add_argument("--json", action="store_true", help="one JSON object per line (list) or a summary")
+    letters.add_argument(
+        "--nats-url", help="NATS to read from (env MAJOROPS_NATS_URL; default nats://127.0.0.1:4222)"
+    )
     for name in SERVICES:
         sub.add_parser(
             name,
@@ -91,6 +108,11 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.command == "up":
         sys.exit(run_up(up_options(args)))
+    if args.command == "deadletter":
+        from majorops.cli import deadletters  # only this command needs a NATS client
+
+        url = args.nats_url or os.environ.get("MAJOROPS_NATS_URL") or "nats://127.0.0.1:4222"
+        sys.exit(deadletters.main(args.action, url, args.service, args.seq, args.json))
     # One service alone: replace this process, so signals and exit codes are the service's own.
     os.execv(sys.executable, [sys.executable, "-m", f"majorops.{args.command}"])  # noqa: S606
 
