@@ -13,9 +13,9 @@ nothing but the store every replica already shares:
    (``UPDATE decisions … WHERE incident_id = ? AND revision = ?``; in SQLite also ``AND
    event_count = ?``, so a decision derived from a view missing an event cannot be stored). Two
    replicas deciding one incident at the same moment: one wins; the other re-reads and derives
-   again. A revision number is therefore never used twice nor skipped. Within one process, which
-   handles the messages of a fetch concurrently, an incident is also decided under a lock, so
-   its own handlers do not lose compare-and-sets to each other.
+   again. A revision number is therefore never used twice nor skipped. Within one process, where
+   the batch handler and the sweep of unpublished revisions run concurrently, an incident is also
+   decided under a lock, so they do not lose compare-and-sets to each other.
 3. The stored revision is published with ``Nats-Msg-Id`` = ``<incident_id>:<revision>``, then
    marked published. A crash (or an unacknowledged publish) between the compare-and-set and the
    mark leaves a stored, unpublished revision. Every derivation first publishes the incident's
@@ -148,9 +148,9 @@ class IncidentFactsCache:
 class IncidentLocks:
     """One lock per incident within a process.
 
-    A replica handles the messages of one fetch concurrently; deciding one incident at a time in
-    the process spares those handlers from losing compare-and-sets to each other. Across
-    processes the compare-and-set alone keeps revisions right.
+    The batch handler and the sweep run concurrently in a replica; deciding one incident at a time
+    in the process spares them from losing compare-and-sets to each other. Across processes the
+    compare-and-set alone keeps revisions right.
     """
 
     def __init__(self) -> None:
@@ -296,12 +296,10 @@ async def handle_events(
             arrival=messages[index][1],
         )
         by_incident.setdefault(event.incident_id, []).append((index, event))
-    decided: set[str] = set()
     for incident_id, items in by_incident.items():
         with structlog.contextvars.bound_contextvars(incident_id=incident_id):
             try:
                 derived = await decide_incident(incident_id, ports)
-                decided.add(incident_id)
                 affected: set[str] = set()
                 for _, event in items:
                     affected.update(await _incidents_affected(event, derived, ports.store))
