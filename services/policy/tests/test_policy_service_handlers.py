@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import random
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,6 +54,9 @@ class InMemoryPolicyStore:
         self.events[event.event_id] = event
         self.stored_order.setdefault(event.incident_id, []).append(event.event_id)
         return True
+
+    async def append_events(self, events: Sequence[StoredEvent]) -> list[bool]:
+        return [await self.append_event(event) for event in events]
 
     async def events_for(self, incident_id: str) -> list[StoredEvent]:
         mine = [e for e in self.events.values() if e.incident_id == incident_id]

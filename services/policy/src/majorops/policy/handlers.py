@@ -251,13 +251,9 @@ async def handle_event(
     invalid envelope; any other exception means "retry the event later" (all steps are idempotent).
     """
     event = _validated(raw_envelope, extra_types)
-    with structlog.contextvars.bound_contextvars(incident_id=event.incident_id, event_id=event.id):
-        if await _append(event, arrival, ports.store):
-            ports.facts.fold_new_event(event)
-        derived = await decide_incident(event.incident_id, ports)
-        for other in await _incidents_affected(event, derived, ports.store):
-            with structlog.contextvars.bound_contextvars(incident_id=other, affected_by=event.incident_id):
-                await decide_incident(other, ports)
+    (outcome,) = await _record_and_decide([(event, arrival)], ports)
+    if outcome is not None:
+        raise outcome
     return event.incident_id
 
 
@@ -275,17 +271,27 @@ async def handle_events(
     published several in a row: each published revision is still the decision of everything stored.
     """
     outcomes, valid = valid_events(messages, extra_types)
-    if not valid:
-        return outcomes
-    stored = [StoredEvent.from_event(event, messages[index][1]) for index, event in valid]
+    if valid:
+        decided = await _record_and_decide([(event, messages[index][1]) for index, event in valid], ports)
+        for (index, _), outcome in zip(valid, decided, strict=True):
+            outcomes[index] = outcome
+    return outcomes
+
+
+async def _record_and_decide(
+    events: Sequence[tuple[CloudEvent, int]], ports: PolicyPorts
+) -> list[BaseException | None]:
+    """Store valid ``(event, arrival)`` in one write, then decide each incident once (and those its
+    events affect); per event ``None`` or the error that stopped it."""
+    outcomes: list[BaseException | None] = [None] * len(events)
     try:
-        new_flags = await ports.store.append_events(stored)
+        new_flags = await ports.store.append_events(
+            [StoredEvent.from_event(event, arrival) for event, arrival in events]
+        )
     except Exception as exc:
-        for index, _ in valid:
-            outcomes[index] = exc
-        return outcomes
+        return [exc] * len(events)
     by_incident: dict[str, list[tuple[int, CloudEvent]]] = {}
-    for (index, event), new in zip(valid, new_flags, strict=True):
+    for index, ((event, arrival), new) in enumerate(zip(events, new_flags, strict=True)):
         if new:
             ports.facts.fold_new_event(event)
         log.info(
@@ -293,7 +299,7 @@ async def handle_events(
             incident_id=event.incident_id,
             event_id=event.id,
             type=event.type,
-            arrival=messages[index][1],
+            arrival=arrival,
         )
         by_incident.setdefault(event.incident_id, []).append((index, event))
     for incident_id, items in by_incident.items():
