@@ -55,6 +55,9 @@ class InMemoryRemindersStore:
         self.events[event.event_id] = event
         return True
 
+    async def append_events(self, events: Sequence[StoredEvent]) -> list[bool]:
+        return [await self.append_event(event) for event in events]
+
     async def events_for(self, incident_id: str) -> list[StoredEvent]:
         mine = [e for e in self.events.values() if e.incident_id == incident_id]
         return sorted(mine, key=lambda e: (e.time_utc, e.arrival))

@@ -32,7 +32,7 @@ from majorops.reminders.ports import (
 )
 from majorops.shared.consumers import valid_events
 from majorops.shared.decisions import AfterActionDecision
-from majorops.shared.events import EventValidationError, validate_event
+from majorops.shared.events import CloudEvent, EventValidationError, validate_event
 from majorops.shared.jetstream import PoisonMessage, UnacknowledgedPublish
 from majorops.shared.storage.eventlog import StoredEvent
 
@@ -57,13 +57,7 @@ async def record_event(
         event = validate_event(raw_envelope, extra_types)
     except EventValidationError as exc:
         raise PoisonMessage(f"invalid event envelope: {exc}") from exc
-    with structlog.contextvars.bound_contextvars(incident_id=event.incident_id, event_id=event.id):
-        new = await store.append_event(StoredEvent.from_event(event, arrival))
-        await store.mark_changed(event.incident_id, clock())
-        if new:
-            log.info("event.recorded", type=event.type, arrival=arrival)
-        else:
-            log.info("event.duplicate", type=event.type, arrival=arrival)
+    await _store_and_mark([(event, arrival)], store, clock)
     return event.incident_id
 
 
@@ -77,28 +71,36 @@ async def record_events(
     incident marked changed once. Per message ``None`` (done), a :class:`PoisonMessage`, or the
     store's error (retried)."""
     outcomes, valid = valid_events(messages, extra_types)
-    if not valid:
-        return outcomes
-    try:
-        new_flags = await store.append_events(
-            [StoredEvent.from_event(event, messages[index][1]) for index, event in valid]
-        )
-        now = clock()
-        for incident_id in dict.fromkeys(event.incident_id for _, event in valid):
-            await store.mark_changed(incident_id, now)
-    except Exception as exc:
-        for index, _ in valid:
-            outcomes[index] = exc
-        return outcomes
-    for (index, event), new in zip(valid, new_flags, strict=True):
+    if valid:
+        try:
+            await _store_and_mark([(event, messages[index][1]) for index, event in valid], store, clock)
+        except Exception as exc:
+            for index, _ in valid:
+                outcomes[index] = exc
+    return outcomes
+
+
+async def _store_and_mark(
+    events: Sequence[tuple[CloudEvent, int]], store: RemindersStore, clock: Clock
+) -> None:
+    """Store valid ``(event, arrival)`` in one write and mark each incident changed once.
+
+    A redelivered or republished event (same id) is not stored again, but still marks its incident
+    (the mark may be what a crash lost)."""
+    new_flags = await store.append_events(
+        [StoredEvent.from_event(event, arrival) for event, arrival in events]
+    )
+    now = clock()
+    for incident_id in dict.fromkeys(event.incident_id for event, _ in events):
+        await store.mark_changed(incident_id, now)
+    for (event, arrival), new in zip(events, new_flags, strict=True):
         log.info(
             "event.recorded" if new else "event.duplicate",
             incident_id=event.incident_id,
             event_id=event.id,
             type=event.type,
-            arrival=messages[index][1],
+            arrival=arrival,
         )
-    return outcomes
 
 
 async def record_decision(raw_decision: object, store: RemindersStore, clock: Clock = utc_now) -> str:
