@@ -77,6 +77,7 @@ from majorops.cli.natsserver import NatsServer, die_with_parent, free_port, nats
 from majorops.shared import subjects
 from majorops.shared.consumers import DEFAULT_BATCH_SIZE
 from majorops.shared.jetstream import DUPLICATE_WINDOW_SECONDS
+from majorops.shared.testing import processes_of
 
 OWN_SERVERS = True
 """The harness starts no shared server for this module: it starts its own (see the docstring)."""
@@ -281,28 +282,6 @@ def children_of(pid: int) -> list[int]:
         with contextlib.suppress(OSError):
             out += [int(c) for c in (task / "children").read_text().split()]
     return out
-
-
-def processes_of(data_dir: Path) -> dict[int, str]:
-    """Every live process started for this data dir (services by env, nats-server by its config path)."""
-    marker = str(data_dir.resolve())
-    found: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            environ = (entry / "environ").read_bytes().decode(errors="replace")
-            state = next(
-                (ln for ln in (entry / "status").read_text().splitlines() if ln.startswith("State:")), ""
-            )
-        except OSError:
-            continue
-        if "Z (zombie)" in state:
-            continue
-        if f"MAJOROPS_DATA_DIR={marker}" in environ or (marker in cmdline and "nats-server" in cmdline):
-            found[int(entry.name)] = cmdline
-    return found
 
 
 @dataclass

@@ -325,3 +325,25 @@ async def running(*runtimes: Runtime) -> AsyncIterator[None]:
         yield
     finally:
         await asyncio.gather(*(runtime.stop() for runtime in runtimes))
+
+
+def processes_of(data_dir: Path) -> dict[int, str]:
+    """Every live process started for this data dir (services by env, nats-server by its config path)."""
+    marker = str(data_dir.resolve())
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            environ = (entry / "environ").read_bytes().decode(errors="replace")
+            state = next(
+                (ln for ln in (entry / "status").read_text().splitlines() if ln.startswith("State:")), ""
+            )
+        except OSError:
+            continue
+        if "Z (zombie)" in state:
+            continue
+        if f"MAJOROPS_DATA_DIR={marker}" in environ or (marker in cmdline and "nats-server" in cmdline):
+            found[int(entry.name)] = cmdline
+    return found
