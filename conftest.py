@@ -9,12 +9,15 @@ server can be installed on the project's machines).
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import structlog.testing
 from nats.js import JetStreamContext
 
 from majorops.cli.natsserver import NatsServer, free_port
@@ -107,3 +110,27 @@ async def js(nats_url: str, unique_id: str) -> AsyncIterator[JetStreamContext]:
     async with connected_jetstream(nats_url) as context:
         yield context
         await purge_incidents(context, unique_id)
+
+
+@pytest.fixture
+def no_error_logged(caplog: pytest.LogCaptureFixture) -> Iterator[list[dict[str, Any]]]:
+    """Capture the standard-library records (faststream, nats, asyncio) and structlog's events of a
+    test, and fail it if any is an error or carries a traceback (hostile input must not cause one)."""
+    caplog.set_level(logging.WARNING)
+    with structlog.testing.capture_logs() as logged:
+        structlog.get_logger(__name__).info("capture.check")
+        assert logged, "structlog's events are not captured"
+        yield logged
+    records = [r for phase in ("setup", "call", "teardown") for r in caplog.get_records(phase)]
+    bad = [
+        r.getMessage()
+        for r in records
+        if r.levelno >= logging.ERROR or r.exc_info or "Traceback" in r.getMessage()
+    ]
+    assert not bad, f"errors logged: {bad[:3]}"
+    worse = [
+        e
+        for e in logged
+        if e.get("log_level") in {"error", "critical", "exception"} or {"exc_info", "exception"} & set(e)
+    ]
+    assert not worse, f"errors logged: {worse[:3]}"

@@ -10,6 +10,7 @@ import httpx
 from benchmarks.harness import BenchContext, Result, summary
 from majorops.ingest.app import create_app
 from majorops.ingest.config import IngestSettings
+from majorops.shared.testing import INGEST_TOKEN, TOKEN_SETTINGS, bearer
 
 
 def _event(incident: str, n: int) -> dict[str, Any]:
@@ -25,10 +26,12 @@ def _event(incident: str, n: int) -> dict[str, Any]:
 
 
 async def run(ctx: BenchContext) -> list[Result]:
-    app = create_app(IngestSettings(nats_url=ctx.nats_url))
+    app = create_app(IngestSettings(nats_url=ctx.nats_url, **TOKEN_SETTINGS))
     results = []
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i") as http:
+        async with httpx.AsyncClient(
+            headers=bearer(INGEST_TOKEN), transport=httpx.ASGITransport(app=app), base_url="http://i"
+        ) as http:
             singles = 200 if ctx.quick else 1000
             latencies = []
             for n in range(singles):

@@ -77,7 +77,7 @@ from majorops.cli.natsserver import NatsServer, die_with_parent, free_port, nats
 from majorops.shared import subjects
 from majorops.shared.consumers import DEFAULT_BATCH_SIZE
 from majorops.shared.jetstream import DUPLICATE_WINDOW_SECONDS
-from majorops.shared.testing import processes_of
+from majorops.shared.testing import INGEST_TOKEN, READ_TOKEN, TOKEN_SETTINGS, bearer, processes_of
 
 OWN_SERVERS = True
 """The harness starts no shared server for this module: it starts its own (see the docstring)."""
@@ -325,6 +325,7 @@ class UpSystem:
         """Start and wait for the "ready" line; the seconds it took."""
         began = time.monotonic()
         env = {k: v for k, v in os.environ.items() if not k.startswith("MAJOROPS_")}
+        env.update({f"MAJOROPS_{name.upper()}": value for name, value in TOKEN_SETTINGS.items()})
         if self.nats_url:
             env["MAJOROPS_NATS_URL"] = self.nats_url
         self.process = subprocess.Popen(
@@ -705,7 +706,7 @@ async def post_batches(
 
     async def client() -> None:
         nonlocal first, last, errors
-        async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+        async with httpx.AsyncClient(base_url=base_url, timeout=60, headers=bearer(INGEST_TOKEN)) as http:
             while queue:
                 body = queue.pop()
                 first = min(first, time.perf_counter())
@@ -756,7 +757,7 @@ async def verify_reviews(base_url: str, incidents: list[str], expected: int) -> 
 
     async def reader() -> None:
         nonlocal ok
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30, headers=bearer(READ_TOKEN)) as http:
             while queue:
                 resp = await http.get(f"/v1/reviews/{queue.pop()}")
                 if resp.status_code == 200 and len(resp.json().get("timeline", [])) == expected:
@@ -1097,6 +1098,7 @@ class RawHttp:
         try:
             writer.write(
                 f"POST {path} HTTP/1.1\r\nhost: {self.host}:{self.port}\r\n"
+                f"authorization: Bearer {INGEST_TOKEN}\r\n"
                 f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n".encode()
                 + body
             )
@@ -1374,7 +1376,9 @@ async def incident_size(
 
     async def client() -> None:
         nonlocal first_post
-        async with httpx.AsyncClient(base_url=system.ingest, timeout=60) as http:
+        async with httpx.AsyncClient(
+            base_url=system.ingest, timeout=60, headers=bearer(INGEST_TOKEN)
+        ) as http:
             while queue:
                 body = queue.pop()
                 # From the first POST sent: with one batch the review can be complete before its 202

@@ -20,6 +20,7 @@ from majorops.reports.domain.timeline import RecordedEvent
 from majorops.shared import subjects
 from majorops.shared.events import validate_event
 from majorops.shared.jetstream import ensure_streams
+from majorops.shared.testing import TOKEN_SETTINGS, WRITE_TOKEN, bearer
 
 
 def incident_events(incident: str, n: int) -> list[dict[str, Any]]:
@@ -101,10 +102,12 @@ async def readers(ctx: BenchContext) -> list[Result]:
             headers={"Nats-Msg-Id": raw["id"]},
         )
     await nc.drain()
-    app = create_app(ReportsSettings(nats_url=ctx.nats_url, data_dir=ctx.scratch / "data"))
+    app = create_app(ReportsSettings(**TOKEN_SETTINGS, nats_url=ctx.nats_url, data_dir=ctx.scratch / "data"))
     results = []
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://r") as http:
+        async with httpx.AsyncClient(
+            headers=bearer(WRITE_TOKEN), transport=httpx.ASGITransport(app=app), base_url="http://r"
+        ) as http:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 resp = await http.get(f"/v1/reviews/{incident}")

@@ -21,8 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
+from majorops.cli.credentials import read_env_file
 from majorops.cli.natsserver import free_port
-from majorops.shared.testing import processes_of
+from majorops.shared.testing import bearer, processes_of
 
 pytestmark = pytest.mark.e2e
 
@@ -137,18 +138,25 @@ def wait_for(predicate: Any, timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
-def post(url: str, body: Any) -> dict[str, Any]:
+def token(up: Up, shell_name: str) -> str:
+    """A token ``majorops up`` generated, as ``. <data-dir>/credentials.env`` gives it to a shell."""
+    return read_env_file(up.data_dir / "credentials.env")[shell_name]
+
+
+def post(up: Up, body: Any) -> dict[str, Any]:
     """Post like a sender that retries until ingest answers (it may be restarting)."""
+    headers = bearer(token(up, "INGEST_TOKEN"))
 
     def attempt() -> dict[str, Any] | None:
-        resp = httpx.post(url, json=body, timeout=5)
+        resp = httpx.post(f"{up.ingest}/v1/events", json=body, headers=headers, timeout=5)
         return resp.json() if resp.status_code == 202 else None  # type: ignore[no-any-return]
 
-    return wait_for(attempt, 30, f"ingest to accept at {url}")  # type: ignore[no-any-return]
+    return wait_for(attempt, 30, f"ingest to accept at {up.ingest}")  # type: ignore[no-any-return]
 
 
 def review(up: Up, incident: str) -> dict[str, Any] | None:
-    resp = httpx.get(f"{up.reports}/v1/reviews/{incident}", timeout=5)
+    headers = bearer(token(up, "REPORTS_READ_TOKEN"))
+    resp = httpx.get(f"{up.reports}/v1/reviews/{incident}", headers=headers, timeout=5)
     return resp.json() if resp.status_code == 200 else None  # type: ignore[no-any-return]
 
 
@@ -193,7 +201,7 @@ def test_up_serves_a_review_then_stops_cleanly_and_resumes(up: Up) -> None:
         event(incident, 3, "role.assigned", "2026-11-20T09:15:00Z", role="mim", person="Dana Reyes"),
         event(incident, 4, "incident.resolved", "2026-11-20T11:29:00Z"),
     ]
-    assert post(f"{up.ingest}/v1/events", batch) == {"accepted": 4, "duplicates": 0}
+    assert post(up, batch) == {"accepted": 4, "duplicates": 0}
     got = wait_for(lambda: (r := review(up, incident)) and len(r["timeline"]) == 4 and r, 20, "the review")
     assert got["summary"]["title"] == "Checkout latency"
     assert got["summary"]["severity"] == "critical"
@@ -203,7 +211,8 @@ def test_up_serves_a_review_then_stops_cleanly_and_resumes(up: Up) -> None:
         "role.assigned",
         "incident.resolved",
     ]
-    assert httpx.get(f"{up.reports}/v1/reviews/NOPE-1", timeout=5).status_code == 404
+    reader = bearer(token(up, "REPORTS_READ_TOKEN"))
+    assert httpx.get(f"{up.reports}/v1/reviews/NOPE-1", headers=reader, timeout=5).status_code == 404
 
     assert up.stop() == 0
     assert wait_for(lambda: not processes_of(up.data_dir), 10, "no process left"), processes_of(up.data_dir)
@@ -212,7 +221,7 @@ def test_up_serves_a_review_then_stops_cleanly_and_resumes(up: Up) -> None:
     up.start()
     again = wait_for(lambda: review(up, incident), 20, "the review after restart")
     assert len(again["timeline"]) == 4
-    assert post(f"{up.ingest}/v1/events", batch[0]) == {"accepted": 0, "duplicates": 1}
+    assert post(up, batch[0]) == {"accepted": 0, "duplicates": 1}
 
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -221,7 +230,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def readme_quick_start() -> list[tuple[str, list[str]]]:
     """The README's quick-start commands, each with the output lines it shows (``# …`` after it)."""
     text = README.read_text()
-    block = text[text.index("Post an incident's events") :]
+    block = text[text.index("post an incident's events") :]
     block = block[block.index("```sh\n") + len("```sh\n") : block.index("\n```\n")]
     steps: list[tuple[str, list[str]]] = []
     command: list[str] = []
@@ -243,9 +252,16 @@ def test_the_readme_quick_start_runs_as_written(up: Up) -> None:
     steps = readme_quick_start()
     assert len(steps) == 2
 
+    # A user's shell keeps what a sourced file set: each step runs after the sourcing lines before it.
+    sourced: list[str] = []
+
     def run(command: str) -> list[str]:
-        local = command.replace("localhost:8080", f"127.0.0.1:{up.ingest_port}").replace(
-            "localhost:8081", f"127.0.0.1:{up.reports_port}"
+        sourced.extend(line for line in command.splitlines() if line.startswith(". "))
+        script = "\n".join([*sourced, command])
+        local = (
+            script.replace("localhost:8080", f"127.0.0.1:{up.ingest_port}")
+            .replace("localhost:8081", f"127.0.0.1:{up.reports_port}")
+            .replace(" .majorops/", f" {up.data_dir}/")
         )
         done = subprocess.run(["bash", "-c", local], capture_output=True, text=True, timeout=30, check=True)
         return done.stdout.strip().splitlines()
@@ -277,6 +293,14 @@ def test_the_readme_quick_start_runs_as_written(up: Up) -> None:
         assert e["superseded_by"] == (None if e["level"] == 3 else top)
     time.sleep(1)  # no MTM suggestion for an incident the record shows resolved, not even late
     assert "mtm_recommended" not in {e["kind"] for e in (review(up, "INC-1042") or {})["escalations"]}
+    # Secrets never reach a log or the terminal: not the tokens used above, not the NATS passwords.
+    issued = read_env_file(up.data_dir / "credentials.env")
+    assert len(issued) >= 9
+    logs = "".join(path.read_text(errors="replace") for path in (up.data_dir / "logs").glob("*.log*"))
+    assert "INC-1042" in logs
+    printed = "".join(up.output)
+    secrets = {name: value.rpartition(":")[2] for name, value in issued.items()}
+    assert [name for name, secret in secrets.items() if secret in logs or secret in printed] == []
 
 
 def test_kill_9_of_any_service_loses_no_accepted_event(up: Up) -> None:
@@ -291,7 +315,7 @@ def test_kill_9_of_any_service_loses_no_accepted_event(up: Up) -> None:
             batch.append(
                 event(incident, n, "timeline.logged", f"2026-11-20T10:{n:02d}:00Z", text=f"step {n}")
             )
-        result = post(f"{up.ingest}/v1/events", batch)
+        result = post(up, batch)
         assert result == {"accepted": 10, "duplicates": 0}
         accepted.extend(e["id"] for e in batch)
         pid = service_pid(up.data_dir, victim)
@@ -325,7 +349,7 @@ def test_kill_9_of_the_broker_loses_no_accepted_event(up: Up) -> None:
         event(incident, n, "timeline.logged", f"2026-11-20T10:{n:02d}:00Z", text=f"step {n}")
         for n in range(5)
     ]
-    assert post(f"{up.ingest}/v1/events", first) == {"accepted": 5, "duplicates": 0}
+    assert post(up, first) == {"accepted": 5, "duplicates": 0}
     broker = next(pid for pid, cmd in processes_of(up.data_dir).items() if "nats-server" in cmd)
     os.kill(broker, signal.SIGKILL)
     second = [
@@ -333,7 +357,7 @@ def test_kill_9_of_the_broker_loses_no_accepted_event(up: Up) -> None:
         for n in range(5, 10)
     ]
     # The sender retries until ingest answers 202 again (the supervisor restarts the broker).
-    assert post(f"{up.ingest}/v1/events", second) == {"accepted": 5, "duplicates": 0}
+    assert post(up, second) == {"accepted": 5, "duplicates": 0}
     want = {e["id"] for e in first + second}
     got = wait_for(
         lambda: (r := review(up, incident)) and {i["event_id"] for i in r["timeline"]} >= want and r,

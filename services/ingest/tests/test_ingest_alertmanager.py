@@ -17,7 +17,7 @@ from majorops.ingest.config import IngestSettings
 from majorops.ingest.domain.alertmanager import group_incident_id, webhook_to_events
 from majorops.shared.events import validate_event
 from majorops.shared.problems import Problem
-from majorops.shared.testing import connected_jetstream, purge_incidents
+from majorops.shared.testing import INGEST_TOKEN, TOKEN_SETTINGS, bearer, connected_jetstream, purge_incidents
 
 FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "alertmanager"
 LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -230,10 +230,10 @@ def test_bad_payload_is_a_precise_problem(mutate: Any, field: str) -> None:
 
 @pytest.fixture
 async def client(nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(IngestSettings(nats_url=nats_url))
+    app = create_app(IngestSettings(nats_url=nats_url, **TOKEN_SETTINGS))
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://ingest"
+            headers=bearer(INGEST_TOKEN), transport=httpx.ASGITransport(app=app), base_url="http://ingest"
         ) as http:
             yield http
 
@@ -313,3 +313,21 @@ async def test_a_group_of_1000_alerts_is_one_notification_not_a_batch_over_the_l
     finally:
         async with connected_jetstream(nats_url) as js:
             await purge_incidents(js, group_incident_id(payload["groupKey"]))
+
+
+def test_prometheus_3_dotted_label_names_are_kept_as_prometheus_translates_them() -> None:
+    """OpenTelemetry-style names (``service.name``) are valid in Prometheus 3; the record keeps them
+    with ``_`` for what a document store would interpret, so the notification is not refused forever."""
+    payload = fixture("firing.json")
+    payload["alerts"][0]["labels"].update(
+        {"service.name": "checkout", "$odd": "x", "k8s.pod.severity": "high"}
+    )
+    payload["alerts"][0]["annotations"]["runbook.url"] = "https://runbooks/checkout"
+    events = webhook_to_events(payload)
+    assert not isinstance(events, Problem)
+    data = events[0]["data"]
+    assert data["labels"]["service_name"] == "checkout" and data["labels"]["_odd"] == "x"
+    assert data["annotations"]["runbook_url"] == "https://runbooks/checkout"
+    assert data["k8s_pod_severity"] == "high"
+    for event in events:
+        validate_event(event)  # what ingest checks before publishing

@@ -18,6 +18,9 @@ from majorops.ingest.app import create_app
 from majorops.ingest.config import IngestSettings
 from majorops.shared import subjects
 from majorops.shared.testing import (
+    INGEST_TOKEN,
+    TOKEN_SETTINGS,
+    bearer,
     connected_jetstream,
     consumed_messages,
     event_envelope,
@@ -38,10 +41,12 @@ def envelope(
 
 @pytest.fixture
 async def client(nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(IngestSettings(nats_url=nats_url))
+    app = create_app(IngestSettings(nats_url=nats_url, **TOKEN_SETTINGS))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as http:
+        async with httpx.AsyncClient(
+            headers=bearer(INGEST_TOKEN), transport=transport, base_url="http://ingest"
+        ) as http:
             yield http
 
 
@@ -80,9 +85,11 @@ async def test_same_id_twice_counts_once(client: httpx.AsyncClient, nats_url: st
 async def test_duplicate_detected_after_restart_of_ingest(nats_url: str, unique_id: str) -> None:
     ev = envelope(unique_id, f"{unique_id}-r")
     for expected in ({"accepted": 1, "duplicates": 0}, {"accepted": 0, "duplicates": 1}):
-        app = create_app(IngestSettings(nats_url=nats_url))
+        app = create_app(IngestSettings(nats_url=nats_url, **TOKEN_SETTINGS))
         async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i") as http:
+            async with httpx.AsyncClient(
+                headers=bearer(INGEST_TOKEN), transport=httpx.ASGITransport(app=app), base_url="http://i"
+            ) as http:
                 assert (await http.post("/v1/events", json=ev)).json() == expected
     assert len(await stored_events(nats_url, unique_id)) == 1
 

@@ -15,7 +15,14 @@ from majorops.ingest.app import create_app as create_ingest
 from majorops.ingest.config import IngestSettings
 from majorops.reports.app import create_app as create_reports
 from majorops.reports.config import ReportsSettings
-from majorops.shared.testing import event_envelope, eventually
+from majorops.shared.testing import (
+    INGEST_TOKEN,
+    TOKEN_SETTINGS,
+    WRITE_TOKEN,
+    bearer,
+    event_envelope,
+    eventually,
+)
 
 T = TypeVar("T")
 DEADLINE_SECONDS = 15.0
@@ -23,21 +30,23 @@ DEADLINE_SECONDS = 15.0
 
 @pytest.fixture
 async def ingest(nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_ingest(IngestSettings(nats_url=nats_url))
-    async with app.router.lifespan_context(app), _client(app, "http://ingest") as http:
+    app = create_ingest(IngestSettings(nats_url=nats_url, **TOKEN_SETTINGS))
+    async with app.router.lifespan_context(app), _client(app, "http://ingest", INGEST_TOKEN) as http:
         yield http
 
 
 @pytest.fixture
 async def reports(nats_url: str, data_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = ReportsSettings(nats_url=nats_url, data_dir=data_dir, assemble_delay_seconds=0.01)
+    settings = ReportsSettings(
+        **TOKEN_SETTINGS, nats_url=nats_url, data_dir=data_dir, assemble_delay_seconds=0.01
+    )
     app = create_reports(settings)
-    async with app.router.lifespan_context(app), _client(app, "http://reports") as http:
+    async with app.router.lifespan_context(app), _client(app, "http://reports", WRITE_TOKEN) as http:
         yield http
 
 
-def _client(app: FastAPI, base_url: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
+def _client(app: FastAPI, base_url: str, token: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url, headers=bearer(token))
 
 
 def event(incident: str, n: int, type_: str, time_: str, **data: Any) -> dict[str, Any]:

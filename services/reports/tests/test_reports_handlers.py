@@ -37,6 +37,8 @@ from majorops.shared.events import CloudEvent, validate_event
 from majorops.shared.jetstream import PoisonMessage, UnacknowledgedPublish
 from majorops.shared.problems import Problem
 
+EDITOR = "editor"
+"""The name of the write token a change is made with (recorded as the event's ``authid``)."""
 INC = "INC-7"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -239,10 +241,10 @@ async def test_an_edit_needs_the_etag_of_the_review_it_was_made_on(ports: Report
     await record_event(envelope(), 1, ports)
     read = await review_of(ports)
     patch = Narrative(root_cause="The incident was caused by pool exhaustion.")
-    assert problem(await edit_narrative(INC, patch, None, ports)).status == 428
-    conflict = problem(await edit_narrative(INC, patch, '"not-it"', ports))
+    assert problem(await edit_narrative(INC, patch, None, ports, author=EDITOR)).status == 428
+    conflict = problem(await edit_narrative(INC, patch, '"not-it"', ports, author=EDITOR))
     assert conflict.status == 412 and conflict.extensions["current_etag"] == read.etag
-    edited = ok(await edit_narrative(INC, patch, read.etag, ports))
+    edited = ok(await edit_narrative(INC, patch, read.etag, ports, author=EDITOR))
     assert edited.document["root_cause"]["text"] == "The incident was caused by pool exhaustion."
     assert edited.etag != read.etag
     assert (await review_of(ports)).etag == edited.etag
@@ -251,8 +253,10 @@ async def test_an_edit_needs_the_etag_of_the_review_it_was_made_on(ports: Report
 async def test_two_editors_of_the_same_review_the_second_is_refused(ports: ReportsPorts) -> None:
     await record_event(envelope(), 1, ports)
     read = await review_of(ports)
-    ok(await edit_narrative(INC, Narrative(went_well=["Failover held"]), read.etag, ports))
-    second = problem(await edit_narrative(INC, Narrative(went_well=["Paging was fast"]), read.etag, ports))
+    ok(await edit_narrative(INC, Narrative(went_well=["Failover held"]), read.etag, ports, author=EDITOR))
+    second = problem(
+        await edit_narrative(INC, Narrative(went_well=["Paging was fast"]), read.etag, ports, author=EDITOR)
+    )
     assert second.status == 412
     assert (await review_of(ports)).document["went_well"] == ["Failover held"]
 
@@ -279,6 +283,7 @@ async def test_a_patch_replaces_the_sections_given_and_null_returns_one_to_the_r
             Narrative(root_cause="The incident was caused by pool exhaustion.", went_well=["Paging"]),
             etag,
             ports,
+            author=EDITOR,
         )
     )
     second = ok(
@@ -287,19 +292,24 @@ async def test_a_patch_replaces_the_sections_given_and_null_returns_one_to_the_r
             Narrative.model_validate({"learning_statements": ["Runbook step 4 fixed by SRE lead"]}),
             first.etag,
             ports,
+            author=EDITOR,
         )
     )
     assert second.document["root_cause"]["text"] == "The incident was caused by pool exhaustion."
     assert second.document["went_well"] == ["Paging"]
-    back = ok(await edit_narrative(INC, Narrative.model_validate({"root_cause": None}), second.etag, ports))
+    back = ok(
+        await edit_narrative(
+            INC, Narrative.model_validate({"root_cause": None}), second.etag, ports, author=EDITOR
+        )
+    )
     assert back.document["root_cause"]["text"] == "Pool ran dry"
     assert back.document["learning_statements"] == ["Runbook step 4 fixed by SRE lead"]
 
 
 async def test_an_empty_patch_or_an_unknown_incident_changes_nothing(ports: ReportsPorts) -> None:
-    assert problem(await edit_narrative(INC, Narrative(), "*", ports)).status == 404
+    assert problem(await edit_narrative(INC, Narrative(), "*", ports, author=EDITOR)).status == 404
     await record_event(envelope(), 1, ports)
-    empty = problem(await edit_narrative(INC, Narrative(), "*", ports))
+    empty = problem(await edit_narrative(INC, Narrative(), "*", ports, author=EDITOR))
     assert empty.status == 422 and "root_cause" in empty.errors[0].message
     assert (await ports.store.narrative_for(INC)).version == 0
 
@@ -326,7 +336,10 @@ async def test_a_created_item_is_published_as_a_valid_event_and_shown_at_once(po
     await record_event(envelope(), 1, ports)
     accepted = ok(
         await create_action_item(
-            INC, NewActionItem(title="Add a pool alert", owner="SRE lead", due="2026-12-01"), ports
+            INC,
+            NewActionItem(title="Add a pool alert", owner="SRE lead", due="2026-12-01"),
+            ports,
+            author=EDITOR,
         )
     )
     assert isinstance(accepted, Accepted)
@@ -359,9 +372,15 @@ async def test_a_created_item_is_published_as_a_valid_event_and_shown_at_once(po
 
 async def test_an_item_id_is_taken_once(ports: ReportsPorts) -> None:
     await record_event(envelope(), 1, ports)
-    ok(await create_action_item(INC, NewActionItem(item_id="AI-7", title="Add a pool alert"), ports))
+    ok(
+        await create_action_item(
+            INC, NewActionItem(item_id="AI-7", title="Add a pool alert"), ports, author=EDITOR
+        )
+    )
     again = problem(
-        await create_action_item(INC, NewActionItem(item_id="AI-7", title="Something else"), ports)
+        await create_action_item(
+            INC, NewActionItem(item_id="AI-7", title="Something else"), ports, author=EDITOR
+        )
     )
     assert again.status == 409
     assert len(publisher_of(ports).published) == 1
@@ -369,9 +388,15 @@ async def test_an_item_id_is_taken_once(ports: ReportsPorts) -> None:
 
 async def test_update_and_complete_an_item(ports: ReportsPorts) -> None:
     await record_event(envelope(), 1, ports)
-    ok(await create_action_item(INC, NewActionItem(item_id="AI-7", title="Add a pool alert"), ports))
+    ok(
+        await create_action_item(
+            INC, NewActionItem(item_id="AI-7", title="Add a pool alert"), ports, author=EDITOR
+        )
+    )
     updated = ok(
-        await update_action_item(INC, "AI-7", ActionItemChanges(owner="DBA lead", due="2026-12-01"), ports)
+        await update_action_item(
+            INC, "AI-7", ActionItemChanges(owner="DBA lead", due="2026-12-01"), ports, author=EDITOR
+        )
     )
     assert isinstance(updated, Accepted) and updated.item is not None
     assert (updated.item["owner"], updated.item["due"], updated.item["title"]) == (
@@ -384,7 +409,7 @@ async def test_update_and_complete_an_item(ports: ReportsPorts) -> None:
         "owner": "DBA lead",
         "due": "2026-12-01",
     }
-    done = ok(await complete_action_item(INC, "AI-7", ports))
+    done = ok(await complete_action_item(INC, "AI-7", ports, author=EDITOR))
     assert isinstance(done, Accepted) and done.item is not None and done.item["status"] == "completed"
     item = (await review_of(ports)).document["action_items"][0]
     assert (item["owner"], item["status"], item["completed_at"]) == (
@@ -392,15 +417,22 @@ async def test_update_and_complete_an_item(ports: ReportsPorts) -> None:
         "completed",
         "2026-11-27T12:00:00Z",
     )
-    again = problem(await complete_action_item(INC, "AI-7", ports))
+    again = problem(await complete_action_item(INC, "AI-7", ports, author=EDITOR))
     assert again.status == 409 and "already" in again.title
 
 
 async def test_unknown_incidents_and_items_are_404_and_publish_nothing(ports: ReportsPorts) -> None:
-    assert problem(await create_action_item(INC, NewActionItem(title="x"), ports)).status == 404
+    assert (
+        problem(await create_action_item(INC, NewActionItem(title="x"), ports, author=EDITOR)).status == 404
+    )
     await record_event(envelope(), 1, ports)
-    assert problem(await update_action_item(INC, "AI-404", ActionItemChanges(owner="x"), ports)).status == 404
-    assert problem(await complete_action_item(INC, "AI-404", ports)).status == 404
+    assert (
+        problem(
+            await update_action_item(INC, "AI-404", ActionItemChanges(owner="x"), ports, author=EDITOR)
+        ).status
+        == 404
+    )
+    assert problem(await complete_action_item(INC, "AI-404", ports, author=EDITOR)).status == 404
     assert publisher_of(ports).published == []
 
 
@@ -408,9 +440,11 @@ async def test_an_unacknowledged_publish_is_a_503_and_changes_nothing(ports: Rep
     await record_event(envelope(), 1, ports)
     before = await review_of(ports)
     publisher_of(ports).answering = False
-    refused = problem(await create_action_item(INC, NewActionItem(title="Add a pool alert"), ports))
+    refused = problem(
+        await create_action_item(INC, NewActionItem(title="Add a pool alert"), ports, author=EDITOR)
+    )
     assert refused.status == 503 and "not acknowledged" in refused.detail
-    assert problem(await publish_review(INC, ports)).status == 503
+    assert problem(await publish_review(INC, ports, author=EDITOR)).status == 503
     assert (await review_of(ports)).etag == before.etag
 
 
@@ -426,9 +460,11 @@ async def test_publication_is_refused_while_a_lint_error_remains(ports: ReportsP
     )
     etag = (await review_of(ports)).etag
     etag = ok(
-        await edit_narrative(INC, Narrative(root_cause="Dana Reyes restarted the pool."), etag, ports)
+        await edit_narrative(
+            INC, Narrative(root_cause="Dana Reyes restarted the pool."), etag, ports, author=EDITOR
+        )
     ).etag
-    refused = problem(await publish_review(INC, ports))
+    refused = problem(await publish_review(INC, ports, author=EDITOR))
     assert refused.status == 409
     codes = sorted(f["code"] for f in refused.extensions["findings"])
     assert codes == ["action_item_missing_due", "action_item_missing_owner", "name_in_root_cause"]
@@ -437,18 +473,26 @@ async def test_publication_is_refused_while_a_lint_error_remains(ports: ReportsP
 
     ok(
         await edit_narrative(
-            INC, Narrative(root_cause="The incident was caused by pool exhaustion."), etag, ports
+            INC,
+            Narrative(root_cause="The incident was caused by pool exhaustion."),
+            etag,
+            ports,
+            author=EDITOR,
         )
     )
-    ok(await update_action_item(INC, "AI-1", ActionItemChanges(owner="SRE lead", due="2026-12-01"), ports))
-    accepted = ok(await publish_review(INC, ports))
+    ok(
+        await update_action_item(
+            INC, "AI-1", ActionItemChanges(owner="SRE lead", due="2026-12-01"), ports, author=EDITOR
+        )
+    )
+    accepted = ok(await publish_review(INC, ports, author=EDITOR))
     assert isinstance(accepted, Accepted)
     assert publisher_of(ports).published[-1].type == "majorops.review.published"
     review = await review_of(ports)
     assert review.document["status"] == "published"
     assert review.document["published_at"] == "2026-11-27T12:00:00Z"
 
-    again = ok(await publish_review(INC, ports))
+    again = ok(await publish_review(INC, ports, author=EDITOR))
     assert isinstance(again, AlreadyPublished) and again.event_id == accepted.event_id
 
 

@@ -27,7 +27,15 @@ from majorops.reports.adapters.jetstream import JetStreamEventPublisher
 from majorops.reports.app import create_app
 from majorops.reports.config import ReportsSettings
 from majorops.shared import subjects, testing
-from majorops.shared.testing import connected_jetstream, consumed_messages, contract_decision, eventually
+from majorops.shared.testing import (
+    TOKEN_SETTINGS,
+    WRITE_TOKEN,
+    bearer,
+    connected_jetstream,
+    consumed_messages,
+    contract_decision,
+    eventually,
+)
 
 T = TypeVar("T")
 POLL_DEADLINE_SECONDS = 15.0
@@ -37,7 +45,11 @@ PROBLEM = "application/problem+json"
 
 def reports_app(nats_url: str, data_dir: Path) -> FastAPI:
     settings = ReportsSettings(
-        nats_url=nats_url, data_dir=data_dir, retry_delay_seconds=0.1, assemble_delay_seconds=0.01
+        **TOKEN_SETTINGS,
+        nats_url=nats_url,
+        data_dir=data_dir,
+        retry_delay_seconds=0.1,
+        assemble_delay_seconds=0.01,
     )
     return create_app(settings, clock=lambda: NOW)
 
@@ -52,7 +64,9 @@ async def app(nats_url: str, data_dir: Path) -> AsyncIterator[FastAPI]:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://reports") as http:
+    async with httpx.AsyncClient(
+        headers=bearer(WRITE_TOKEN), transport=transport, base_url="http://reports"
+    ) as http:
         yield http
 
 
@@ -306,12 +320,14 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
 async def test_the_review_survives_a_restart_of_reports(
     nats_url: str, nc: Client, data_dir: Path, unique_id: str
 ) -> None:
-    settings = ReportsSettings(nats_url=nats_url, data_dir=data_dir)
+    settings = ReportsSettings(**TOKEN_SETTINGS, nats_url=nats_url, data_dir=data_dir)
     event = envelope(unique_id, f"{unique_id}-c", "incident.confirmed", "2026-11-20T09:09:00Z")
     for attempt in range(2):
         app = create_app(settings)
         async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://r") as http:
+            async with httpx.AsyncClient(
+                headers=bearer(WRITE_TOKEN), transport=httpx.ASGITransport(app=app), base_url="http://r"
+            ) as http:
                 if attempt == 0:
                     await publish_event(nc, event)
                     await poll_review(http, unique_id, lambda r: len(r["timeline"]) == 1)
@@ -322,8 +338,10 @@ async def test_the_review_survives_a_restart_of_reports(
 
 
 async def test_not_ready_before_it_started(nats_url: str, data_dir: Path) -> None:
-    app = create_app(ReportsSettings(nats_url=nats_url, data_dir=data_dir))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://r") as http:
+    app = create_app(ReportsSettings(**TOKEN_SETTINGS, nats_url=nats_url, data_dir=data_dir))
+    async with httpx.AsyncClient(
+        headers=bearer(WRITE_TOKEN), transport=httpx.ASGITransport(app=app), base_url="http://r"
+    ) as http:
         resp = await http.get("/readyz")
     assert resp.status_code == 503
     assert resp.json() == {"status": "not ready", "checks": {"nats": False, "streams": False, "store": False}}

@@ -16,16 +16,19 @@ from fastapi import FastAPI
 
 from majorops.reports.app import create_app
 from majorops.reports.config import ReportsSettings
+from majorops.shared.testing import TOKEN_SETTINGS, WRITE_TOKEN, bearer
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
 async def client(nats_url: str, data_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app: FastAPI = create_app(ReportsSettings(nats_url=nats_url, data_dir=data_dir))
+    app: FastAPI = create_app(ReportsSettings(**TOKEN_SETTINGS, nats_url=nats_url, data_dir=data_dir))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://reports") as http:
+        async with httpx.AsyncClient(
+            headers=bearer(WRITE_TOKEN), transport=transport, base_url="http://reports"
+        ) as http:
             yield http
 
 

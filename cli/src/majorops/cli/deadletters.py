@@ -10,6 +10,12 @@ revision and escalations by id, so the message seen twice changes nothing the se
 
 Letters of webhook deliveries (the escalation itself is on its subject; a webhook refused it) are
 listed but not replayed: the notifier remembers the failed delivery and would not POST it again.
+
+On a NATS server with users (:mod:`majorops.shared.nats_access`) the command connects as
+``MAJOROPS_NATS_USER`` with ``MAJOROPS_NATS_PASSWORD`` (and ``MAJOROPS_NATS_TLS_*``), and that user
+is ``admin``: a replay republishes to the letters' original subjects — events, decisions,
+escalations — which no service user may publish to all of, reads the dead-letter stream message by
+message and deletes from it, which only ``admin`` may.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from majorops.shared import subjects
-from majorops.shared.jetstream import UnacknowledgedPublish, publish_acked
+from majorops.shared.jetstream import UnacknowledgedPublish, connect_options, publish_acked
+from majorops.shared.settings import CommonSettings, load_settings
 
 WEBHOOK_MARK = " webhook "
 
@@ -129,11 +136,20 @@ async def _quiet(_error: Exception) -> None:
 
 
 async def run(
-    command: str, nats_url: str, service: str | None, sequences: Sequence[int], as_json: bool
+    command: str,
+    nats_url: str,
+    service: str | None,
+    sequences: Sequence[int],
+    as_json: bool,
+    options: dict[str, Any] | None = None,
 ) -> int:
-    """The command's work; its exit status (0 done, 1 nothing matched a given sequence)."""
+    """The command's work; its exit status (0 done, 1 nothing matched a given sequence).
+
+    ``options``: user, password and TLS for ``nats.connect`` (see
+    :func:`~majorops.shared.jetstream.connect_options`)."""
     connection = await nats.connect(
         nats_url,
+        **(options or {}),
         connect_timeout=5,
         allow_reconnect=False,
         max_reconnect_attempts=1,
@@ -180,8 +196,9 @@ async def run(
 
 
 def main(command: str, nats_url: str, service: str | None, sequences: Sequence[int], as_json: bool) -> int:
+    options = connect_options(load_settings(CommonSettings, "deadletter"))
     try:
-        return asyncio.run(run(command, nats_url, service, sequences, as_json))
+        return asyncio.run(run(command, nats_url, service, sequences, as_json, options))
     except (OSError, nats.errors.NoServersError) as exc:
         print(f"majorops deadletter: cannot reach NATS at {nats_url}: {exc}", file=sys.stderr)
         return 2

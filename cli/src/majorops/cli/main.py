@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="List the dead letters (what a service gave up on, with the reason), or replay them\n"
         "after the cause is fixed: each is published again to its subject, then removed from the\n"
         "dead-letter stream (idempotent: the services store events, decisions and escalations by id).\n"
-        "Exit status: 0 done, 1 a given --seq matched no letter, 2 NATS unreachable or not acknowledging.",
+        "Exit status: 0 done, 1 a given --seq matched no letter, 2 NATS unreachable or not acknowledging.\n"
+        "On a NATS server with users, connect as admin: MAJOROPS_NATS_USER=admin and\n"
+        "MAJOROPS_NATS_PASSWORD (and MAJOROPS_NATS_TLS_* for TLS).",
     )
     letters.add_argument("action", choices=("list", "replay"))
     letters.add_argument("--service", choices=SERVICES, help="only this service's letters")

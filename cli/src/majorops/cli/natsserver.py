@@ -14,9 +14,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from majorops.shared.nats_access import authorization_block
 from majorops.shared.settings import DEFAULT_LOG_BACKUPS, DEFAULT_LOG_MAX_BYTES
 
 CONFIG_TEMPLATE = """\
@@ -87,6 +89,10 @@ class NatsServer:
     ``log_backups`` rotated files (named ``<log_file>.<time stamp>``); its stdout and stderr are
     appended to the same file, for what it says before its logger is set up (a configuration error).
     Each run starts with the server's own ``Starting nats-server`` line (pid, version, config file).
+
+    With ``users`` (user → password, users of :mod:`majorops.shared.nats_access`) only those users
+    can connect, each with its permissions; the config file holding the passwords is readable by its
+    owner only. :attr:`url` never carries credentials: clients give their own.
     """
 
     data_dir: Path
@@ -100,6 +106,8 @@ class NatsServer:
     """JetStream's ``sync_interval``: ``always`` (fsync before every acknowledgement, what
     ``majorops up`` runs), a duration such as ``"10s"``, or None for the server's default (no
     line written; the benchmarks compare against it)."""
+    users: Mapping[str, str] | None = None
+    """None: no authorization, any client may do anything (tests, benchmarks)."""
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -122,6 +130,10 @@ class NatsServer:
             text += LOG_TEMPLATE.format(
                 log_file=self.log_file.resolve(), max_bytes=self.log_max_bytes, max_num=self.log_backups + 1
             )
+        if self.users is not None:
+            text += authorization_block(self.users)
+        config.touch(mode=0o600)
+        config.chmod(0o600)
         config.write_text(text)
         return config
 

@@ -30,7 +30,9 @@ import httpx
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from majorops.cli.credentials import ISSUED, Credentials, load_or_generate
 from majorops.cli.natsserver import NatsServer, die_with_parent, port_open
+from majorops.shared import nats_access
 from majorops.shared.settings import (
     DEFAULT_LOG_BACKUPS,
     DEFAULT_LOG_MAX_BYTES,
@@ -171,6 +173,10 @@ class ServiceProcess:
             self.process.wait()
 
 
+class ConfigurationRefused(Exception):
+    """A setting of ``majorops up`` itself is wrong (exit 78: restarting will not help)."""
+
+
 @dataclass
 class UpOptions:
     data_dir: Path
@@ -194,6 +200,7 @@ class System:
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     stopping: threading.Event = field(default_factory=threading.Event)
     exit_code: int = 0
+    credentials: Credentials = field(init=False)
 
     @property
     def nats_url(self) -> str:
@@ -217,6 +224,10 @@ class System:
         opts = self.options
         opts.data_dir.mkdir(parents=True, exist_ok=True)
         self.check_ports()
+        try:
+            self.credentials = load_or_generate(opts.data_dir, os.environ, embedded_nats=not opts.nats_url)
+        except ValueError as exc:
+            raise ConfigurationRefused(str(exc)) from None
         logs = opts.data_dir / "logs"
         if not opts.nats_url:
             self.nats = NatsServer(
@@ -226,9 +237,16 @@ class System:
                 log_max_bytes=opts.log_max_bytes,
                 log_backups=opts.log_backups,
                 sync_interval=None if opts.nats_sync_interval == "default" else opts.nats_sync_interval,
+                users=self.credentials.nats_users(),
             )
             logs.mkdir(parents=True, exist_ok=True)
             self.nats.start()
+            # The streams and the key-value bucket are admin's to create; the services only use them.
+            from majorops.shared.provision import provision_server  # the broker client: not for --help
+
+            provision_server(
+                self.nats.url, nats_access.ADMIN, self.credentials.nats_passwords[nats_access.ADMIN]
+            )
             self.say(
                 f"nats-server  {self.nats.url}  (JetStream in {opts.data_dir / 'nats'}, "
                 f"sync_interval {opts.nats_sync_interval})"
@@ -245,9 +263,13 @@ class System:
             "MAJOROPS_REPORTS_PORT": str(opts.reports_port),
             "MAJOROPS_LOG_MAX_BYTES": str(opts.log_max_bytes),
             "MAJOROPS_LOG_BACKUPS": str(opts.log_backups),
+            **self.credentials.settings,
         }
         for name in SERVICES:
-            proc = ServiceProcess(name, env, logs / f"{name}.log")
+            # Each service connects as its own NATS user (embedded server; else as the environment says).
+            password = self.credentials.nats_passwords.get(name)
+            own = {**env, **nats_access.service_env(name, password)} if password else env
+            proc = ServiceProcess(name, own, logs / f"{name}.log")
             proc.start()
             self.services[name] = proc
         self.wait_ready()
@@ -264,11 +286,31 @@ class System:
             f"policy       pid {self.services['policy'].pid}   reminders  pid {self.services['reminders'].pid}"
         )
         self.say(f"store        {store}")
+        self.say(self.access_line())
         self.say(
             f"logs         {logs}/<service>.log  (each rotated at {show_size(opts.log_max_bytes)}, "
             f"{opts.log_backups} kept)"
         )
         self.say("ready — Ctrl-C or SIGTERM stops everything")
+
+    def access_line(self) -> str:
+        """Where the tokens are: the README's examples source the file this names."""
+        creds = self.credentials
+        if not creds.path.exists():
+            return f"access       tokens from the environment ({', '.join(creds.from_environment)})"
+        shown = [issued.shell for issued in ISSUED if issued.setting not in creds.from_environment]
+        how = (
+            "generated now"
+            if set(creds.generated) & {i.setting for i in ISSUED}
+            else "generated on first start"
+        )
+        line = (
+            f"access       tokens in {creds.path} (mode 0600, {how})\n"
+            f"             `. {creds.path}` sets {', '.join('$' + name for name in shown)}"
+        )
+        if creds.from_environment:
+            line += f"\n             from the environment: {', '.join(creds.from_environment)}"
+        return line
 
     def wait_ready(self) -> None:
         urls = {
@@ -352,6 +394,10 @@ def run_up(options: UpOptions) -> int:
     try:
         system.start()
         system.supervise()
+    except ConfigurationRefused as exc:
+        print(f"majorops up: refusing to start: {exc}", file=sys.stderr)
+        system.stop()
+        return EX_CONFIG
     except (RuntimeError, TimeoutError) as exc:
         print(f"majorops up: {exc}", file=sys.stderr)
         system.stop()

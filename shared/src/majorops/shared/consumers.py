@@ -46,8 +46,8 @@ from majorops.shared.jetstream import (
     arrival_sequence,
     dead_letter,
     decode_json,
-    ensure_streams,
     message_metadata,
+    require_streams,
     retry_delay,
 )
 from majorops.shared.settings import CommonSettings
@@ -310,12 +310,15 @@ def concurrently(handle: MessageHandler) -> BatchHandler:
 async def connect_broker(broker: NatsBroker) -> Client:
     """Connect, make sure every stream exists, and create or update the broker's durable consumers.
 
-    Create-or-update means a changed ``MAJOROPS_ACK_WAIT_SECONDS``, ``MAJOROPS_MAX_DELIVER`` or
-    ``MAJOROPS_MAX_ACK_PENDING`` takes effect at the next start (the last replica started wins).
+    Streams are only looked at, and created or updated when missing or out of date (see
+    :func:`~majorops.shared.jetstream.require_streams`): on a server with users ``admin`` provisioned
+    them and a service may not. Create-or-update of the durables means a changed
+    ``MAJOROPS_ACK_WAIT_SECONDS``, ``MAJOROPS_MAX_DELIVER`` or ``MAJOROPS_MAX_ACK_PENDING`` takes
+    effect at the next start (the last replica started wins).
     """
     connection = await broker.connect()
     js = connection.jetstream()
-    await ensure_streams(js)
+    await require_streams(js)
     for consumer in consumers_of(broker):
         await consumer.ensure(js)
     return connection

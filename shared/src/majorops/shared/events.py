@@ -11,6 +11,8 @@ import difflib
 import hashlib
 import json
 import re
+import unicodedata
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -37,10 +39,18 @@ EVENT_TYPE_PREFIX = "majorops."
 INCIDENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 EVENT_ID_MAX_LENGTH = 128
 
+# ASCII digits only, matched in full (``fullmatch``: ``$`` alone would let a trailing newline in).
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$",
+    re.ASCII,
 )
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+
+MIN_YEAR = 1970
+MAX_YEAR = 2999
+"""The years (as written) a time or date of an event or a request may have. Incidents happen now:
+an absurd year is a mistake, and year 9999 would overflow the deadline arithmetic downstream
+(policy adds business days, reminders hours, a plain ``due`` date the next day)."""
 
 
 class Severity(StrEnum):
@@ -114,19 +124,33 @@ def _check_severity(value: object) -> object:
 
 def parse_rfc3339(value: object) -> datetime:
     """Parse an RFC 3339 timestamp that carries an offset (``Z`` or ``±hh:mm``)."""
-    if not isinstance(value, str) or not _RFC3339.match(value):
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
         raise ValueError("must be an RFC 3339 timestamp with an offset, e.g. 2026-11-20T09:14:00Z")
     return datetime.fromisoformat(value.replace("z", "Z"))
 
 
+def _check_year(year: int) -> None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueError(f"year {year:04d} is out of range: the years {MIN_YEAR}–{MAX_YEAR} are accepted")
+
+
+def checked_time(value: object) -> datetime:
+    """:func:`parse_rfc3339` of a time received (an event's or a request's), which must also be in
+    the years :data:`MIN_YEAR`–:data:`MAX_YEAR` as written. Times the system computed (deadlines)
+    are parsed with :func:`parse_rfc3339` alone."""
+    moment = parse_rfc3339(value)
+    _check_year(moment.year)
+    return moment
+
+
 def _check_rfc3339(value: object) -> object:
-    parse_rfc3339(value)
+    checked_time(value)
     return value
 
 
 def is_plain_date(due: str) -> bool:
     """Whether a ``due`` is a plain ``YYYY-MM-DD`` date rather than a timestamp."""
-    return _ISO_DATE.match(due) is not None
+    return _ISO_DATE.fullmatch(due) is not None
 
 
 def due_moment(due: str, timezone: tzinfo = UTC) -> datetime:
@@ -146,10 +170,9 @@ def due_moment(due: str, timezone: tzinfo = UTC) -> datetime:
 
 def _check_due(value: object) -> object:
     if isinstance(value, str) and is_plain_date(value):
-        date.fromisoformat(value)
+        _check_year(date.fromisoformat(value).year)
         return value
-    parse_rfc3339(value)
-    return value
+    return _check_rfc3339(value)
 
 
 def _non_blank(value: str) -> str:
@@ -454,6 +477,24 @@ def parse_extra_event_types(names: Iterable[str]) -> frozenset[str]:
     return frozenset(result)
 
 
+def _check_id(value: str) -> str:
+    """An event id is sent as the ``Nats-Msg-Id`` header: a line break in it would end the header
+    (and could add one), and NATS trims white space around a header value, so ``' a'`` and ``'a'``
+    would be one message to JetStream's duplicate window but two ids to everyone else."""
+    bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    if bad is not None:
+        raise ValueError(
+            f"must not contain control characters or line breaks (U+{ord(bad):04X} found): "
+            "the id is sent as the Nats-Msg-Id header"
+        )
+    if value != value.strip():
+        raise ValueError(
+            "must not begin or end with white space: the Nats-Msg-Id header drops it, so the id "
+            "would name another event"
+        )
+    return value
+
+
 class CloudEvent(BaseModel):
     """A CloudEvents 1.0 envelope in structured JSON mode (CONTRACT §1).
 
@@ -464,7 +505,7 @@ class CloudEvent(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     specversion: Literal["1.0"]
-    id: Annotated[StrictStr, Field(min_length=1, max_length=EVENT_ID_MAX_LENGTH)]
+    id: Annotated[StrictStr, Field(min_length=1, max_length=EVENT_ID_MAX_LENGTH), AfterValidator(_check_id)]
     source: Annotated[StrictStr, Field(min_length=1)]
     type: Annotated[
         StrictStr,
@@ -499,6 +540,26 @@ class CloudEvent(BaseModel):
     def to_wire(self) -> dict[str, Any]:
         """The envelope as JSON-ready dict, as published to JetStream."""
         return self.model_dump(mode="json", exclude_none=False, exclude_unset=True)
+
+    def written_by(self, authtype: str, authid: str) -> CloudEvent:
+        """This event with the CloudEvents Auth Context extension saying who wrote it."""
+        return self.model_copy(update={"authtype": authtype, "authid": authid})
+
+    @property
+    def author(self) -> str | None:
+        """The ``authid`` the system recorded (the name of the token that sent or made the event)."""
+        value = (self.model_extra or {}).get("authid")
+        return value if isinstance(value, str) else None
+
+
+AUTH_ATTRIBUTES = ("authtype", "authid", "authclaims")
+"""The CloudEvents Auth Context extension (cloudevents/spec ``extensions/authcontext.md``): who wrote
+an event. Set by the system from the credentials of the request, never taken from a sender."""
+AUTH_API_KEY = "api_key"
+"""``authtype`` of an event sent or made with one of our named tokens (``authid`` is its name)."""
+AUTH_SERVICE_ACCOUNT = "service_account"
+"""``authtype`` of an event that came over NATS (``authid`` ``nats``: NATS permissions decide who
+may request ``majorops.ingest``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -562,6 +623,39 @@ def unknown_type_message(event_type: str, extra_types: Iterable[str] = ()) -> st
     return f"unknown event type {shown(event_type)}{hint}; must be {one_of(known)}"
 
 
+def _key_problem(key: object) -> str | None:
+    if not isinstance(key, str):
+        return "must be a string"
+    if key.startswith("$"):
+        return "a key must not start with '$': a document store (MongoDB) reads it as an operator"
+    if "." in key:
+        return "a key must not contain '.': a document store (MongoDB) reads it as a path"
+    if "\x00" in key:
+        return "a key must not contain the NUL character: a document store (MongoDB) cannot hold it"
+    return None
+
+
+def document_store_key_errors(raw: Mapping[str, Any]) -> list[FieldError]:
+    """Every key, at any depth of an envelope (its ``data`` above all), that a document store would
+    interpret rather than keep: one starting with ``$`` (an operator, ``$where``), one holding a
+    ``.`` (a path) or the NUL character. The record keeps what it was sent, so such keys are refused
+    (``data.$where``), the same way by ingest, by reports for its own events and by every consumer."""
+    errors: list[FieldError] = []
+    queue: deque[tuple[object, str]] = deque([(raw, "")])
+    while queue:
+        node, path = queue.popleft()
+        if isinstance(node, Mapping):
+            for key, child in node.items():
+                where = f"{path}.{key}" if path else str(key)
+                problem = _key_problem(key)
+                if problem is not None:
+                    errors.append(FieldError(where, problem))
+                queue.append((child, where))
+        elif isinstance(node, list):
+            queue.extend((child, f"{path}[{index}]") for index, child in enumerate(node))
+    return errors
+
+
 def validate_event(raw: object, extra_types: frozenset[str] = frozenset()) -> CloudEvent:
     """Validate one envelope and return it normalised; raise :class:`EventValidationError`.
 
@@ -569,7 +663,7 @@ def validate_event(raw: object, extra_types: frozenset[str] = frozenset()) -> Cl
     """
     if not isinstance(raw, Mapping):
         raise EventValidationError([FieldError("(envelope)", "must be a JSON object")])
-    errors: list[FieldError] = []
+    errors: list[FieldError] = document_store_key_errors(raw)
     envelope: CloudEvent | None = None
     try:
         envelope = CloudEvent.model_validate(raw)

@@ -12,17 +12,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from faststream.nats import NatsBroker
+from faststream.nats import NatsBroker, NatsSecurity, NatsUserPassword
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, PubAck, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
+from nats.js.errors import Error as JetStreamError
 from nats.js.kv import KeyValue
 
 from majorops.shared import subjects
@@ -68,13 +70,67 @@ def stream_config(spec: StreamSpec) -> StreamConfig:
 
 
 async def ensure_streams(js: JetStreamContext) -> None:
-    """Create every stream, or bring an existing one to the current config. Idempotent, replica-safe."""
+    """Create every stream, or bring an existing one to the current config. Idempotent, replica-safe.
+
+    Needs ``$JS.API.STREAM.CREATE|UPDATE``: what :func:`provision` does as ``admin``.
+    """
     for spec in STREAMS:
         config = stream_config(spec)
         try:
             await js.add_stream(config=config)
         except BadRequestError:
             await js.update_stream(config=config)
+
+
+class NotProvisioned(RuntimeError):
+    """A stream or bucket is missing and creating it went unanswered: on a server with users only
+    ``admin`` may create it (:func:`provision`)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"{what} does not exist and NATS did not create it (on a server with users only admin may): "
+            "provision first, as admin (python -m majorops.shared.provision; majorops up does it itself)"
+        )
+
+
+def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
+    """Whether a stream's config lacks what :func:`stream_config` sets (other fields are the server's)."""
+    return (
+        sorted(current.subjects or ()) != sorted(wanted.subjects or ())
+        or current.description != wanted.description
+        or current.storage != wanted.storage
+        or current.duplicate_window != wanted.duplicate_window
+        or bool(current.allow_direct) != bool(wanted.allow_direct)
+    )
+
+
+async def require_streams(js: JetStreamContext) -> None:
+    """Make sure every stream exists, asking only for what is missing or out of date.
+
+    Each stream is looked at (``$JS.API.STREAM.INFO``); one that is missing is created and one whose
+    config lacks what :func:`stream_config` sets is updated. Where ``admin`` provisioned the streams
+    (:func:`provision`, a server with users) nothing is missing, so a service needs no permission to
+    create streams and sends no request the server would refuse (a refused request only times out).
+    On a server without users a service keeps creating what it needs, as before. An update that is
+    refused is logged and the service carries on with the stream as it is.
+    """
+    for spec in STREAMS:
+        config = stream_config(spec)
+        try:
+            info = await js.stream_info(spec.name)
+        except NotFoundError:
+            try:
+                await js.add_stream(config=config)
+            except BadRequestError:  # another replica created it meanwhile
+                await js.update_stream(config=config)
+            except TimeoutError as exc:  # nats-server refuses by not answering
+                raise NotProvisioned(f"stream {spec.name}") from exc
+            continue
+        if _differs(info.config, config):
+            try:
+                await js.update_stream(config=config)
+            except (JetStreamError, TimeoutError) as exc:
+                log.warning("stream.update_refused", stream=spec.name, error=repr(exc))
 
 
 async def streams_present(js: JetStreamContext, names: Sequence[str]) -> bool:
@@ -87,17 +143,35 @@ async def streams_present(js: JetStreamContext, names: Sequence[str]) -> bool:
     return True
 
 
+INGEST_SEEN_DESCRIPTION = "Event ids ingest accepted"
+
+
+def key_value_config(bucket: str, description: str) -> KeyValueConfig:
+    return KeyValueConfig(bucket=bucket, description=description, storage=StorageType.FILE)
+
+
 async def ensure_key_value(js: JetStreamContext, bucket: str, description: str) -> KeyValue:
-    """Open a file-backed key-value bucket, creating it on first use."""
+    """Open a file-backed key-value bucket, creating it on first use.
+
+    Opening an existing bucket is one ``$JS.API.STREAM.INFO.KV_<bucket>``: no create permission.
+    """
     try:
         return await js.key_value(bucket)
     except BucketNotFoundError:
         try:
-            return await js.create_key_value(
-                config=KeyValueConfig(bucket=bucket, description=description, storage=StorageType.FILE)
-            )
+            return await js.create_key_value(config=key_value_config(bucket, description))
         except BadRequestError:  # another replica created it meanwhile
             return await js.key_value(bucket)
+        except TimeoutError as exc:
+            raise NotProvisioned(f"key-value bucket {bucket}") from exc
+
+
+async def provision(js: JetStreamContext) -> None:
+    """Create or update every stream and ingest's key-value bucket: run as ``admin`` before the
+    services start on a server with users (they may not create streams, see
+    :mod:`majorops.shared.nats_access`); harmless to run again."""
+    await ensure_streams(js)
+    await ensure_key_value(js, subjects.INGEST_SEEN_BUCKET, INGEST_SEEN_DESCRIPTION)
 
 
 class UnacknowledgedPublish(RuntimeError):
@@ -206,9 +280,48 @@ def retry_delay(settings: CommonSettings, num_delivered: int) -> float:
     return float(min(settings.retry_delay_seconds * 2 ** max(num_delivered - 1, 0), MAX_RETRY_DELAY_SECONDS))
 
 
+def tls_context(settings: CommonSettings) -> ssl.SSLContext | None:
+    """The TLS context of ``MAJOROPS_NATS_TLS_*``; None when none is set (or a ``tls://`` URL, for
+    which nats-py makes a default one itself)."""
+    if settings.nats_tls_ca is None and settings.nats_tls_cert is None:
+        return None
+    context = ssl.create_default_context(
+        ssl.Purpose.SERVER_AUTH, cafile=str(settings.nats_tls_ca) if settings.nats_tls_ca else None
+    )
+    if settings.nats_tls_cert is not None and settings.nats_tls_key is not None:
+        context.load_cert_chain(settings.nats_tls_cert, settings.nats_tls_key)
+    return context
+
+
+def connect_options(settings: CommonSettings) -> dict[str, Any]:
+    """``nats.connect`` keyword arguments for the user, password and TLS of the settings."""
+    options: dict[str, Any] = {}
+    if settings.nats_user is not None and settings.nats_password is not None:
+        options["user"] = settings.nats_user
+        options["password"] = settings.nats_password.get_secret_value()
+    context = tls_context(settings)
+    if context is not None:
+        options["tls"] = context
+    return options
+
+
+def broker_security(settings: CommonSettings) -> NatsSecurity | None:
+    """FastStream's form of :func:`connect_options`."""
+    context = tls_context(settings)
+    if settings.nats_user is not None and settings.nats_password is not None:
+        return NatsUserPassword(
+            settings.nats_user, settings.nats_password.get_secret_value(), ssl_context=context
+        )
+    if context is not None:
+        return NatsSecurity(ssl_context=context)
+    return None
+
+
 def make_broker(settings: CommonSettings, service: str) -> NatsBroker:
     """The service's FastStream broker: reconnects forever, logs through the JSON logging setup.
 
+    It connects as ``MAJOROPS_NATS_USER`` (each service has its own, see
+    :mod:`majorops.shared.nats_access`) and over TLS when ``MAJOROPS_NATS_TLS_*`` is set.
     Per-message "Received/Processed" lines go out at DEBUG; what matters (retries, dead letters,
     failures) is logged by :func:`subscribe_durable` with the incident and event bound.
     """
@@ -217,6 +330,7 @@ def make_broker(settings: CommonSettings, service: str) -> NatsBroker:
         name=f"majorops-{service}",
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
+        security=broker_security(settings),
         logger=logging.getLogger(f"majorops.{service}.faststream"),
         log_level=logging.DEBUG,
     )

@@ -18,6 +18,7 @@ import uvicorn
 from nats.errors import ConnectionClosedError, ConnectionReconnectingError, UnexpectedEOF
 
 from majorops.shared.consumers import stop_consumers
+from majorops.shared.settings import HttpTlsSettings
 
 if TYPE_CHECKING:
     from faststream.nats import NatsBroker
@@ -93,10 +94,19 @@ async def run_until_signalled(
                 loop.remove_signal_handler(signum)
 
 
-def serve_http(app: Any, host: str, port: int) -> None:
-    """Serve an HTTP service's ASGI app until SIGTERM/SIGINT.
+def serve_http(app: Any, host: str, port: int, tls: HttpTlsSettings | None = None) -> None:
+    """Serve an HTTP service's ASGI app until SIGTERM/SIGINT, over HTTPS when ``tls`` names files.
 
     Logging stays with :func:`majorops.shared.logging.configure_logging` (JSON lines, no access
     log); in-flight requests get 10 s to finish, then the app's lifespan drains NATS.
     """
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=10)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        ssl_certfile=str(tls.http_tls_cert) if tls and tls.http_tls_cert else None,
+        ssl_keyfile=str(tls.http_tls_key) if tls and tls.http_tls_key else None,
+    )

@@ -14,6 +14,32 @@ from majorops.shared.events import FieldError
 
 PROBLEM_BASE = "https://majorops.dev/problems"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem document; `errors` lists each problem by field (and array index in "
+    "a batch)",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {
+                    "index": {"type": "integer"},
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+"""The JSON schema of :meth:`Problem.as_dict`, as the services' OpenAPI documents declare it
+(extension members such as ``current_etag`` may be added)."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,9 @@ from pydantic import (
     SecretBytes,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -79,6 +81,27 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server with JetStream")
+    nats_user: str | None = Field(
+        default=None,
+        description="NATS user to connect as (a service connects as its own: ingest, policy, reminders "
+        "or reports; see majorops.shared.nats_access); unset: no user, for a server without users",
+    )
+    nats_password: SecretStr | None = Field(
+        default=None, validate_default=True, description="Password of MAJOROPS_NATS_USER (never logged)"
+    )
+    nats_tls_ca: Path | None = Field(
+        default=None,
+        description="CA certificate file (PEM) that signed the NATS server's certificate; setting any "
+        "MAJOROPS_NATS_TLS_* connects with TLS (the system's CAs when this one is unset)",
+    )
+    nats_tls_cert: Path | None = Field(
+        default=None,
+        description="Client certificate file (PEM) for NATS servers that verify clients (mutual TLS); "
+        "give MAJOROPS_NATS_TLS_KEY with it",
+    )
+    nats_tls_key: Path | None = Field(
+        default=None, validate_default=True, description="Private key file (PEM) of MAJOROPS_NATS_TLS_CERT"
+    )
     mongodb_url: str | None = Field(
         default=None, description="MongoDB URL; unset means the embedded SQLite store in data_dir"
     )
@@ -127,10 +150,50 @@ class CommonSettings(BaseSettings):
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
 
-    @field_validator("log_file", mode="before")
+    @field_validator(
+        "log_file",
+        "nats_user",
+        "nats_password",
+        "nats_tls_ca",
+        "nats_tls_cert",
+        "nats_tls_key",
+        mode="before",
+    )
     @classmethod
     def _blank_file_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("nats_tls_ca", "nats_tls_cert", "nats_tls_key")
+    @classmethod
+    def _existing_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @field_validator("nats_user")
+    @classmethod
+    def _one_user(cls, value: str | None, info: ValidationInfo) -> str | None:
+        url = str(info.data.get("nats_url") or "")
+        if value is not None and any("@" in urlsplit(part.strip()).netloc for part in url.split(",")):
+            raise ValueError("MAJOROPS_NATS_URL names a user too: give the user one way, not both")
+        return value
+
+    @field_validator("nats_password")
+    @classmethod
+    def _password_of_a_user(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        user = info.data.get("nats_user")
+        if user is not None and value is None:
+            raise ValueError(f"MAJOROPS_NATS_USER={user!r} needs its password")
+        if user is None and value is not None and "nats_user" in info.data:
+            raise ValueError("a password without MAJOROPS_NATS_USER: set the user too")
+        return value
+
+    @field_validator("nats_tls_key")
+    @classmethod
+    def _key_with_cert(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if "nats_tls_cert" in info.data and (info.data["nats_tls_cert"] is None) != (value is None):
+            raise ValueError("MAJOROPS_NATS_TLS_CERT and MAJOROPS_NATS_TLS_KEY go together: give both")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -150,9 +213,40 @@ class CommonSettings(BaseSettings):
         """The deployment-added event types, checked (a malformed name stops the service at start)."""
         return parse_extra_event_types(self.extra_event_types.split(","))
 
+    def check_at_start(self) -> None:
+        """What a service must have to start beyond valid fields (its access tokens): ``ValueError``."""
+
     def sqlite_path(self, service: str) -> Path:
         """The embedded store of one service: ``<data_dir>/<service>.sqlite3``."""
         return self.data_dir / f"{service}.sqlite3"
+
+
+class HttpTlsSettings(BaseSettings):
+    """HTTPS for a service's own API (ingest, reports): both files or neither."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    http_tls_cert: Path | None = Field(
+        default=None, description="PEM certificate (chain) to serve HTTPS with; needs MAJOROPS_HTTP_TLS_KEY"
+    )
+    http_tls_key: Path | None = Field(default=None, description="PEM private key of MAJOROPS_HTTP_TLS_CERT")
+
+    @field_validator("http_tls_cert", "http_tls_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> HttpTlsSettings:
+        given = [p for p in (self.http_tls_cert, self.http_tls_key) if p is not None]
+        if len(given) == 1:
+            raise ValueError(
+                "MAJOROPS_HTTP_TLS_CERT and MAJOROPS_HTTP_TLS_KEY go together: set both or neither"
+            )
+        for path in given:
+            if not path.is_file():
+                raise ValueError(f"HTTPS file {path} does not exist")
+        return self
 
 
 EX_CONFIG = 78
@@ -166,8 +260,14 @@ def configuration_problem(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors(include_url=False):
         field = ".".join(str(part) for part in error["loc"])
-        variable = f"{ENV_PREFIX}{field.upper()}" if field else "settings"
-        problems.append(f"{variable}={error.get('input')!r}: {error['msg'].removeprefix('Value error, ')}")
+        message = error["msg"].removeprefix("Value error, ")
+        if not field:  # a rule across settings: its message names them; the input is every setting
+            problems.append(message)
+            continue
+        given = error.get("input")
+        if any(word in field for word in _SECRET_WORDS) and given:
+            given = "(secret)"  # the message says what is wrong; the value stays out of every log
+        problems.append(f"{ENV_PREFIX}{field.upper()}={given!r}: {message}")
     return "; ".join(problems)
 
 
@@ -181,6 +281,7 @@ def load_settings(settings_class: type[SettingsT], service: str) -> SettingsT:
         settings = settings_class()
         if isinstance(settings, CommonSettings):
             settings.extra_types  # noqa: B018 - parsed here so that a malformed name also refuses at once
+            settings.check_at_start()
     except ValidationError as exc:
         problem = configuration_problem(exc)
     except ValueError as exc:
@@ -280,14 +381,14 @@ def settings_summary(settings: BaseSettings) -> dict[str, Any]:
         value = getattr(settings, name)
         if isinstance(value, SecretStr | SecretBytes):
             summary[name] = show_value(value)
+        elif isinstance(value, Path):
+            summary[name] = str(value)  # a file's name is not its content (MAJOROPS_NATS_TLS_KEY)
         elif any(word in name for word in _SECRET_WORDS) and value:
             summary[name] = "(secret)"
         elif "url" in name and isinstance(value, str) and value:
             summary[name] = ",".join(redact_url(part) for part in value.split(",") if part.strip())
         elif isinstance(value, timedelta):
             summary[name] = iso_duration(value)
-        elif isinstance(value, Path):
-            summary[name] = str(value)
         elif value is None or isinstance(value, str | int | float | bool):
             summary[name] = value
         else:

@@ -39,6 +39,23 @@ CONSUMER_SETTINGS: dict[str, Any] = {"ack_wait_seconds": 3.0, "retry_delay_secon
 durables with them, so they must not differ between tests. A short ack wait bounds how long a message
 fetched by a runtime that was just stopped waits before it is redelivered."""
 
+INGEST_TOKEN = "tests-ingest-0123456789abcdef"  # noqa: S105 - the tests' own, issued by TOKEN_SETTINGS
+READ_TOKEN = "tests-read-0123456789abcdef"  # noqa: S105
+WRITE_TOKEN = "tests-write-0123456789abcdef"  # noqa: S105
+TOKEN_SETTINGS: dict[str, str] = {
+    "ingest_tokens": f"tests:{INGEST_TOKEN}",
+    "reports_read_tokens": f"reader:{READ_TOKEN}",
+    "reports_write_tokens": f"editor:{WRITE_TOKEN}",
+}
+"""The access tokens every test runtime issues (settings of ingest and reports; ignored by the others):
+``tests`` sends events, ``reader`` reads reviews, ``editor`` changes them."""
+
+
+def bearer(secret: str) -> dict[str, str]:
+    """The ``Authorization`` header of a request made with this token."""
+    return {"authorization": f"Bearer {secret}"}
+
+
 DEFAULT_STREAM_ROOTS: tuple[tuple[str, str], ...] = (
     (subjects.EVENTS_STREAM, subjects.EVENTS_ROOT),
     (subjects.DECISIONS_STREAM, subjects.DECISIONS_ROOT),
@@ -52,7 +69,10 @@ DEFAULT_STREAM_ROOTS: tuple[tuple[str, str], ...] = (
 def settings_for(settings_class: type[SettingsT], nats_url: str, data_dir: Path, **changes: Any) -> SettingsT:
     """A service's settings for a test: this NATS, this data dir, no MongoDB, the test consumer values."""
     return settings_class(
-        nats_url=nats_url, data_dir=data_dir, mongodb_url=None, **{**CONSUMER_SETTINGS, **changes}
+        nats_url=nats_url,
+        data_dir=data_dir,
+        mongodb_url=None,
+        **{**TOKEN_SETTINGS, **CONSUMER_SETTINGS, **changes},
     )
 
 
@@ -66,6 +86,7 @@ def settings_env(settings: CommonSettings) -> dict[str, str]:
         "MAJOROPS_ACK_WAIT_SECONDS": str(settings.ack_wait_seconds),
         "MAJOROPS_RETRY_DELAY_SECONDS": str(settings.retry_delay_seconds),
         "MAJOROPS_MAX_DELIVER": str(settings.max_deliver),
+        **{f"MAJOROPS_{name.upper()}": value for name, value in TOKEN_SETTINGS.items()},
     }
 
 

@@ -12,7 +12,7 @@ from majorops.shared.settings import load_settings
 def main() -> None:
     settings = load_settings(IngestSettings, SERVICE)
     start_logging(SERVICE, settings)
-    serve_http(create_app(settings), settings.ingest_host, settings.ingest_port)
+    serve_http(create_app(settings), settings.ingest_host, settings.ingest_port, settings)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -14,18 +16,63 @@ from faststream.nats.annotations import NatsMessage
 from majorops.ingest.adapters.jetstream import JetStreamEventPublisher
 from majorops.ingest.config import IngestSettings
 from majorops.ingest.domain.alertmanager import AmWebhook, webhook_to_events
-from majorops.ingest.domain.batch import MAX_BATCH, MAX_BODY_BYTES, IngestOutcome, too_large
+from majorops.ingest.domain.batch import (
+    MAX_ALERTMANAGER_BODY_BYTES,
+    MAX_BATCH,
+    MAX_BODY_BYTES,
+    IngestOutcome,
+    too_large,
+)
 from majorops.ingest.handlers import PublishFailed, accept_events, parse_body, unavailable
 from majorops.shared import subjects
+from majorops.shared.access import (
+    Token,
+    bearer_secret,
+    declare_bearer,
+    is_signed,
+    signer_of,
+    token_named_by,
+    unauthenticated,
+)
 from majorops.shared.consumers import connect_broker, start_broker
-from majorops.shared.events import CloudEvent
+from majorops.shared.events import AUTH_API_KEY, AUTH_SERVICE_ACCOUNT, CloudEvent
 from majorops.shared.jetstream import make_broker, streams_present
 from majorops.shared.lifecycle import stop_broker
-from majorops.shared.problems import PROBLEM_MEDIA_TYPE, Problem
+from majorops.shared.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA, Problem
+from majorops.shared.webhook_signatures import SignatureError
 
 SERVICE = "ingest"
 REQUEST_WORKERS = 8
+REALM = "majorops-ingest"
+BEARER_DESCRIPTION = (
+    "A secret of MAJOROPS_INGEST_TOKENS. Instead of it, a request may be signed the Standard Webhooks "
+    "way with the secret as key: webhook-id, webhook-timestamp (Unix seconds, within 5 minutes) and "
+    "webhook-signature: v1,<base64 HMAC-SHA256 of '<id>.<timestamp>.<body>'>"
+)
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who sent a request, as each accepted event records it (CloudEvents ``authtype``/``authid``)."""
+
+    name: str
+    kind: str = AUTH_API_KEY
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+NATS_SENDER = Sender("nats", AUTH_SERVICE_ACCOUNT)
+"""Requests on ``majorops.ingest``: NATS permissions decide who may send them (SECURITY.md)."""
+
+
+async def undecoded(message: Any) -> bytes:
+    """The body of a ``majorops.ingest`` request as it came. FastStream would parse it as JSON
+    before the handler (leniently, and raising without any answer on a deep nesting, or on a body
+    its content-type header misnames); the handler parses it strictly, as HTTP bodies are."""
+    return bytes(message.body)
 
 
 class IngestRuntime:
@@ -38,7 +85,10 @@ class IngestRuntime:
         self.publisher: JetStreamEventPublisher | None = None
         # Requests are answered concurrently, as HTTP requests are (one at a time capped NATS ingest).
         self.broker.subscriber(
-            subjects.INGEST_REQUEST, queue=subjects.INGEST_QUEUE_GROUP, max_workers=REQUEST_WORKERS
+            subjects.INGEST_REQUEST,
+            queue=subjects.INGEST_QUEUE_GROUP,
+            max_workers=REQUEST_WORKERS,
+            decoder=undecoded,
         )(self.on_request)
 
     async def start(self) -> None:
@@ -49,15 +99,15 @@ class IngestRuntime:
     async def stop(self) -> None:
         await stop_broker(self.broker)
 
-    async def ingest(self, raw: bytes) -> IngestOutcome | Problem:
+    async def ingest(self, raw: bytes, sender: Sender) -> IngestOutcome | Problem:
         if len(raw) > MAX_BODY_BYTES:
             return too_large()
         body = parse_body(raw)
         if isinstance(body, Problem):
             return body
-        return await self.accept(body)
+        return await self.accept(body, sender)
 
-    async def ingest_alertmanager(self, raw: bytes) -> IngestOutcome | Problem:
+    async def ingest_alertmanager(self, raw: bytes, sender: Sender) -> IngestOutcome | Problem:
         body = parse_body(raw)
         if isinstance(body, Problem):
             return body
@@ -67,19 +117,32 @@ class IngestRuntime:
         if not events:
             return IngestOutcome()
         # One notification of a large group is one request, whatever the count of events it makes.
-        return await self.accept(events, limit=None)
+        # Its ids are derived by ingest, and a repeat of an alert may differ beyond what they are
+        # derived from (an annotation with the current value, the group's earliest startsAt): the
+        # first content of an id wins, as for every repeat of a notification.
+        return await self.accept(events, sender, limit=None, refuse_conflicts=False)
 
-    async def accept(self, body: Any, limit: int | None = MAX_BATCH) -> IngestOutcome | Problem:
+    async def accept(
+        self, body: Any, sender: Sender, limit: int | None = MAX_BATCH, *, refuse_conflicts: bool = True
+    ) -> IngestOutcome | Problem:
         if self.publisher is None:
             return unavailable("not connected to NATS yet")
         try:
-            return await accept_events(body, self.publisher, self.extra_types, limit)
+            return await accept_events(
+                body,
+                self.publisher,
+                self.extra_types,
+                limit,
+                sender=sender.name,
+                sender_type=sender.kind,
+                refuse_conflicts=refuse_conflicts,
+            )
         except PublishFailed as exc:
             return unavailable(str(exc))
 
     async def on_request(self, msg: NatsMessage) -> dict[str, Any]:
         """``majorops.ingest``: the reply is the same JSON as the HTTP answer."""
-        result = await self.ingest(msg.body)
+        result = await self.ingest(msg.body, NATS_SENDER)
         return result.as_dict()
 
     async def ready(self) -> bool:
@@ -114,48 +177,67 @@ OUTCOME_SCHEMA: dict[str, Any] = {
         "duplicates": {"type": "integer", "minimum": 0, "description": "events whose id was accepted before"},
     },
 }
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "RFC 9457 problem document; `errors` lists each problem by array index and field",
-    "required": ["type", "title", "status", "detail"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["field", "message"],
-                "properties": {
-                    "index": {"type": "integer"},
-                    "field": {"type": "string"},
-                    "message": {"type": "string"},
-                },
-            },
-        },
-    },
-}
 
 
 def problem_response(problem: Problem) -> JSONResponse:
-    return JSONResponse(problem.as_dict(), status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE)
+    return JSONResponse(
+        problem.as_dict(),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=dict(problem.headers),
+    )
 
 
-async def read_body(request: Request) -> bytes | Problem:
-    """The body, refused with 413 as soon as it passes 1 MiB (declared or streamed)."""
+BodyLimit = tuple[int, str]
+"""The most bytes a body may have, and what to do about a larger one (the 413's advice)."""
+EVENTS_LIMIT: BodyLimit = (MAX_BODY_BYTES, "split the batch")
+ALERTMANAGER_LIMIT: BodyLimit = (
+    MAX_ALERTMANAGER_BODY_BYTES,
+    "make Alertmanager's groups smaller (group_by) or cap their alerts (max_alerts)",
+)
+
+
+async def read_body(request: Request, limit: BodyLimit = EVENTS_LIMIT) -> bytes | Problem:
+    """The body, refused with 413 as soon as it passes the limit (declared or streamed)."""
+    most, advice = limit
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return too_large()
+    if declared is not None and declared.isdigit() and int(declared) > most:
+        return too_large(most, advice)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return too_large()
+        if size > most:
+            return too_large(most, advice)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def authenticated(
+    request: Request, tokens: tuple[Token, ...], now: Callable[[], datetime], limit: BodyLimit = EVENTS_LIMIT
+) -> tuple[Sender, bytes] | Problem:
+    """The sender and the body of a request, or a 401 (or the body's own 413).
+
+    A bearer token is checked before the body is read, so that nobody unknown makes ingest read a
+    large body; a signed request needs its body to be checked.
+    """
+    headers = request.headers
+    secret = bearer_secret(headers)
+    if secret is not None:
+        name = token_named_by(tokens, secret)
+        if name is None:
+            return unauthenticated(REALM)
+        raw = await read_body(request, limit)
+        return raw if isinstance(raw, Problem) else (Sender(name), raw)
+    if is_signed(headers):
+        raw = await read_body(request, limit)
+        if isinstance(raw, Problem):
+            return raw
+        try:
+            return Sender(signer_of(tokens, headers, raw, now())), raw
+        except SignatureError as exc:
+            return unauthenticated(REALM, f"The request's signature is not accepted: {exc}.")
+    return unauthenticated(REALM)
 
 
 def answer(result: IngestOutcome | Problem) -> JSONResponse:
@@ -164,8 +246,9 @@ def answer(result: IngestOutcome | Problem) -> JSONResponse:
     return JSONResponse(result.as_dict(), status_code=202)
 
 
-def create_app(settings: IngestSettings | None = None) -> FastAPI:
+def create_app(settings: IngestSettings | None = None, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
     runtime = IngestRuntime(settings or IngestSettings())
+    tokens = runtime.settings.tokens
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -183,6 +266,12 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    describe = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return declare_bearer(describe(), BEARER_DESCRIPTION)
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     problem = {"application/problem+json": {"schema": PROBLEM_SCHEMA}}
     responses: dict[int | str, dict[str, Any]] = {
@@ -190,10 +279,24 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             "description": "Accepted: counts of new and duplicate events",
             "content": {"application/json": {"schema": OUTCOME_SCHEMA}},
         },
-        400: {"description": "Body is not JSON", "content": problem},
+        400: {
+            "description": "Body is not strict JSON (not UTF-8, NaN/Infinity, a number beyond 64 bits, "
+            "a duplicate key) or nests arrays and objects more than 64 levels deep",
+            "content": problem,
+        },
+        401: {"description": "No valid token or signature; nothing was read", "content": problem},
+        409: {
+            "description": "An event reuses the id of an event with other content (accepted before, or "
+            "earlier in the request); nothing was published",
+            "content": problem,
+        },
         413: {"description": "Body over 1 MiB", "content": problem},
         422: {"description": "Some event is invalid; nothing was published", "content": problem},
         503: {"description": "JetStream did not acknowledge; retry the request", "content": problem},
+    }
+    alertmanager_responses = {
+        **{code: answer for code, answer in responses.items() if code != 409},
+        413: {"description": "Body over 16 MiB", "content": problem},
     }
     envelope = CloudEvent.model_json_schema()
     events_body = {
@@ -221,25 +324,41 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     @app.post("/v1/events", status_code=202, responses=responses, openapi_extra=events_body)
     async def post_events(request: Request) -> JSONResponse:
         """One CloudEvents envelope or an array of up to 1000, all or nothing."""
-        raw = await read_body(request)
-        return answer(raw if isinstance(raw, Problem) else await runtime.ingest(raw))
+        sent = await authenticated(request, tokens, clock)
+        return answer(sent if isinstance(sent, Problem) else await runtime.ingest(sent[1], sent[0]))
 
     @app.post(
-        "/v1/webhooks/alertmanager", status_code=202, responses=responses, openapi_extra=alertmanager_body
+        "/v1/webhooks/alertmanager",
+        status_code=202,
+        responses=alertmanager_responses,
+        openapi_extra=alertmanager_body,
     )
     async def post_alertmanager(request: Request) -> JSONResponse:
         """Prometheus Alertmanager webhook (payload version 4): each alert becomes alert.fired/resolved;
         a group's incident without an `incident_id` label (`AM-…`) also gets one incident.updated
-        with the title and severity its alerts give (see docs/alertmanager.md)."""
-        raw = await read_body(request)
-        return answer(raw if isinstance(raw, Problem) else await runtime.ingest_alertmanager(raw))
+        with the title and severity its alerts give (see docs/alertmanager.md). A notification is
+        accepted whole up to 16 MiB, whatever the number of alerts of its group."""
+        sent = await authenticated(request, tokens, clock, ALERTMANAGER_LIMIT)
+        if isinstance(sent, Problem):
+            return answer(sent)
+        return answer(await runtime.ingest_alertmanager(sent[1], sent[0]))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         """The process is alive."""
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    ready_schema = {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"enum": ["ready", "not ready"]}},
+    }
+    readiness = {
+        200: {"description": "Ready", "content": {"application/json": {"schema": ready_schema}}},
+        503: {"description": "Not ready", "content": {"application/json": {"schema": ready_schema}}},
+    }
+
+    @app.get("/readyz", responses=readiness)
     async def readyz() -> JSONResponse:
         """Connected to NATS and the events stream exists."""
         ok = await runtime.ready()

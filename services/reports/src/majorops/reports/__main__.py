@@ -12,7 +12,7 @@ from majorops.shared.settings import load_settings
 def main() -> None:
     settings = load_settings(ReportsSettings, SERVICE)
     start_logging(SERVICE, settings)
-    serve_http(create_app(settings), settings.reports_host, settings.reports_port)
+    serve_http(create_app(settings), settings.reports_host, settings.reports_port, settings)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from starlette.routing import Match
 from majorops.reports.adapters.jetstream import JetStreamEventPublisher
 from majorops.reports.adapters.mongo import MongoReviewStore
 from majorops.reports.adapters.sqlite import SqliteReviewStore
+from majorops.reports.bodies import JsonBodyGuard
 from majorops.reports.commands import ActionItemChanges, NewActionItem
 from majorops.reports.config import ReportsSettings
 from majorops.reports.domain.learning_review import LearningReview, Narrative
@@ -56,14 +58,20 @@ from majorops.reports.views import (
     ReviewPage,
 )
 from majorops.shared import subjects
+from majorops.shared.access import TokenGate, declare_bearer
 from majorops.shared.consumers import connect_broker, decoding_json, start_broker, subscribe_durable
 from majorops.shared.decisions import Requirement
 from majorops.shared.events import INCIDENT_ID_PATTERN, FieldError
 from majorops.shared.jetstream import decode_json, make_broker, streams_present
 from majorops.shared.lifecycle import stop_broker
-from majorops.shared.problems import PROBLEM_MEDIA_TYPE, Problem
+from majorops.shared.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA, Problem
 
 SERVICE = "reports"
+REALM = "majorops-reports"
+BEARER_DESCRIPTION = (
+    "A token of MAJOROPS_REPORTS_READ_TOKENS (GET) or MAJOROPS_REPORTS_WRITE_TOKENS (every request); "
+    "401 without a valid one, 403 for a read token on a change"
+)
 MAX_ASSEMBLY_BACKOFF_SECONDS = 5.0
 """The longest the assembler waits for a burst to settle because its last round was slow."""
 READY_NATS_TIMEOUT_SECONDS = 0.5
@@ -273,12 +281,21 @@ def accepted_response(result: Accepted | AlreadyPublished | Problem) -> JSONResp
     return JSONResponse(result.as_dict(), status_code=202)
 
 
+def author_of(request: Request) -> str:
+    """The name of the token the request was let in with (set by :class:`TokenGate`)."""
+    return str(request.state.author)
+
+
 def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     texts = {
-        400: "Body is not JSON",
+        400: "Body is not strict JSON (not UTF-8, NaN/Infinity, a number beyond 64 bits, a duplicate "
+        "key) or nests arrays and objects more than 64 levels deep",
+        401: "No valid token",
+        403: "A read token on a change",
         404: "Unknown incident or action item",
         409: "Conflict with the review's current state",
         412: "The review changed since it was read (If-Match does not match its ETag)",
+        413: "Body over 1 MiB",
         422: "Invalid input: every bad field is named; nothing was changed",
         428: "If-Match is required",
         503: "JetStream did not acknowledge the event; nothing was changed, retry",
@@ -286,10 +303,48 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {
         code: {
             "description": f"{texts[code]} (application/problem+json)",
-            "content": {PROBLEM_MEDIA_TYPE: {}},
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
         }
-        for code in codes
+        for code in sorted({401, *codes})
     }
+
+
+def as_answered(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document saying what reports answers, where FastAPI's own would not:
+
+    - ``If-Match`` is required and non-blank wherever it is taken. The handler takes the header as
+      optional so that a request without it gets the precise ``428`` (RFC 6585) rather than a
+      generic ``422``; the document still says what a client must send.
+    - FastAPI's ``422`` (``HTTPValidationError``, ``application/json``) is never sent: every
+      invalid request is answered with a problem document, declared where it can happen.
+    """
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "header" and parameter.get("name") == "if-match":
+                    parameter["required"] = True
+                    parameter["schema"] = {"type": "string", "pattern": r"\S", "title": "If-Match"}
+            responses = operation.get("responses", {})
+            if "application/json" in responses.get("422", {}).get("content", {}):
+                del responses["422"]
+    schemas = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        if f"#/components/schemas/{name}" not in json.dumps(schema):
+            schemas.pop(name, None)
+    return schema
+
+
+ALREADY_PUBLISHED_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["incident_id", "status", "published_at", "event_id"],
+    "properties": {
+        "incident_id": {"type": "string"},
+        "status": {"const": "published"},
+        "published_at": {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
+        "event_id": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+    },
+}
+"""``200`` of ``POST /publish`` when the review was published before (``AlreadyPublished``)."""
 
 
 StatusFilter = Annotated[ReviewStatus | None, Query(description="draft or published")]
@@ -325,6 +380,15 @@ def create_app(settings: ReportsSettings | None = None, *, clock: Clock = utc_no
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    # Added first, so it runs inside the token gate: only a valid token makes reports read a body.
+    app.add_middleware(JsonBodyGuard)
+    app.add_middleware(TokenGate, tokens=runtime.settings.tokens, realm=REALM)
+    describe = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return as_answered(declare_bearer(describe(), BEARER_DESCRIPTION))
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -462,17 +526,19 @@ def create_app(settings: ReportsSettings | None = None, *, clock: Clock = utc_no
                 "model": LearningReview,
                 "description": "The edited review with its lint findings, and its new ETag",
             },
-            **_problems(400, 404, 412, 422, 428),
+            **_problems(403, 400, 404, 412, 413, 422, 428),
         },
         summary="Edit the narrative sections",
     )
-    async def patch_review(incident_id: str, patch: Narrative, if_match: IfMatch = None) -> Response:
+    async def patch_review(
+        request: Request, incident_id: str, patch: Narrative, if_match: IfMatch = None
+    ) -> Response:
         """JSON merge patch of the narrative (root_cause, contributing_factors, went_well, changes,
         learning_statements): a section given replaces it, ``null`` returns it to what the record
         says. ``If-Match`` must carry the ETag of the review read: a stale one gets ``412``."""
         if not _INCIDENT_ID.match(incident_id):
             return problem_response(unknown_incident(incident_id))
-        result = await edit_narrative(incident_id, patch, if_match, ports())
+        result = await edit_narrative(incident_id, patch, if_match, ports(), author=author_of(request))
         if isinstance(result, Problem):
             return problem_response(result)
         return review_response(result.document, result.etag)
@@ -482,17 +548,20 @@ def create_app(settings: ReportsSettings | None = None, *, clock: Clock = utc_no
         status_code=202,
         response_model=AcceptedChange,
         responses={
-            200: {"description": "Already published: nothing new happened"},
-            **_problems(404, 409, 503),
+            200: {
+                "description": "Already published: nothing new happened",
+                "content": {"application/json": {"schema": ALREADY_PUBLISHED_SCHEMA}},
+            },
+            **_problems(403, 400, 404, 409, 413, 503),
         },
         summary="Publish the Learning Review",
     )
-    async def post_publish(incident_id: str) -> Response:
+    async def post_publish(request: Request, incident_id: str) -> Response:
         """``409`` with the blocking lint findings while any error remains; else emits
         ``majorops.review.published`` (source ``majorops/reports``)."""
         if not _INCIDENT_ID.match(incident_id):
             return problem_response(unknown_incident(incident_id))
-        return accepted_response(await publish_review(incident_id, ports()))
+        return accepted_response(await publish_review(incident_id, ports(), author=author_of(request)))
 
     # --- action items -----------------------------------------------------------------------
 
@@ -500,44 +569,49 @@ def create_app(settings: ReportsSettings | None = None, *, clock: Clock = utc_no
         "/v1/reviews/{incident_id}/action-items",
         status_code=202,
         response_model=AcceptedChange,
-        responses=_problems(400, 404, 409, 422, 503),
+        responses=_problems(403, 400, 404, 409, 413, 422, 503),
         summary="Create an action item",
     )
-    async def post_action_item(incident_id: str, item: NewActionItem) -> Response:
+    async def post_action_item(request: Request, incident_id: str, item: NewActionItem) -> Response:
         """Emits ``majorops.actionitem.created``; ``item_id`` is generated (``AI-…``) when absent."""
         if not _INCIDENT_ID.match(incident_id):
             return problem_response(unknown_incident(incident_id))
-        return accepted_response(await create_action_item(incident_id, item, ports()))
+        created = await create_action_item(incident_id, item, ports(), author=author_of(request))
+        return accepted_response(created)
 
     @app.patch(
         "/v1/reviews/{incident_id}/action-items/{item_id}",
         status_code=202,
         response_model=AcceptedChange,
-        responses=_problems(400, 404, 422, 503),
+        responses=_problems(403, 400, 404, 413, 422, 503),
         summary="Change an action item",
     )
-    async def patch_action_item(incident_id: str, item_id: str, changes: ActionItemChanges) -> Response:
+    async def patch_action_item(
+        request: Request, incident_id: str, item_id: str, changes: ActionItemChanges
+    ) -> Response:
         """Emits ``majorops.actionitem.updated`` with the fields given (``null`` clears owner or due)."""
         if not _INCIDENT_ID.match(incident_id):
             return problem_response(unknown_incident(incident_id))
         if not _ITEM_ID.match(item_id):
             return problem_response(unknown_action_item(incident_id, item_id))
-        return accepted_response(await update_action_item(incident_id, item_id, changes, ports()))
+        updated = await update_action_item(incident_id, item_id, changes, ports(), author=author_of(request))
+        return accepted_response(updated)
 
     @app.post(
         "/v1/reviews/{incident_id}/action-items/{item_id}/complete",
         status_code=202,
         response_model=AcceptedChange,
-        responses=_problems(404, 409, 503),
+        responses=_problems(403, 400, 404, 409, 413, 503),
         summary="Complete an action item",
     )
-    async def post_complete(incident_id: str, item_id: str) -> Response:
+    async def post_complete(request: Request, incident_id: str, item_id: str) -> Response:
         """Emits ``majorops.actionitem.completed``; ``409`` when the item is already completed."""
         if not _INCIDENT_ID.match(incident_id):
             return problem_response(unknown_incident(incident_id))
         if not _ITEM_ID.match(item_id):
             return problem_response(unknown_action_item(incident_id, item_id))
-        return accepted_response(await complete_action_item(incident_id, item_id, ports()))
+        completed = await complete_action_item(incident_id, item_id, ports(), author=author_of(request))
+        return accepted_response(completed)
 
     @app.get(
         "/v1/action-items",
@@ -578,7 +652,24 @@ def create_app(settings: ReportsSettings | None = None, *, clock: Clock = utc_no
         """The process is alive."""
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    ready_schema = {
+        "type": "object",
+        "required": ["status", "checks"],
+        "properties": {
+            "status": {"enum": ["ready", "not ready"]},
+            "checks": {
+                "type": "object",
+                "description": "Each check by name: nats, streams, store",
+                "additionalProperties": {"type": "boolean"},
+            },
+        },
+    }
+    readiness = {
+        200: {"description": "Ready", "content": {"application/json": {"schema": ready_schema}}},
+        503: {"description": "Not ready", "content": {"application/json": {"schema": ready_schema}}},
+    }
+
+    @app.get("/readyz", responses=readiness)
     async def readyz() -> JSONResponse:
         """Connected to NATS, the consumed streams exist and the store answers."""
         checks = await runtime.ready()

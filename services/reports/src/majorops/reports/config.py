@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from functools import cached_property
 
-from majorops.shared.settings import CommonSettings
+from pydantic import Field, SecretStr, field_validator
+
+from majorops.shared.access import Role, Token, parse_tokens
+from majorops.shared.settings import CommonSettings, HttpTlsSettings
+
+READ_TOKENS_SETTING = "MAJOROPS_REPORTS_READ_TOKENS"
+WRITE_TOKENS_SETTING = "MAJOROPS_REPORTS_WRITE_TOKENS"
 
 
-class ReportsSettings(CommonSettings):
+class ReportsSettings(CommonSettings, HttpTlsSettings):
     reports_host: str = Field(default="127.0.0.1", description="Address reports' HTTP API listens on")
     reports_port: int = Field(
         default=8081, ge=0, le=65535, description="Port of reports' HTTP API (/v1/reviews)"
+    )
+    reports_read_tokens: SecretStr = Field(
+        default=SecretStr(""),
+        description="Who may read reviews and action items: comma-separated name:secret pairs, sent "
+        "as 'Authorization: Bearer <secret>'",
+    )
+    reports_write_tokens: SecretStr = Field(
+        default=SecretStr(""),
+        description="Who may also edit reviews, create and complete action items and publish: "
+        "comma-separated name:secret pairs. Required; `majorops up` generates one when unset",
     )
     assemble_delay_seconds: float = Field(
         default=0.05, ge=0, description="How long the assembler lets a burst of events land before assembling"
@@ -18,6 +34,32 @@ class ReportsSettings(CommonSettings):
     assemble_poll_seconds: float = Field(
         default=2.0, gt=0, description="How often the assembler looks for changes marked by other replicas"
     )
+
+    @field_validator("reports_read_tokens")
+    @classmethod
+    def _valid_read_tokens(cls, value: SecretStr) -> SecretStr:
+        parse_tokens(value.get_secret_value(), READ_TOKENS_SETTING)
+        return value
+
+    @field_validator("reports_write_tokens")
+    @classmethod
+    def _valid_write_tokens(cls, value: SecretStr) -> SecretStr:
+        parse_tokens(value.get_secret_value(), WRITE_TOKENS_SETTING)
+        return value
+
+    @cached_property
+    def tokens(self) -> tuple[tuple[Token, Role], ...]:
+        """Every token with what it may do; a secret in both lists counts as a write token."""
+        read = parse_tokens(self.reports_read_tokens.get_secret_value(), READ_TOKENS_SETTING)
+        write = parse_tokens(self.reports_write_tokens.get_secret_value(), WRITE_TOKENS_SETTING)
+        return tuple((token, Role.WRITE) for token in write) + tuple((token, Role.READ) for token in read)
+
+    def check_at_start(self) -> None:
+        if not any(role is Role.WRITE for _, role in self.tokens):
+            raise ValueError(
+                f"{WRITE_TOKENS_SETTING} is not set: nobody could edit or publish a review. Set "
+                f"name:secret pairs (and {READ_TOKENS_SETTING} for readers; `majorops up` generates both)"
+            )
 
     @property
     def mongodb_reports_database(self) -> str:

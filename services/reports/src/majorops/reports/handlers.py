@@ -56,7 +56,14 @@ from majorops.reports.problems import invalid_input, unavailable, unknown_action
 from majorops.shared.consumers import valid_events
 from majorops.shared.decisions import AfterActionDecision, format_utc
 from majorops.shared.escalations import Escalation
-from majorops.shared.events import CloudEvent, EventType, EventValidationError, FieldError, validate_event
+from majorops.shared.events import (
+    AUTH_API_KEY,
+    CloudEvent,
+    EventType,
+    EventValidationError,
+    FieldError,
+    validate_event,
+)
 from majorops.shared.jetstream import PoisonMessage, UnacknowledgedPublish
 from majorops.shared.problems import Problem
 from majorops.shared.storage.eventlog import StoredEvent
@@ -386,7 +393,7 @@ def edit_conflict(etag: str) -> Problem:
 
 
 async def edit_narrative(
-    incident_id: str, patch: Narrative, if_match: str | None, ports: ReportsPorts
+    incident_id: str, patch: Narrative, if_match: str | None, ports: ReportsPorts, *, author: str
 ) -> StoredReview | Problem:
     """Apply a narrative patch (JSON merge patch: a section given replaces it, ``null`` returns it to
     what the record says) to the review whose ETag is ``if_match``."""
@@ -411,7 +418,13 @@ async def edit_narrative(
         # Another edit landed after the review the editor read: theirs stays, this one is refused.
         latest = await assemble_review(incident_id, ports)
         return edit_conflict(latest.stored.etag)
-    log.info("reports.narrative_edited", incident_id=incident_id, version=saved, sections=sorted(changes))
+    log.info(
+        "reports.narrative_edited",
+        incident_id=incident_id,
+        version=saved,
+        sections=sorted(changes),
+        by=author,
+    )
     return (await assemble_review(incident_id, ports)).stored
 
 
@@ -459,8 +472,11 @@ def reports_event(
     data: dict[str, Any],
     ports: ReportsPorts,
     event_id: str | None = None,
+    *,
+    author: str,
 ) -> CloudEvent | Problem:
-    """An event reports emits, validated by the contract; a 422 naming the field when it is not valid."""
+    """An event reports emits, validated by the contract; a 422 naming the field when it is not valid.
+    It records ``author`` (the name of the write token of the request) as its ``authid``."""
     raw = {
         "specversion": "1.0",
         "id": event_id or str(uuid.uuid4()),
@@ -472,7 +488,7 @@ def reports_event(
         "data": data,
     }
     try:
-        return validate_event(raw, ports.extra_types)
+        return validate_event(raw, ports.extra_types).written_by(AUTH_API_KEY, author)
     except EventValidationError as exc:
         # The caller sent the data fields as the body: name them as they were sent.
         return invalid_input([FieldError(e.field.removeprefix("data."), e.message) for e in exc.errors])
@@ -495,7 +511,13 @@ async def emit(event: CloudEvent, ports: ReportsPorts) -> int | Problem:
         log.warning(
             "reports.local_record_failed", incident_id=event.incident_id, event_id=event.id, error=str(exc)
         )
-    log.info("reports.event_emitted", incident_id=event.incident_id, event_id=event.id, type=event.type)
+    log.info(
+        "reports.event_emitted",
+        incident_id=event.incident_id,
+        event_id=event.id,
+        type=event.type,
+        by=event.author,
+    )
     return arrival
 
 
@@ -515,7 +537,7 @@ def _public_item(item: dict[str, Any]) -> dict[str, Any]:
 
 
 async def create_action_item(
-    incident_id: str, body: NewActionItem, ports: ReportsPorts
+    incident_id: str, body: NewActionItem, ports: ReportsPorts, *, author: str
 ) -> Accepted | Problem:
     """Emit ``majorops.actionitem.created`` for a new item of a known incident."""
     stored = await read_review(incident_id, ports)
@@ -532,7 +554,7 @@ async def create_action_item(
         )
     item_id = body.item_id or _new_item_id(set(existing))
     data = {"item_id": item_id, **body.model_dump(exclude={"item_id"}, exclude_none=True)}
-    event = reports_event(incident_id, EventType.ACTIONITEM_CREATED, data, ports)
+    event = reports_event(incident_id, EventType.ACTIONITEM_CREATED, data, ports, author=author)
     if isinstance(event, Problem):
         return event
     emitted = await emit(event, ports)
@@ -543,7 +565,7 @@ async def create_action_item(
 
 
 async def update_action_item(
-    incident_id: str, item_id: str, changes: ActionItemChanges, ports: ReportsPorts
+    incident_id: str, item_id: str, changes: ActionItemChanges, ports: ReportsPorts, *, author: str
 ) -> Accepted | Problem:
     """Emit ``majorops.actionitem.updated`` with the fields given."""
     stored = await read_review(incident_id, ports)
@@ -553,7 +575,7 @@ async def update_action_item(
     if item is None:
         return unknown_action_item(incident_id, item_id)
     data = {"item_id": item_id, **changes.as_data()}
-    event = reports_event(incident_id, EventType.ACTIONITEM_UPDATED, data, ports)
+    event = reports_event(incident_id, EventType.ACTIONITEM_UPDATED, data, ports, author=author)
     if isinstance(event, Problem):
         return event
     emitted = await emit(event, ports)
@@ -573,7 +595,9 @@ def publication_event_id(incident_id: str) -> str:
     return f"reports-published-{incident_id}"
 
 
-async def complete_action_item(incident_id: str, item_id: str, ports: ReportsPorts) -> Accepted | Problem:
+async def complete_action_item(
+    incident_id: str, item_id: str, ports: ReportsPorts, *, author: str
+) -> Accepted | Problem:
     """Emit ``majorops.actionitem.completed`` for an open item."""
     stored = await read_review(incident_id, ports)
     if stored is None:
@@ -595,6 +619,7 @@ async def complete_action_item(incident_id: str, item_id: str, ports: ReportsPor
         {"item_id": item_id},
         ports,
         event_id=completion_event_id(incident_id, item_id),
+        author=author,
     )
     if isinstance(event, Problem):
         return event
@@ -605,7 +630,9 @@ async def complete_action_item(incident_id: str, item_id: str, ports: ReportsPor
     return Accepted(event.id, incident_id, _public_item(done))
 
 
-async def publish_review(incident_id: str, ports: ReportsPorts) -> Accepted | AlreadyPublished | Problem:
+async def publish_review(
+    incident_id: str, ports: ReportsPorts, *, author: str
+) -> Accepted | AlreadyPublished | Problem:
     """Emit ``majorops.review.published`` unless a lint error remains (409 listing them)."""
     stored = await read_review(incident_id, ports)
     if stored is None:
@@ -627,14 +654,19 @@ async def publish_review(incident_id: str, ports: ReportsPorts) -> Accepted | Al
             extensions={"findings": [finding.model_dump(mode="json") for finding in blocking]},
         )
     event = reports_event(
-        incident_id, EventType.REVIEW_PUBLISHED, {}, ports, event_id=publication_event_id(incident_id)
+        incident_id,
+        EventType.REVIEW_PUBLISHED,
+        {},
+        ports,
+        event_id=publication_event_id(incident_id),
+        author=author,
     )
     if isinstance(event, Problem):
         return event
     emitted = await emit(event, ports)
     if isinstance(emitted, Problem):
         return emitted
-    log.info("reports.review_published", incident_id=incident_id, event_id=event.id)
+    log.info("reports.review_published", incident_id=incident_id, event_id=event.id, by=author)
     return Accepted(event.id, incident_id, status=ReviewStatus.PUBLISHED.value)
 
 

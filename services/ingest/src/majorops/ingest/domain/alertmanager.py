@@ -27,8 +27,8 @@ from majorops.shared.events import (
     EventType,
     FieldError,
     Severity,
+    checked_time,
     normalise_severity,
-    parse_rfc3339,
 )
 from majorops.shared.problems import Problem
 
@@ -157,7 +157,7 @@ def webhook_to_events(body: Any) -> list[dict[str, Any]] | Problem:
             errors.append(FieldError(f"{where}.labels.alertname", "is required"))
             continue
         incident = incident_id_for(alert, hook.groupKey)
-        if not _INCIDENT_ID.match(incident):
+        if not _INCIDENT_ID.fullmatch(incident):
             errors.append(FieldError(f"{where}.labels.incident_id", f"does not match {INCIDENT_ID_PATTERN}"))
             continue
         firing = alert.status == "firing"
@@ -166,14 +166,14 @@ def webhook_to_events(body: Any) -> list[dict[str, Any]] | Problem:
         try:
             if stamp is None:
                 raise ValueError("is required")
-            parse_rfc3339(stamp)
+            checked_time(stamp)
         except ValueError as exc:
             errors.append(FieldError(stamp_field, str(exc)))
             continue
         if not alert.labels.get("incident_id"):
             try:
                 # A resolved alert's startsAt counts too: it dates the group's update.
-                started = parse_rfc3339(alert.startsAt)
+                started = checked_time(alert.startsAt)
             except ValueError as exc:
                 errors.append(FieldError(f"{where}.startsAt", str(exc)))
                 continue
@@ -190,6 +190,20 @@ def webhook_to_events(body: Any) -> list[dict[str, Any]] | Problem:
     return events
 
 
+def storable(names: dict[str, str]) -> dict[str, str]:
+    """Label or annotation names as the record may keep them: Prometheus 3 allows UTF-8 names such
+    as OpenTelemetry's ``service.name``, but a key with ``.``, a leading ``$`` or NUL is one a
+    document store interprets (and ingest refuses it, docs/contract-extensions.md). They are
+    written as Prometheus' own translation of such names does: each of those characters as ``_``
+    (``service.name`` → ``service_name``); a name already taken keeps its first value."""
+    kept: dict[str, str] = {}
+    for name, value in names.items():
+        safe = name.replace(".", "_").replace("\x00", "_")
+        safe = "_" + safe[1:] if safe.startswith("$") else safe
+        kept.setdefault(safe, value)
+    return kept
+
+
 def _envelope(hook: AmWebhook, alert: AmAlert, incident: str, stamp: str) -> dict[str, Any]:
     firing = alert.status == "firing"
     data: dict[str, Any] = {"alert_name": alert.labels["alertname"]}
@@ -199,11 +213,12 @@ def _envelope(hook: AmWebhook, alert: AmAlert, incident: str, stamp: str) -> dic
         count = alert.labels.get("customer_count") or alert.annotations.get("customer_count")
         if count is not None and _NUMBER.match(count):
             data["customer_count"] = int(count)
-    for key, value in alert.labels.items():
+    labels, annotations = storable(alert.labels), storable(alert.annotations)
+    for key, value in labels.items():
         if "severity" in key or key == "priority":
             data[key] = value
-    data["labels"] = alert.labels
-    data["annotations"] = alert.annotations
+    data["labels"] = labels
+    data["annotations"] = annotations
     data["fingerprint"] = alert.fingerprint
     if alert.generatorURL:
         data["generator_url"] = alert.generatorURL
