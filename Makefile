@@ -15,7 +15,21 @@ install:
 up: install
 	$(VENV)/bin/majorops up
 
+# The Alertmanager tests run a real one: Debian's prometheus-alertmanager (with amtool), installed
+# here with apt when missing and apt-get is usable (root, or passwordless sudo); otherwise those tests
+# fail saying so. The tests start their own Alertmanager; the package's system service plays no part.
 test: install
+	@if ! command -v amtool >/dev/null || ! { command -v prometheus-alertmanager || command -v alertmanager; } >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=none; fi; \
+	  if [ "$$sudo" = none ] || ! command -v apt-get >/dev/null; then \
+	    echo "make test: prometheus-alertmanager is missing and apt-get is not usable here (not root, no passwordless sudo, or no apt): the Alertmanager tests will fail" >&2; \
+	  else \
+	    echo "make test: installing prometheus-alertmanager with apt-get for the Alertmanager tests"; \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus-alertmanager >/dev/null 2>&1 \
+	    || { $$sudo apt-get update -q && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus-alertmanager; } \
+	    || echo "make test: apt-get could not install prometheus-alertmanager (see above): the Alertmanager tests will fail" >&2; \
+	  fi; \
+	fi
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install

@@ -54,7 +54,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -73,11 +72,13 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 from nats.js.errors import NotFoundError
 
 from benchmarks.harness import BenchContext, Result, percentile
+from majorops.cli.credentials import FILE_NAME as CREDENTIALS_FILE
+from majorops.cli.credentials import nats_password_key, read_env_file
 from majorops.cli.natsserver import NatsServer, die_with_parent, free_port, nats_server_binary
 from majorops.shared import subjects
 from majorops.shared.consumers import DEFAULT_BATCH_SIZE
 from majorops.shared.jetstream import DUPLICATE_WINDOW_SECONDS
-from majorops.shared.testing import INGEST_TOKEN, READ_TOKEN, TOKEN_SETTINGS, bearer, processes_of
+from majorops.shared.testing import INGEST_TOKEN, READ_TOKEN, TOKEN_SETTINGS, bearer, processes_of, up_command
 
 OWN_SERVERS = True
 """The harness starts no shared server for this module: it starts its own (see the docstring)."""
@@ -314,6 +315,14 @@ class UpSystem:
     def reports_db(self) -> Path:
         return self.data_dir / "reports.sqlite3"
 
+    def nats_auth(self) -> dict[str, str]:
+        """How a benchmark client connects: as ``admin`` to the embedded server, whose users
+        ``majorops up`` generated into the data dir; as nobody to an external server without users."""
+        if self.nats_url:
+            return {}
+        stored = read_env_file(self.data_dir / CREDENTIALS_FILE)
+        return {"user": "admin", "password": stored[nats_password_key("admin")]}
+
     def monitor_url(self) -> str | None:
         if self.external is not None:
             return f"http://127.0.0.1:{self.external.monitor_port}"
@@ -329,18 +338,7 @@ class UpSystem:
         if self.nats_url:
             env["MAJOROPS_NATS_URL"] = self.nats_url
         self.process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "majorops"),
-                "up",
-                "--data-dir",
-                str(self.data_dir),
-                "--nats-port",
-                str(self.nats_port),
-                "--ingest-port",
-                str(self.ingest_port),
-                "--reports-port",
-                str(self.reports_port),
-            ],
+            up_command(self.data_dir, self.nats_port, self.ingest_port, self.reports_port),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -606,9 +604,9 @@ async def wait_until(check: Callable[[], Any], timeout: float, interval: float =
 # --- baselines ----------------------------------------------------------------------------------
 
 
-async def raw_baseline(url: str, count: int) -> dict[str, float]:
+async def raw_baseline(url: str, count: int, auth: dict[str, str]) -> dict[str, float]:
     """Raw nats-py on the given server: pipelined publish with PubAcks awaited, pull consume + ack."""
-    nc = await nats.connect(url)
+    nc = await nats.connect(url, **auth)
     try:
         js = nc.jetstream(publish_async_max_pending=4_000)
         with contextlib.suppress(Exception):
@@ -957,9 +955,10 @@ class Observer(threading.Thread):
     """Core NATS subscriptions on decisions and escalations, on their own connection and event loop,
     so that a busy sender never delays the time stamps."""
 
-    def __init__(self, url: str, tag: str) -> None:
+    def __init__(self, url: str, tag: str, auth: dict[str, str]) -> None:
         super().__init__(name="decision-observer", daemon=True)
         self.url = url
+        self.auth = auth
         self.prefix = f"{tag}-"
         self.first_decision: dict[str, float] = {}
         self.escalations: list[dict[str, Any]] = []
@@ -975,7 +974,7 @@ class Observer(threading.Thread):
             self.ready.set()
 
     async def _main(self) -> None:
-        nc = await nats.connect(self.url)
+        nc = await nats.connect(self.url, **self.auth)
         decision_root = len(subjects.DECISIONS_ROOT) + 1
 
         async def on_decision(msg: Msg) -> None:
@@ -1213,7 +1212,7 @@ class Latency:
 
 async def latency(system: UpSystem, rate: int, seconds: float, tag: str) -> Latency:
     units, expected = latency_units(tag, rate, seconds)
-    observer = Observer(system.url, tag)
+    observer = Observer(system.url, tag, system.nats_auth())
     poller = ReflectionPoller(system.reports_db, tag)
     observer.start()
     await asyncio.to_thread(observer.ready.wait, 10)
@@ -1569,13 +1568,13 @@ async def run_variant(ctx: BenchContext, plan: Plan, name: str, full: bool) -> V
         say(
             f"{name}: majorops up ready in {startup:.1f} s ({', '.join(f'{k} {v}' for k, v in pids0.items())})"
         )
-        baseline = await raw_baseline(system.url, plan.baseline_msgs)
+        baseline = await raw_baseline(system.url, plan.baseline_msgs, system.nats_auth())
         say(
             f"{name}: raw publish {baseline['publish']:,.0f}/s, consume {baseline['consume_100']:,.0f}/s "
             f"(batch 100), {baseline[f'consume_{SERVICE_FETCH_BATCH}']:,.0f}/s (batch {SERVICE_FETCH_BATCH})"
         )
         result = VariantResult(name, baseline, startup)
-        nc = await nats.connect(system.url)
+        nc = await nats.connect(system.url, **system.nats_auth())
         js = nc.jetstream()
         timeout = 60 + plan.sustained_incidents * PER_INCIDENT / 50
         for via in ("http", "nats"):

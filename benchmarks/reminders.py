@@ -115,6 +115,7 @@ class ReminderProcess:
             "MAJOROPS_MONGODB_URL": "",
             "MAJOROPS_ESCALATION_INTERVAL": INTERVAL,
             "MAJOROPS_LOG_LEVEL": "INFO",
+            "MAJOROPS_REMINDERS_HTTP_PORT": "0",  # no probes: the default port may be taken
         }
         log_path = data_dir / "reminders.log"
         data_dir.mkdir(parents=True, exist_ok=True)

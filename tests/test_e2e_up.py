@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,7 +23,7 @@ import pytest
 
 from majorops.cli.credentials import read_env_file
 from majorops.cli.natsserver import free_port
-from majorops.shared.testing import bearer, processes_of
+from majorops.shared.testing import bearer, processes_of, up_command
 
 pytestmark = pytest.mark.e2e
 
@@ -65,18 +65,7 @@ class Up:
         """Start and wait for the "ready" line; returns the seconds it took."""
         began = time.monotonic()
         self.process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "majorops"),
-                "up",
-                "--data-dir",
-                str(self.data_dir),
-                "--nats-port",
-                str(self.nats_port),
-                "--ingest-port",
-                str(self.ingest_port),
-                "--reports-port",
-                str(self.reports_port),
-            ],
+            up_command(self.data_dir, self.nats_port, self.ingest_port, self.reports_port),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -184,6 +173,12 @@ def test_up_serves_a_review_then_stops_cleanly_and_resumes(up: Up) -> None:
     assert f"http://127.0.0.1:{up.ingest_port}/v1/events" in text
     assert f"http://127.0.0.1:{up.reports_port}/v1/reviews" in text
     assert f"nats://127.0.0.1:{up.nats_port}" in text
+    # Every service answers its probes, policy and reminders where the policy/reminders line says.
+    probed = re.findall(r"pid \d+, (http://127\.0\.0\.1:\d+)", text)
+    assert len(probed) == 2, text
+    for base in [up.ingest, up.reports, *probed]:
+        assert httpx.get(f"{base}/readyz", timeout=5).status_code == 200, base
+        assert "majorops_" in httpx.get(f"{base}/metrics", timeout=5).text, base
 
     incident = "INC-E2E-1"
     batch = [

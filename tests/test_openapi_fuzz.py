@@ -60,7 +60,7 @@ MAX_EXAMPLES = 50
 """Per operation, for the fuzzing phase (the examples and coverage phases add their own cases)."""
 UNAUTHENTICATED_EXAMPLES = 5
 PROBLEM = "application/problem+json"
-OPEN_PATHS = {"/healthz", "/readyz"}
+OPEN_PATHS = {"/healthz", "/readyz", "/metrics"}
 START_SECONDS = 20.0
 
 KNOWN_INCIDENT = "FUZZ-1042"

@@ -218,3 +218,61 @@ def test_a_line_written_in_pieces_is_not_split_by_a_rotation(tmp_path: Path) -> 
     log.close()
     for file in [path, *tmp_path.glob("svc.log.*")]:
         assert all(line.startswith("piece one of line") for line in file.read_text().splitlines())
+
+
+def test_lines_written_in_a_span_carry_its_trace_and_spans_go_to_the_configured_collector(
+    tmp_path: Path,
+) -> None:
+    """``MAJOROPS_OTEL_EXPORTER_OTLP_ENDPOINT`` sends spans over OTLP/HTTP (here to a stand-in
+    collector), and every log line written while a span is active — structlog's and a library's —
+    names its ``trace_id`` and ``span_id``."""
+    import http.server
+    import threading
+
+    received: list[tuple[str, str]] = []
+
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            received.append((self.path, self.headers["content-type"]))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    script = """
+import logging, structlog
+from opentelemetry import trace
+from majorops.shared.logging import start_logging
+from majorops.shared.settings import CommonSettings, load_settings
+start_logging("policy", load_settings(CommonSettings, "policy"))
+log = structlog.get_logger("t")
+log.info("outside")
+with trace.get_tracer("t").start_as_current_span("work") as span:
+    log.info("inside", incident_id="INC-1")
+    logging.getLogger("some.library").warning("library inside")
+    print(format(span.get_span_context().trace_id, "032x"), format(span.get_span_context().span_id, "016x"))
+trace.get_tracer_provider().shutdown()
+"""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("MAJOROPS_", "OTEL_"))},
+        "MAJOROPS_OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{server.server_port}",
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stderr
+    trace_id, span_id = done.stdout.split()
+    lines = {line["event"]: line for line in map(json.loads, done.stderr.splitlines())}
+    assert lines[RUN_STARTED]["traces_to"] == f"http://127.0.0.1:{server.server_port}/…"
+    assert "trace_id" not in lines["outside"]
+    for inside in ("inside", "library inside"):
+        assert (lines[inside]["trace_id"], lines[inside]["span_id"]) == (trace_id, span_id)
+    assert lines["inside"]["incident_id"] == "INC-1"
+    assert received == [("/v1/traces", "application/x-protobuf")]

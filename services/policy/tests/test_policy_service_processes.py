@@ -65,6 +65,7 @@ def policy_env(nats_url: str, data_dir: Path) -> dict[str, str]:
         "MAJOROPS_TIMEZONE": "UTC",
         "MAJOROPS_HOLIDAYS": "",
         "MAJOROPS_LOG_LEVEL": "INFO",
+        "MAJOROPS_POLICY_HTTP_PORT": "0",  # replicas on one host: no probe port each
     }
 
 

@@ -314,7 +314,10 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"nats": True, "streams": True, "store": True}}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"nats": True, "streams": True, "durables": True, "store": True},
+    }
 
 
 async def test_the_review_survives_a_restart_of_reports(
@@ -344,7 +347,10 @@ async def test_not_ready_before_it_started(nats_url: str, data_dir: Path) -> Non
     ) as http:
         resp = await http.get("/readyz")
     assert resp.status_code == 503
-    assert resp.json() == {"status": "not ready", "checks": {"nats": False, "streams": False, "store": False}}
+    assert resp.json() == {
+        "status": "not ready",
+        "checks": {"nats": False, "streams": False, "durables": False, "store": False},
+    }
 
 
 # --- the API: reading, listing, editing, tracking, publishing ------------------------------

@@ -10,11 +10,14 @@ secrets are written there; one given in the environment stays where it was given
 from __future__ import annotations
 
 import os
+import secrets
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from majorops.shared.access import new_secret, parse_tokens
+from majorops.shared.nats_access import USER_NAMES
 
 FILE_NAME = "credentials.env"
 HEADER = """\
@@ -44,6 +47,10 @@ NATS_USERS = ("admin", "ingest", "policy", "reminders", "reports")
 """The embedded nats-server's own users; their passwords never leave the data dir and the children."""
 
 
+ROUTE_PASSWORD_KEY = "NATS_ROUTE_PASSWORD"  # noqa: S105 - the name of a setting
+"""The password the nodes of ``majorops up --cluster`` authenticate their routes with."""
+
+
 def nats_password_key(user: str) -> str:
     return f"NATS_{user.upper()}_PASSWORD"
 
@@ -56,6 +63,8 @@ class Credentials:
     settings: dict[str, str] = field(default_factory=dict)
     """``MAJOROPS_*`` access settings for the services (from the environment or the file)."""
     nats_passwords: dict[str, str] = field(default_factory=dict)
+    route_password: str | None = None
+    """Of the cluster's routes (``majorops up --cluster``); kept once generated."""
     from_environment: list[str] = field(default_factory=list)
     generated: list[str] = field(default_factory=list)
 
@@ -94,8 +103,11 @@ def write_private(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def load_or_generate(data_dir: Path, environ: Mapping[str, str], *, embedded_nats: bool) -> Credentials:
-    """The secrets for this start; generates and stores those neither given nor stored before.
+def load_or_generate(
+    data_dir: Path, environ: Mapping[str, str], *, embedded_nats: bool, cluster: bool = False
+) -> Credentials:
+    """The secrets for this start; generates and stores those neither given nor stored before
+    (with ``cluster``, also the password of the embedded cluster's routes).
 
     A value in the environment wins and is checked like the services check it (a malformed one
     stops ``majorops up`` with the services' own message). ``ValueError`` says what is wrong.
@@ -132,6 +144,13 @@ def load_or_generate(data_dir: Path, environ: Mapping[str, str], *, embedded_nat
                 credentials.generated.append(key)
             credentials.nats_passwords[user] = password
             keep[key] = password
+        route = stored.get(ROUTE_PASSWORD_KEY)
+        if cluster and route is None:
+            route = new_secret()
+            credentials.generated.append(ROUTE_PASSWORD_KEY)
+        if route is not None:
+            credentials.route_password = route
+            keep[ROUTE_PASSWORD_KEY] = route
     if credentials.generated or set(keep) != set(stored):
         data_dir.mkdir(parents=True, exist_ok=True)
         lines = [HEADER.format(path=path)] + [f"{key}={value}\n" for key, value in keep.items()]
@@ -139,3 +158,39 @@ def load_or_generate(data_dir: Path, environ: Mapping[str, str], *, embedded_nat
     elif path.exists() and path.stat().st_mode & 0o077:
         os.chmod(path, 0o600)  # someone widened it: secrets are for the owner only
     return credentials
+
+
+DEPLOYMENT_TOKEN_NAMES = {
+    "MAJOROPS_INGEST_TOKENS": "sender",
+    "MAJOROPS_REPORTS_READ_TOKENS": "reader",
+    "MAJOROPS_REPORTS_WRITE_TOKENS": "editor",
+}
+"""The token each generated HTTP setting of a deployment starts with (add more ``name:secret``
+pairs, one per sender or team, by hand)."""
+
+
+_LETTERS = string.ascii_letters
+_ALPHANUMERIC = string.ascii_letters + string.digits
+
+
+def nats_env_secret(length: int = 43) -> str:
+    """A password nats-server can read from an environment variable (``password: $VARIABLE``).
+
+    nats-server parses a variable's value as configuration, not as a string: a value starting with
+    ``-`` or a digit may become a number or refuse the whole file (``-abc``: parse error, ``12345``:
+    not a string), and punctuation may end it early. So: a letter, then letters and digits only
+    (43 characters: about 256 bits).
+    """
+    return secrets.choice(_LETTERS) + "".join(secrets.choice(_ALPHANUMERIC) for _ in range(length - 1))
+
+
+def deployment_secrets() -> dict[str, str]:
+    """Fresh secrets for a deployment's ``.env`` (docker compose) or Kubernetes Secret
+    (``majorops secrets``): every NATS user's password as nats-server reads it
+    (``MAJOROPS_NATS_PASSWORD_<USER>``, :func:`nats_env_secret`), the cluster routes' password and
+    the HTTP tokens."""
+    values = {f"MAJOROPS_NATS_PASSWORD_{user.upper()}": nats_env_secret() for user in USER_NAMES}
+    values["MAJOROPS_NATS_ROUTE_PASSWORD"] = nats_env_secret()
+    for setting, name in DEPLOYMENT_TOKEN_NAMES.items():
+        values[setting] = f"{name}:{new_secret()}"
+    return values

@@ -32,7 +32,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from majorops.shared import subjects
-from majorops.shared.jetstream import UnacknowledgedPublish, connect_options, publish_acked
+from majorops.shared.jetstream import UnacknowledgedPublish, connect_options, nats_servers, publish_acked
 from majorops.shared.settings import CommonSettings, load_settings
 
 WEBHOOK_MARK = " webhook "
@@ -148,7 +148,7 @@ async def run(
     ``options``: user, password and TLS for ``nats.connect`` (see
     :func:`~majorops.shared.jetstream.connect_options`)."""
     connection = await nats.connect(
-        nats_url,
+        nats_servers(nats_url),
         **(options or {}),
         connect_timeout=5,
         allow_reconnect=False,

@@ -8,7 +8,14 @@ import sys
 from pathlib import Path
 
 from majorops.cli.settings_help import SERVICE_SETTINGS, Parser
-from majorops.cli.supervisor import SERVICES, UpOptions, UpSettings, check_sync_interval, run_up
+from majorops.cli.supervisor import (
+    SERVICES,
+    UpOptions,
+    UpSettings,
+    check_cluster_size,
+    check_sync_interval,
+    run_up,
+)
 from majorops.shared.settings import load_settings
 
 UP_SETTINGS = f"{UpSettings.__module__}:{UpSettings.__name__}"
@@ -49,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
         "acknowledgement), 'default' (the server's own) or a duration such as 10s "
         "(env MAJOROPS_NATS_SYNC_INTERVAL)",
     )
+    up.add_argument(
+        "--cluster",
+        type=int,
+        metavar="N",
+        help="run N embedded nats-servers (3 or 5) as one JetStream cluster on loopback, on the NATS "
+        "port and the ports after it, every stream replicated on each; a node that dies is restarted "
+        "(env MAJOROPS_NATS_CLUSTER; default 1)",
+    )
     letters = sub.add_parser(
         "deadletter",
         help="list or replay what the services could not process (majorops.deadletter.<service>)",
@@ -67,6 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     letters.add_argument("--json", action="store_true", help="one JSON object per line (list) or a summary")
     letters.add_argument(
         "--nats-url", help="NATS to read from (env MAJOROPS_NATS_URL; default nats://127.0.0.1:4222)"
+    )
+    sub.add_parser(
+        "secrets",
+        help="print fresh secrets for a deployment: docker compose's .env, or a Kubernetes Secret",
+        description="Print KEY=value lines of fresh secrets for a deployment: the password of every NATS\n"
+        "user (MAJOROPS_NATS_PASSWORD_<USER>), of the cluster's routes, and one token per HTTP setting.\n"
+        "  majorops secrets > .env && chmod 600 .env                (docker compose)\n"
+        "  kubectl create secret generic majorops --from-env-file=.env   (deploy/k8s)\n"
+        "Each run prints new ones: keep the file, it is the only copy.",
     )
     for name in SERVICES:
         sub.add_parser(
@@ -92,9 +116,20 @@ def up_options(args: argparse.Namespace) -> UpOptions:
         reports_port=args.reports_port if args.reports_port is not None else settings.reports_port,
         nats_url=args.nats_url or settings.nats_url,
         nats_sync_interval=_sync_interval(args.nats_sync_interval, settings.nats_sync_interval),
+        nats_cluster=_cluster(args.cluster, settings.nats_cluster),
+        stream_replicas=settings.stream_replicas,
         log_max_bytes=settings.log_max_bytes,
         log_backups=settings.log_backups,
     )
+
+
+def _cluster(flag: int | None, setting: int) -> int:
+    if flag is None:
+        return setting
+    try:
+        return check_cluster_size(flag)
+    except ValueError as exc:
+        raise SystemExit(f"majorops up: --cluster: {exc}") from None
 
 
 def _sync_interval(flag: str | None, setting: str) -> str:
@@ -110,6 +145,11 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.command == "up":
         sys.exit(run_up(up_options(args)))
+    if args.command == "secrets":
+        from majorops.cli.credentials import deployment_secrets
+
+        sys.stdout.write("".join(f"{key}={value}\n" for key, value in deployment_secrets().items()))
+        return
     if args.command == "deadletter":
         from majorops.cli import deadletters  # only this command needs a NATS client
 

@@ -31,7 +31,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from majorops.cli.credentials import ISSUED, Credentials, load_or_generate
-from majorops.cli.natsserver import NatsServer, die_with_parent, port_open
+from majorops.cli.natsserver import NatsCluster, NatsServer, die_with_parent, free_port, port_open
 from majorops.shared import nats_access
 from majorops.shared.settings import (
     DEFAULT_LOG_BACKUPS,
@@ -44,6 +44,8 @@ from majorops.shared.settings import (
 )
 
 SERVICES = ("ingest", "policy", "reminders", "reports")
+PROBE_PORTS = {"policy": 8082, "reminders": 8083}
+"""Default ports of the probes (/healthz, /readyz, /metrics) of the services without an HTTP API."""
 READY_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
 MAX_RESTART_DELAY_SECONDS = 30.0
@@ -82,8 +84,26 @@ class UpSettings(BaseSettings):
         "writes when the OS crashes); 'default' (the server's own, 2 min) or a duration such as 10s "
         "trades that for throughput",
     )
+    nats_cluster: int = Field(
+        default=1,
+        description="Embedded nats-servers (--cluster): 1, or 3 or 5 clustered on loopback (ports "
+        "MAJOROPS_NATS_PORT and up, each its own store in the data dir) with every stream replicated "
+        "on each (MAJOROPS_STREAM_REPLICAS), so that losing one leaves the system running",
+    )
+    stream_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        le=5,
+        description="Copies of each stream the embedded NATS keeps (and the services are told); unset: "
+        "one per server of --cluster",
+    )
     log_max_bytes: LogMaxBytes = DEFAULT_LOG_MAX_BYTES
     log_backups: LogBackups = DEFAULT_LOG_BACKUPS
+
+    @field_validator("nats_cluster")
+    @classmethod
+    def _cluster_size(cls, value: int) -> int:
+        return check_cluster_size(value)
 
     @field_validator("nats_sync_interval")
     @classmethod
@@ -107,6 +127,16 @@ def check_sync_interval(value: str) -> str:
     raise ValueError(
         f"nats sync interval {value!r}: use 'always', 'default' or a duration such as 10s, 500ms, 2m"
     )
+
+
+CLUSTER_SIZES = (1, 3, 5)
+
+
+def check_cluster_size(value: int) -> int:
+    """1 (one server), 3 or 5: a cluster needs a majority up, so an even count adds no safety."""
+    if value not in CLUSTER_SIZES:
+        raise ValueError(f"nats cluster of {value}: use 1 (one server), 3 or 5")
+    return value
 
 
 def show_size(size: int) -> str:
@@ -188,6 +218,9 @@ class UpOptions:
     log_max_bytes: int = DEFAULT_LOG_MAX_BYTES
     log_backups: int = DEFAULT_LOG_BACKUPS
     nats_sync_interval: str = "always"
+    nats_cluster: int = 1
+    stream_replicas: int | None = None
+    """None: as many as the embedded cluster has servers (1 for one server)."""
 
 
 @dataclass
@@ -196,11 +229,13 @@ class System:
 
     options: UpOptions
     say: Callable[[str], None] = print
-    nats: NatsServer | None = None
+    nats: NatsServer | NatsCluster | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     stopping: threading.Event = field(default_factory=threading.Event)
     exit_code: int = 0
     credentials: Credentials = field(init=False)
+    probe_urls: dict[str, str] = field(default_factory=dict)
+    """Where policy and reminders serve their probes (none: not served), see :meth:`probe_env`."""
 
     @property
     def nats_url(self) -> str:
@@ -211,8 +246,12 @@ class System:
 
     def check_ports(self) -> None:
         wanted = {"ingest": self.options.ingest_port, "reports": self.options.reports_port}
-        if not self.options.nats_url:
-            wanted["nats"] = self.options.nats_port
+        if not self.options.nats_url:  # a cluster's nodes listen on nats_port and the ports after it
+            first = self.options.nats_port
+            busy = [
+                p for p in range(first, first + self.options.nats_cluster) if port_open(self.options.host, p)
+            ]
+            wanted["nats"] = busy[0] if busy else first
         for what, port in wanted.items():
             if port_open(self.options.host, port):
                 raise SystemExit(
@@ -225,19 +264,37 @@ class System:
         opts.data_dir.mkdir(parents=True, exist_ok=True)
         self.check_ports()
         try:
-            self.credentials = load_or_generate(opts.data_dir, os.environ, embedded_nats=not opts.nats_url)
+            self.credentials = load_or_generate(
+                opts.data_dir, os.environ, embedded_nats=not opts.nats_url, cluster=opts.nats_cluster > 1
+            )
         except ValueError as exc:
             raise ConfigurationRefused(str(exc)) from None
         logs = opts.data_dir / "logs"
+        replicas = opts.stream_replicas or (1 if opts.nats_url else opts.nats_cluster)
         if not opts.nats_url:
-            self.nats = NatsServer(
-                data_dir=opts.data_dir,
-                port=opts.nats_port,
-                log_file=logs / "nats-server.log",
-                log_max_bytes=opts.log_max_bytes,
-                log_backups=opts.log_backups,
-                sync_interval=None if opts.nats_sync_interval == "default" else opts.nats_sync_interval,
-                users=self.credentials.nats_users(),
+            sync_interval = None if opts.nats_sync_interval == "default" else opts.nats_sync_interval
+            self.nats = (
+                NatsServer(
+                    data_dir=opts.data_dir,
+                    port=opts.nats_port,
+                    log_file=logs / "nats-server.log",
+                    log_max_bytes=opts.log_max_bytes,
+                    log_backups=opts.log_backups,
+                    sync_interval=sync_interval,
+                    users=self.credentials.nats_users(),
+                )
+                if opts.nats_cluster == 1
+                else NatsCluster(
+                    data_dir=opts.data_dir,
+                    size=opts.nats_cluster,
+                    port=opts.nats_port,
+                    log_dir=logs,
+                    log_max_bytes=opts.log_max_bytes,
+                    log_backups=opts.log_backups,
+                    sync_interval=sync_interval,
+                    users=self.credentials.nats_users(),
+                    route_password=self.credentials.route_password or "",
+                )
             )
             logs.mkdir(parents=True, exist_ok=True)
             self.nats.start()
@@ -245,12 +302,22 @@ class System:
             from majorops.shared.provision import provision_server  # the broker client: not for --help
 
             provision_server(
-                self.nats.url, nats_access.ADMIN, self.credentials.nats_passwords[nats_access.ADMIN]
+                self.nats.url,
+                nats_access.ADMIN,
+                self.credentials.nats_passwords[nats_access.ADMIN],
+                replicas=replicas,
             )
-            self.say(
-                f"nats-server  {self.nats.url}  (JetStream in {opts.data_dir / 'nats'}, "
-                f"sync_interval {opts.nats_sync_interval})"
-            )
+            if isinstance(self.nats, NatsCluster):
+                self.say(
+                    f"nats-server  {self.nats.url}\n"
+                    f"             (cluster of {opts.nats_cluster}, JetStream in "
+                    f"{opts.data_dir / 'nats-<n>'}, streams R{replicas}, sync_interval {opts.nats_sync_interval})"
+                )
+            else:
+                self.say(
+                    f"nats-server  {self.nats.url}  (JetStream in {opts.data_dir / 'nats'}, "
+                    f"sync_interval {opts.nats_sync_interval})"
+                )
         else:
             self.say(f"nats         {opts.nats_url}  (external)")
         env = {
@@ -263,6 +330,8 @@ class System:
             "MAJOROPS_REPORTS_PORT": str(opts.reports_port),
             "MAJOROPS_LOG_MAX_BYTES": str(opts.log_max_bytes),
             "MAJOROPS_LOG_BACKUPS": str(opts.log_backups),
+            "MAJOROPS_STREAM_REPLICAS": str(replicas),
+            **self.probe_env(),
             **self.credentials.settings,
         }
         for name in SERVICES:
@@ -282,9 +351,8 @@ class System:
             f"ingest       http://{opts.host}:{opts.ingest_port}/v1/events  (NATS request: majorops.ingest)"
         )
         self.say(f"reports      http://{opts.host}:{opts.reports_port}/v1/reviews")
-        self.say(
-            f"policy       pid {self.services['policy'].pid}   reminders  pid {self.services['reminders'].pid}"
-        )
+        self.say(f"policy       {self.probed('policy')}   reminders  {self.probed('reminders')}")
+        self.say("probes       /healthz /readyz /metrics (Prometheus) on every HTTP port above, no token")
         self.say(f"store        {store}")
         self.say(self.access_line())
         self.say(
@@ -312,10 +380,34 @@ class System:
             line += f"\n             from the environment: {', '.join(creds.from_environment)}"
         return line
 
+    def probe_env(self) -> dict[str, str]:
+        """Where policy and reminders serve their probes: ``MAJOROPS_<SERVICE>_HTTP_PORT`` when it is
+        set (the service reads it; 0: none), else the default port when it is free, else a free one."""
+        env: dict[str, str] = {}
+        for name, default in PROBE_PORTS.items():
+            variable = f"MAJOROPS_{name.upper()}_HTTP_PORT"
+            given = os.environ.get(variable, "").strip()
+            host = os.environ.get(f"MAJOROPS_{name.upper()}_HTTP_HOST", "").strip() or self.options.host
+            if given:  # the service refuses a value that is not a port (exit 78)
+                if given.isdigit() and int(given):
+                    self.probe_urls[name] = f"http://{host}:{int(given)}"
+                continue
+            port = default if not port_open(host, default) else free_port(host)
+            self.probe_urls[name] = f"http://{host}:{port}"
+            env[variable] = str(port)
+            env[f"MAJOROPS_{name.upper()}_HTTP_HOST"] = host
+        return env
+
+    def probed(self, name: str) -> str:
+        """``pid 4242, http://127.0.0.1:8082``: a service without an HTTP API and where its probes are."""
+        where = f", {self.probe_urls[name]}" if name in self.probe_urls else ""
+        return f"pid {self.services[name].pid}{where}"
+
     def wait_ready(self) -> None:
         urls = {
             "ingest": f"http://{self.options.host}:{self.options.ingest_port}/readyz",
             "reports": f"http://{self.options.host}:{self.options.reports_port}/readyz",
+            **{name: f"{url}/readyz" for name, url in self.probe_urls.items()},
         }
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         pending = dict(urls)
@@ -359,13 +451,9 @@ class System:
                     return
                 proc.start()
                 self.say(f"{proc.name} restarted, pid {proc.pid}")
-            if (
-                self.nats is not None
-                and self.nats.process is not None
-                and self.nats.process.poll() is not None
-            ):
-                self.say("nats-server exited; restarting it")
-                self.nats.start()
+            for node in self.nats.exited() if self.nats is not None else []:
+                self.say(f"{node.label} exited; restarting it")
+                node.start()
 
     def stop(self) -> None:
         self.stopping.set()

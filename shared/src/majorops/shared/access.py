@@ -28,6 +28,7 @@ from majorops.shared.problems import PROBLEM_MEDIA_TYPE, Problem
 from majorops.shared.webhook_signatures import SECRET_PREFIX, SignatureError, WebhookSecret, verify_signature
 
 if TYPE_CHECKING:  # the settings read tokens without loading the web framework (fast --help)
+    from starlette.responses import JSONResponse
     from starlette.types import ASGIApp, Receive, Scope, Send
 
 MIN_SECRET_LENGTH = 16
@@ -189,17 +190,21 @@ def role_of(tokens: Sequence[tuple[Token, Role]], given: str) -> tuple[str, Role
     return found
 
 
-async def answer_problem(problem: Problem, scope: Scope, receive: Receive, send: Send) -> None:
-    """Answer an ASGI request with an RFC 9457 problem document (for middleware: before any route)."""
+def problem_response(problem: Problem) -> JSONResponse:
+    """An RFC 9457 problem document as an HTTP answer (with the problem's own headers)."""
     from starlette.responses import JSONResponse
 
-    response = JSONResponse(
+    return JSONResponse(
         problem.as_dict(),
         status_code=problem.status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=dict(problem.headers),
     )
-    await response(scope, receive, send)
+
+
+async def answer_problem(problem: Problem, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer an ASGI request with an RFC 9457 problem document (for middleware: before any route)."""
+    await problem_response(problem)(scope, receive, send)
 
 
 class TokenGate:

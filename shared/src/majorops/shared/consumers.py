@@ -19,14 +19,22 @@ Why not FastStream's pull subscriber: its batch mode keeps fetching until the ba
 timeout passes, which adds that timeout to every event's latency at low rates (or polls the server
 when the timeout is short); nats-py's ``fetch`` returns what is waiting at once and long-polls only
 when nothing is. The broker's connection is still FastStream's.
+
+Every batch is observed here, for every service: the handler's time
+(``majorops_handler_seconds{stream}``), how each message was settled
+(``majorops_messages_total{stream,outcome}``), dead letters (``majorops_dead_letters_total{reason}``)
+and one trace span per message, the child of the ``traceparent`` it carries (see
+:mod:`majorops.shared.tracing`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +45,9 @@ from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
+from opentelemetry.trace import Span
 
-from majorops.shared import subjects
+from majorops.shared import subjects, tracing
 from majorops.shared.events import CloudEvent, EventValidationError, validate_event
 from majorops.shared.jetstream import (
     PoisonMessage,
@@ -51,6 +60,7 @@ from majorops.shared.jetstream import (
     retry_delay,
 )
 from majorops.shared.settings import CommonSettings
+from majorops.shared.telemetry import Telemetry, telemetry_of
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +72,28 @@ MAX_FAILURE_PAUSE_SECONDS = 10.0
 BatchHandler = Callable[[Sequence[Msg]], Awaitable[Sequence[BaseException | None]]]
 """Handles a batch; per message ``None`` (done), a :class:`PoisonMessage`, or the error to retry on."""
 MessageHandler = Callable[[Msg], Awaitable[None]]
+
+_MESSAGE_SPANS: ContextVar[dict[int, Span] | None] = ContextVar("majorops_message_spans", default=None)
+"""The span of each message of the batch in hand (by ``id(msg)``), for the per-message handlers."""
+
+ACKED, RETRIED, DEAD_LETTERED = "acked", "retried", "dead_lettered"
+
+
+def message_span(msg: Msg) -> Span | None:
+    """The span of a message of the batch being handled (None outside of a consumer's handling)."""
+    spans = _MESSAGE_SPANS.get()
+    return None if spans is None else spans.get(id(msg))
+
+
+@contextlib.contextmanager
+def handling(msg: Msg) -> Iterator[None]:
+    """Make the message's span the current one while it is handled on its own."""
+    span = message_span(msg)
+    if span is None:
+        yield
+        return
+    with tracing.use(span):
+        yield
 
 
 @dataclass
@@ -76,6 +108,8 @@ class DurableConsumer:
     batch_size: int = DEFAULT_BATCH_SIZE
     durable: str = ""
     deliver_policy: DeliverPolicy = DeliverPolicy.ALL
+    telemetry: Telemetry | None = field(default=None, repr=False)
+    """Where the consumer counts (the broker's, set by :func:`start_broker` when not given)."""
     _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _stopping: bool = field(default=False, init=False, repr=False)
     _settling: bool = field(default=False, init=False, repr=False)
@@ -100,8 +134,15 @@ class DurableConsumer:
         """Create the durable, or bring it to the current settings (a bound consumer never updates)."""
         await js.add_consumer(self.stream, config=self.config)
 
+    @property
+    def bound(self) -> bool:
+        """Bound to the durable and consuming (readiness)."""
+        return self._task is not None and not self._task.done()
+
     async def start(self, js: JetStreamContext) -> None:
         """Bind to the durable and consume in the background."""
+        if self.telemetry is None:
+            self.telemetry = Telemetry(self.service)
         subscription = await js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
         self._stopping = False
         self._task = asyncio.create_task(self._run(js, subscription), name=f"consume:{self.durable}")
@@ -150,47 +191,73 @@ class DurableConsumer:
                 await subscription.unsubscribe()
 
     async def _settle(self, js: JetStreamContext, batch: Sequence[Msg]) -> None:
+        telemetry = self.telemetry or Telemetry(self.service)
+        spans = [tracing.start_process_span(self.stream, m.subject, m.headers, self.service) for m in batch]
+        for msg, span in zip(batch, spans, strict=True):
+            telemetry.traces.note(tracing.incident_of(msg.subject), span)
+        token = _MESSAGE_SPANS.set({id(msg): span for msg, span in zip(batch, spans, strict=True)})
+        began = time.perf_counter()
         try:
-            outcomes = list(await self.handle_batch(batch))
+            # A batch of one (the usual case, but under load): its span is the current one throughout.
+            with tracing.use(spans[0]) if len(batch) == 1 else contextlib.nullcontext():
+                outcomes = list(await self.handle_batch(batch))
             if len(outcomes) != len(batch):
                 raise RuntimeError(f"handler answered {len(outcomes)} outcomes for {len(batch)} messages")
         except Exception as exc:
             outcomes = [exc] * len(batch)
-        for msg, outcome in zip(batch, outcomes, strict=True):
+        finally:
+            _MESSAGE_SPANS.reset(token)
+            telemetry.handled(self.stream, time.perf_counter() - began)
+        settled = {ACKED: 0, RETRIED: 0, DEAD_LETTERED: 0}
+        for msg, outcome, span in zip(batch, outcomes, spans, strict=True):
             try:
-                await self._settle_one(js, msg, outcome)
+                if outcome is None:
+                    await msg.ack()
+                    settled[ACKED] += 1
+                else:
+                    with tracing.use(span):
+                        settled[await self._settle_failed(js, msg, outcome)] += 1
             except Exception as exc:
                 # Unsettled: JetStream delivers it again after the ack wait.
                 log.warning("consumer.settle_failed", durable=self.durable, error=repr(exc))
+            finally:
+                tracing.end_span(span, outcome)
+        for outcome_name, count in settled.items():
+            telemetry.settled(self.stream, outcome_name, count)
 
-    async def _settle_one(self, js: JetStreamContext, msg: Msg, outcome: BaseException | None) -> None:
-        if outcome is None:
-            await msg.ack()
-            return
+    async def _settle_failed(self, js: JetStreamContext, msg: Msg, outcome: BaseException) -> str:
+        """Retry or dead-letter a message its handler failed; which of them it was."""
         meta = message_metadata(msg)
-        bound = log.bind(subject=msg.subject, stream_seq=meta.get("stream_seq"))
+        bound = log.bind(
+            subject=msg.subject,
+            stream_seq=meta.get("stream_seq"),
+            incident_id=tracing.incident_of(msg.subject),
+            event_id=(msg.headers or {}).get("Nats-Msg-Id"),
+        )
         if isinstance(outcome, PoisonMessage):
             bound.warning("message.poison", reason=str(outcome))
-            await self._dead_letter_or_retry(js, msg, f"poison: {outcome}")
-            return
+            return await self._dead_letter_or_retry(js, msg, f"poison: {outcome}", "poison")
         delivered = int(meta.get("num_delivered") or 1)
         if delivered >= self.settings.max_deliver:
             bound.error("message.failed_finally", num_delivered=delivered, exc_info=outcome)
             reason = f"failed {delivered} deliveries, last error: {type(outcome).__name__}: {outcome}"
-            await self._dead_letter_or_retry(js, msg, reason)
-        else:
-            delay = retry_delay(self.settings, delivered)
-            bound.warning("message.retry", num_delivered=delivered, delay_s=delay, error=str(outcome))
-            await msg.nak(delay=delay)
+            return await self._dead_letter_or_retry(js, msg, reason, "failed")
+        delay = retry_delay(self.settings, delivered)
+        bound.warning("message.retry", num_delivered=delivered, delay_s=delay, error=str(outcome))
+        await msg.nak(delay=delay)
+        return RETRIED
 
-    async def _dead_letter_or_retry(self, js: JetStreamContext, msg: Msg, reason: str) -> None:
+    async def _dead_letter_or_retry(self, js: JetStreamContext, msg: Msg, reason: str, kind: str) -> str:
         try:
             await dead_letter(js, self.service, msg, reason)
         except UnacknowledgedPublish:
             # The dead letter itself was not stored: keep the message and try again later.
             await msg.nak(delay=retry_delay(self.settings, 2))
-            return
+            return RETRIED
         await msg.term()
+        if self.telemetry is not None:
+            self.telemetry.dead_lettered(kind)
+        return DEAD_LETTERED
 
 
 # The consumers of each broker, so that connecting creates or updates their durables and starting
@@ -215,7 +282,8 @@ def one_at_a_time(handle: MessageHandler) -> BatchHandler:
         outcomes: list[BaseException | None] = []
         for msg in batch:
             try:
-                await handle(msg)
+                with handling(msg):
+                    await handle(msg)
             except Exception as exc:
                 outcomes.append(exc)
             else:
@@ -300,25 +368,30 @@ def concurrently(handle: MessageHandler) -> BatchHandler:
     """A batch handler running a per-message handler on every message of the batch at once (for
     slow, independent work such as webhook POSTs with back-off)."""
 
+    async def handle_one(msg: Msg) -> None:
+        with handling(msg):
+            await handle(msg)
+
     async def handle_batch(batch: Sequence[Msg]) -> list[BaseException | None]:
-        results = await asyncio.gather(*(handle(msg) for msg in batch), return_exceptions=True)
+        results = await asyncio.gather(*(handle_one(msg) for msg in batch), return_exceptions=True)
         return [result if isinstance(result, BaseException) else None for result in results]
 
     return handle_batch
 
 
-async def connect_broker(broker: NatsBroker) -> Client:
+async def connect_broker(broker: NatsBroker, *, stream_replicas: int = 1) -> Client:
     """Connect, make sure every stream exists, and create or update the broker's durable consumers.
 
     Streams are only looked at, and created or updated when missing or out of date (see
     :func:`~majorops.shared.jetstream.require_streams`): on a server with users ``admin`` provisioned
     them and a service may not. Create-or-update of the durables means a changed
     ``MAJOROPS_ACK_WAIT_SECONDS``, ``MAJOROPS_MAX_DELIVER`` or ``MAJOROPS_MAX_ACK_PENDING`` takes
-    effect at the next start (the last replica started wins).
+    effect at the next start (the last replica started wins). A stream a service creates itself (a
+    server without users) gets ``stream_replicas`` copies (``MAJOROPS_STREAM_REPLICAS``).
     """
     connection = await broker.connect()
     js = connection.jetstream()
-    await require_streams(js)
+    await require_streams(js, stream_replicas)
     for consumer in consumers_of(broker):
         await consumer.ensure(js)
     return connection
@@ -328,7 +401,10 @@ async def start_broker(broker: NatsBroker) -> None:
     """Start the broker's FastStream subscribers, then its durable consumers (after connecting)."""
     await broker.start()
     js = broker.connection.jetstream()
+    telemetry = telemetry_of(broker)
     for consumer in consumers_of(broker):
+        if consumer.telemetry is None:
+            consumer.telemetry = telemetry
         await consumer.start(js)
 
 

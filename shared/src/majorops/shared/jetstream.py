@@ -16,7 +16,7 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from faststream.nats import NatsBroker, NatsSecurity, NatsUserPassword
@@ -27,8 +27,12 @@ from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 from nats.js.errors import Error as JetStreamError
 from nats.js.kv import KeyValue
 
-from majorops.shared import subjects
+from majorops.shared import subjects, tracing
 from majorops.shared.settings import CommonSettings
+from majorops.shared.telemetry import Telemetry, attach_telemetry
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +62,9 @@ STREAMS: tuple[StreamSpec, ...] = (
 )
 
 
-def stream_config(spec: StreamSpec) -> StreamConfig:
+def stream_config(spec: StreamSpec, replicas: int = 1) -> StreamConfig:
+    """The stream's config with ``replicas`` copies (``MAJOROPS_STREAM_REPLICAS``; more than one needs
+    a clustered JetStream with at least that many servers)."""
     return StreamConfig(
         name=spec.name,
         description=spec.description,
@@ -66,16 +72,18 @@ def stream_config(spec: StreamSpec) -> StreamConfig:
         storage=StorageType.FILE,
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
         allow_direct=True,
+        num_replicas=replicas,
     )
 
 
-async def ensure_streams(js: JetStreamContext) -> None:
-    """Create every stream, or bring an existing one to the current config. Idempotent, replica-safe.
+async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
+    """Create every stream, or bring an existing one to the current config — the replica count
+    included (clustered JetStream moves a stream from R1 to R3 and back). Idempotent, replica-safe.
 
     Needs ``$JS.API.STREAM.CREATE|UPDATE``: what :func:`provision` does as ``admin``.
     """
     for spec in STREAMS:
-        config = stream_config(spec)
+        config = stream_config(spec, replicas)
         try:
             await js.add_stream(config=config)
         except BadRequestError:
@@ -94,7 +102,10 @@ class NotProvisioned(RuntimeError):
 
 
 def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
-    """Whether a stream's config lacks what :func:`stream_config` sets (other fields are the server's)."""
+    """Whether a stream's config lacks what :func:`stream_config` sets (other fields are the server's).
+
+    The replica count is not compared: it is the deployment's, set by :func:`provision`, and a
+    service started without ``MAJOROPS_STREAM_REPLICAS`` must not scale a stream down."""
     return (
         sorted(current.subjects or ()) != sorted(wanted.subjects or ())
         or current.description != wanted.description
@@ -104,18 +115,18 @@ def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
     )
 
 
-async def require_streams(js: JetStreamContext) -> None:
+async def require_streams(js: JetStreamContext, replicas: int = 1) -> None:
     """Make sure every stream exists, asking only for what is missing or out of date.
 
     Each stream is looked at (``$JS.API.STREAM.INFO``); one that is missing is created and one whose
     config lacks what :func:`stream_config` sets is updated. Where ``admin`` provisioned the streams
     (:func:`provision`, a server with users) nothing is missing, so a service needs no permission to
     create streams and sends no request the server would refuse (a refused request only times out).
-    On a server without users a service keeps creating what it needs, as before. An update that is
-    refused is logged and the service carries on with the stream as it is.
+    On a server without users a service keeps creating what it needs, as before, with ``replicas``
+    copies. An update that is refused is logged and the service carries on with the stream as it is.
     """
     for spec in STREAMS:
-        config = stream_config(spec)
+        config = stream_config(spec, replicas)
         try:
             info = await js.stream_info(spec.name)
         except NotFoundError:
@@ -127,6 +138,7 @@ async def require_streams(js: JetStreamContext) -> None:
                 raise NotProvisioned(f"stream {spec.name}") from exc
             continue
         if _differs(info.config, config):
+            config.num_replicas = info.config.num_replicas
             try:
                 await js.update_stream(config=config)
             except (JetStreamError, TimeoutError) as exc:
@@ -146,12 +158,14 @@ async def streams_present(js: JetStreamContext, names: Sequence[str]) -> bool:
 INGEST_SEEN_DESCRIPTION = "Event ids ingest accepted"
 
 
-def key_value_config(bucket: str, description: str) -> KeyValueConfig:
-    return KeyValueConfig(bucket=bucket, description=description, storage=StorageType.FILE)
+def key_value_config(bucket: str, description: str, replicas: int = 1) -> KeyValueConfig:
+    return KeyValueConfig(bucket=bucket, description=description, storage=StorageType.FILE, replicas=replicas)
 
 
-async def ensure_key_value(js: JetStreamContext, bucket: str, description: str) -> KeyValue:
-    """Open a file-backed key-value bucket, creating it on first use.
+async def ensure_key_value(
+    js: JetStreamContext, bucket: str, description: str, replicas: int = 1
+) -> KeyValue:
+    """Open a file-backed key-value bucket, creating it on first use (with ``replicas`` copies).
 
     Opening an existing bucket is one ``$JS.API.STREAM.INFO.KV_<bucket>``: no create permission.
     """
@@ -159,19 +173,34 @@ async def ensure_key_value(js: JetStreamContext, bucket: str, description: str) 
         return await js.key_value(bucket)
     except BucketNotFoundError:
         try:
-            return await js.create_key_value(config=key_value_config(bucket, description))
+            return await js.create_key_value(config=key_value_config(bucket, description, replicas))
         except BadRequestError:  # another replica created it meanwhile
             return await js.key_value(bucket)
         except TimeoutError as exc:
             raise NotProvisioned(f"key-value bucket {bucket}") from exc
 
 
-async def provision(js: JetStreamContext) -> None:
-    """Create or update every stream and ingest's key-value bucket: run as ``admin`` before the
-    services start on a server with users (they may not create streams, see
-    :mod:`majorops.shared.nats_access`); harmless to run again."""
-    await ensure_streams(js)
-    await ensure_key_value(js, subjects.INGEST_SEEN_BUCKET, INGEST_SEEN_DESCRIPTION)
+async def provision(js: JetStreamContext, replicas: int = 1) -> None:
+    """Create or update every stream and ingest's key-value bucket, each with ``replicas`` copies
+    (``MAJOROPS_STREAM_REPLICAS``): run as ``admin`` before the services start on a server with users
+    (they may not create streams, see :mod:`majorops.shared.nats_access`); harmless to run again.
+
+    A stream or bucket that exists with another replica count is updated to this one (clustered
+    JetStream adds or removes the copies while it stays available).
+    """
+    await ensure_streams(js, replicas)
+    await ensure_key_value(js, subjects.INGEST_SEEN_BUCKET, INGEST_SEEN_DESCRIPTION, replicas)
+    bucket_stream = f"KV_{subjects.INGEST_SEEN_BUCKET}"
+    config = (await js.stream_info(bucket_stream)).config
+    if config.num_replicas != replicas:
+        config.num_replicas = replicas
+        await js.update_stream(config=config)
+
+
+def nats_servers(url: str) -> list[str]:
+    """The servers of ``MAJOROPS_NATS_URL``: one URL, or several comma-separated (the members of a
+    cluster; the client connects to one and moves to another when it goes away)."""
+    return [part.strip() for part in url.split(",") if part.strip()]
 
 
 class UnacknowledgedPublish(RuntimeError):
@@ -186,13 +215,18 @@ async def publish_acked(
     *,
     headers: dict[str, str] | None = None,
     timeout: float = PUBLISH_TIMEOUT_SECONDS,
+    parent: Context | None = None,
 ) -> PubAck:
-    """Publish with ``Nats-Msg-Id`` and wait for the PubAck; raise :class:`UnacknowledgedPublish`."""
+    """Publish with ``Nats-Msg-Id`` and wait for the PubAck; raise :class:`UnacknowledgedPublish`.
+
+    The message carries the ``traceparent`` of a publish span under ``parent`` (the current span
+    when None; see :mod:`majorops.shared.tracing`)."""
     all_headers = {"Nats-Msg-Id": msg_id, **(headers or {})}
-    try:
-        return await js.publish(subject, payload, timeout=timeout, headers=all_headers)
-    except Exception as exc:
-        raise UnacknowledgedPublish(f"publish to {subject} not acknowledged: {exc}") from exc
+    with tracing.publishing(subject, all_headers, parent):
+        try:
+            return await js.publish(subject, payload, timeout=timeout, headers=all_headers)
+        except Exception as exc:
+            raise UnacknowledgedPublish(f"publish to {subject} not acknowledged: {exc}") from exc
 
 
 async def publish_acked_batch(
@@ -200,20 +234,40 @@ async def publish_acked_batch(
     messages: Sequence[tuple[str, bytes, str]],
     *,
     timeout: float = PUBLISH_TIMEOUT_SECONDS,
+    parents: Sequence[Context | None] | None = None,
 ) -> list[PubAck]:
     """Publish ``(subject, payload, msg_id)`` messages pipelined, in order, and await every PubAck.
 
     One round trip per batch instead of one per message; the stream stores them in the order given.
     Raises :class:`UnacknowledgedPublish` if any of them was not acknowledged in time.
+
+    Tracing: one publish span for the batch under the current span, its ``traceparent`` on every
+    message; with ``parents`` (one per message), one span per message under its own parent.
     """
-    try:
-        futures = [
-            await js.publish_async(subject, payload, headers={"Nats-Msg-Id": msg_id}, wait_stall=timeout)
-            for subject, payload, msg_id in messages
+    if not messages:
+        return []
+    spans = (
+        [
+            tracing.start_publish_span(subject, parent)
+            for (subject, _, _), parent in zip(messages, parents, strict=True)
         ]
+        if parents is not None
+        else [tracing.start_publish_span(messages[0][0], count=len(messages))] * len(messages)
+    )
+    error: BaseException | None = None
+    try:
+        futures = []
+        for (subject, payload, msg_id), span in zip(messages, spans, strict=True):
+            headers = {"Nats-Msg-Id": msg_id}
+            tracing.inject_into(headers, span)
+            futures.append(await js.publish_async(subject, payload, headers=headers, wait_stall=timeout))
         return list(await asyncio.wait_for(asyncio.gather(*futures), timeout))
     except Exception as exc:
+        error = exc
         raise UnacknowledgedPublish(f"batch of {len(messages)} not acknowledged: {exc!r}") from exc
+    finally:
+        for span in {id(span): span for span in spans}.values():
+            tracing.end_span(span, error)
 
 
 class PoisonMessage(Exception):
@@ -318,15 +372,17 @@ def broker_security(settings: CommonSettings) -> NatsSecurity | None:
 
 
 def make_broker(settings: CommonSettings, service: str) -> NatsBroker:
-    """The service's FastStream broker: reconnects forever, logs through the JSON logging setup.
+    """The service's FastStream broker: reconnects forever, logs through the JSON logging setup,
+    and carries the service's :class:`~majorops.shared.telemetry.Telemetry`.
 
     It connects as ``MAJOROPS_NATS_USER`` (each service has its own, see
-    :mod:`majorops.shared.nats_access`) and over TLS when ``MAJOROPS_NATS_TLS_*`` is set.
+    :mod:`majorops.shared.nats_access`) and over TLS when ``MAJOROPS_NATS_TLS_*`` is set, to any of
+    the comma-separated servers of ``MAJOROPS_NATS_URL``.
     Per-message "Received/Processed" lines go out at DEBUG; what matters (retries, dead letters,
     failures) is logged by :func:`subscribe_durable` with the incident and event bound.
     """
-    return NatsBroker(
-        settings.nats_url,
+    broker = NatsBroker(
+        nats_servers(settings.nats_url),
         name=f"majorops-{service}",
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
@@ -334,6 +390,8 @@ def make_broker(settings: CommonSettings, service: str) -> NatsBroker:
         logger=logging.getLogger(f"majorops.{service}.faststream"),
         log_level=logging.DEBUG,
     )
+    attach_telemetry(broker, Telemetry(service))  # the service's metrics: telemetry_of(broker)
+    return broker
 
 
 def decode_json(raw: Msg) -> Any:

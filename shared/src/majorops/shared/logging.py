@@ -1,4 +1,5 @@
-"""structlog JSON logs with ``service`` bound; handlers bind ``incident_id`` and ``event_id``.
+"""structlog JSON logs with ``service`` bound; handlers bind ``incident_id`` and ``event_id``, and a
+line written while a trace span is active carries its ``trace_id`` and ``span_id``.
 
 A service calls :func:`start_logging` once its settings are known to be good: every run then starts
 with one ``run.started`` line (pid, version, settings with secrets hidden), so that runs appended to
@@ -23,7 +24,8 @@ from typing import TYPE_CHECKING, TextIO, cast
 import structlog
 from structlog.typing import Processor
 
-from majorops.shared.settings import settings_summary
+from majorops.shared.settings import redact_url, settings_summary
+from majorops.shared.tracing import add_trace_context, configure_tracing
 
 if TYPE_CHECKING:
     from majorops.shared.settings import CommonSettings
@@ -152,6 +154,7 @@ def configure_logging(
         numeric = logging.INFO
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_context,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
@@ -195,7 +198,9 @@ def package_version(service: str) -> str:
 
 
 def start_logging(service: str, settings: CommonSettings) -> None:
-    """Configure logging from the settings, then write the run's first line, ``run.started``.
+    """Configure logging (and tracing, :func:`~majorops.shared.tracing.configure_tracing`) from the
+    settings, then write the run's first line, ``run.started`` (``traces_to``: where spans are
+    exported, null when exporting is off).
 
     With ``MAJOROPS_LOG_FILE`` the log (and whatever else the process writes on stdout and stderr)
     goes to that file, rotated at ``MAJOROPS_LOG_MAX_BYTES`` with ``MAJOROPS_LOG_BACKUPS`` kept.
@@ -205,6 +210,8 @@ def start_logging(service: str, settings: CommonSettings) -> None:
         log_file = RotatingLogFile(settings.log_file, settings.log_max_bytes, settings.log_backups).open()
         stream = cast(TextIO, log_file)  # write and flush are all a logger uses
     configure_logging(service, settings.log_level, settings.replica, stream=stream)
+    # Tracing is set up with logging: both are the process's, once its settings are known good.
+    traces_to = configure_tracing(service, settings.otel_exporter_otlp_endpoint)
     structlog.get_logger(__name__).info(
         RUN_STARTED,
         pid=os.getpid(),
@@ -213,4 +220,5 @@ def start_logging(service: str, settings: CommonSettings) -> None:
         host=socket.gethostname(),
         argv=sys.argv,
         settings=settings_summary(settings),
+        traces_to=redact_url(traces_to) if traces_to else None,
     )

@@ -4,53 +4,87 @@ On a NATS server with users (:mod:`majorops.shared.nats_access`) only ``admin`` 
 streams; the services only look them up. ``majorops up`` calls :func:`provision_server` once its
 embedded server listens; elsewhere run ``python -m majorops.shared.provision`` with
 ``MAJOROPS_NATS_URL``, ``MAJOROPS_NATS_USER=admin``, ``MAJOROPS_NATS_PASSWORD`` (and
-``MAJOROPS_NATS_TLS_*``). Running it again changes nothing. Exit status 0 done, 2 NATS unreachable
-or refusing, 78 a setting that cannot be used.
+``MAJOROPS_NATS_TLS_*``), and ``MAJOROPS_STREAM_REPLICAS`` for the copies each stream keeps (3 on a
+3-node cluster). Running it again changes nothing; with another replica count it moves every stream
+to it. A JetStream that is not ready yet (a cluster electing its leader, a node still joining) is
+asked again for up to :data:`WAIT_SECONDS`; a refusal (R3 on a server that is not clustered) is not. Exit status 0 done, 2 NATS unreachable or refusing, 78 a
+setting that cannot be used.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from typing import Any
 
 import nats
+from nats.errors import NoRespondersError
+from nats.js.errors import APIError, ServiceUnavailableError
 
-from majorops.shared.jetstream import connect_options, provision
+from majorops.shared.jetstream import connect_options, nats_servers, provision
 from majorops.shared.settings import CommonSettings, load_settings
 
 CONNECT_TIMEOUT_SECONDS = 5
+WAIT_SECONDS = 60.0
+"""How long a JetStream that answers "not ready" (no meta leader yet, too few servers for the
+replica count while a cluster forms) is asked again before provisioning gives up."""
+FORMING_ERROR_CODES = frozenset({10008, 10009, 10023, 10040, 10059})
+"""JetStream's answers while a cluster forms: temporarily unavailable, no leader to handle it,
+insufficient resources, no suitable peers (yet) for the replicas, and "stream not found" for a
+stream just created whose leader is not elected yet (provisioning creates every stream it asks about)."""
 
 
-async def provision_at(nats_url: str, **options: Any) -> None:
-    """Connect (``options``: ``user``, ``password``, ``tls`` of ``nats.connect``), provision, close."""
+def not_ready(exc: BaseException) -> bool:
+    """Whether JetStream is still forming (worth asking again), unlike a refusal such as R3 on a
+    server that is not clustered (err_code 10074)."""
+    if isinstance(exc, ServiceUnavailableError | NoRespondersError | TimeoutError):
+        return True
+    return isinstance(exc, APIError) and exc.err_code in FORMING_ERROR_CODES
+
+
+async def provision_at(
+    nats_url: str, replicas: int = 1, wait_seconds: float = WAIT_SECONDS, **options: Any
+) -> None:
+    """Connect to any server of ``nats_url`` (comma-separated for a cluster; ``options``: ``user``,
+    ``password``, ``tls`` of ``nats.connect``), provision with ``replicas`` copies, close."""
     connection = await nats.connect(
-        nats_url,
+        nats_servers(nats_url),
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         allow_reconnect=False,
         max_reconnect_attempts=0,
         **options,
     )
+    deadline = time.monotonic() + wait_seconds
     try:
-        await provision(connection.jetstream())
+        while True:
+            try:
+                await provision(connection.jetstream(), replicas)
+                return
+            except (APIError, NoRespondersError, TimeoutError) as exc:
+                if not not_ready(exc) or time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(0.5)
     finally:
         await connection.close()
 
 
-def provision_server(nats_url: str, user: str | None = None, password: str | None = None) -> None:
+def provision_server(
+    nats_url: str, user: str | None = None, password: str | None = None, replicas: int = 1
+) -> None:
     """:func:`provision_at` for code that is not async (``majorops up``): as ``user`` (admin)."""
     options: dict[str, Any] = {} if user is None else {"user": user, "password": password}
-    asyncio.run(provision_at(nats_url, **options))
+    asyncio.run(provision_at(nats_url, replicas, **options))
 
 
 def main() -> int:
     settings: CommonSettings = load_settings(CommonSettings, "provision")
     try:
-        asyncio.run(provision_at(settings.nats_url, **connect_options(settings)))
+        asyncio.run(provision_at(settings.nats_url, settings.stream_replicas, **connect_options(settings)))
     except Exception as exc:
         sys.stderr.write(f"majorops provision: {type(exc).__name__}: {exc}\n")
         return 2
-    print("streams and key-value bucket provisioned")
+    print(f"streams and key-value bucket provisioned ({settings.stream_replicas} replicas each)")
     return 0
 
 

@@ -80,7 +80,11 @@ class CommonSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
-    nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server with JetStream")
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222",
+        description="NATS server with JetStream; the servers of a cluster comma-separated "
+        "(nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222)",
+    )
     nats_user: str | None = Field(
         default=None,
         description="NATS user to connect as (a service connects as its own: ingest, policy, reminders "
@@ -88,6 +92,14 @@ class CommonSettings(BaseSettings):
     )
     nats_password: SecretStr | None = Field(
         default=None, validate_default=True, description="Password of MAJOROPS_NATS_USER (never logged)"
+    )
+    stream_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description="Copies JetStream keeps of each stream and of ingest's key-value bucket (1-5; 3 on "
+        "a 3-node NATS cluster, which then survives the loss of a node): provision creates them so "
+        "and updates an existing one to it; more than 1 needs a clustered JetStream with as many servers",
     )
     nats_tls_ca: Path | None = Field(
         default=None,
@@ -144,8 +156,14 @@ class CommonSettings(BaseSettings):
     extra_event_types: str = Field(
         default="", description="Comma-separated event types this deployment added on purpose"
     )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        description="OpenTelemetry collector (OTLP over HTTP) to send trace spans to, a base URL such as "
+        "http://127.0.0.1:4318 (/v1/traces is appended); unset: the standard OTEL_EXPORTER_OTLP_ENDPOINT "
+        "if that is set, else no spans are exported",
+    )
 
-    @field_validator("mongodb_url")
+    @field_validator("mongodb_url", "otel_exporter_otlp_endpoint")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None

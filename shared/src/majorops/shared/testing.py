@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -23,6 +23,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy, RawStreamMsg
 from nats.js.errors import NotFoundError
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
 from majorops.shared import subjects
 from majorops.shared.jetstream import ensure_streams
@@ -51,6 +53,10 @@ TOKEN_SETTINGS: dict[str, str] = {
 ``tests`` sends events, ``reader`` reads reviews, ``editor`` changes them."""
 
 
+PROBE_SETTINGS: dict[str, int] = {"policy_http_port": 0, "reminders_http_port": 0}
+"""No probe server in a test's service process (a test that wants one gives a free port)."""
+
+
 def bearer(secret: str) -> dict[str, str]:
     """The ``Authorization`` header of a request made with this token."""
     return {"authorization": f"Bearer {secret}"}
@@ -72,7 +78,7 @@ def settings_for(settings_class: type[SettingsT], nats_url: str, data_dir: Path,
         nats_url=nats_url,
         data_dir=data_dir,
         mongodb_url=None,
-        **{**TOKEN_SETTINGS, **CONSUMER_SETTINGS, **changes},
+        **{**TOKEN_SETTINGS, **CONSUMER_SETTINGS, **PROBE_SETTINGS, **changes},
     )
 
 
@@ -87,6 +93,10 @@ def settings_env(settings: CommonSettings) -> dict[str, str]:
         "MAJOROPS_RETRY_DELAY_SECONDS": str(settings.retry_delay_seconds),
         "MAJOROPS_MAX_DELIVER": str(settings.max_deliver),
         **{f"MAJOROPS_{name.upper()}": value for name, value in TOKEN_SETTINGS.items()},
+        **{
+            f"MAJOROPS_{name.upper()}": str(getattr(settings, name, value))
+            for name, value in PROBE_SETTINGS.items()
+        },
     }
 
 
@@ -305,6 +315,73 @@ def service_durables(service: str, *streams: str) -> tuple[tuple[str, str], ...]
     return tuple((stream, subjects.durable_name(service, stream)) for stream in streams)
 
 
+# --- metrics ---------------------------------------------------------------------------------------
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The value of one sample of a Prometheus text exposition (the sum over the samples the labels
+    given do not tell apart); 0 when there is none, as a counter that never moved shows nothing."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
+async def scrape(base: str) -> str:
+    """``GET <base>/metrics`` as Prometheus does (no token): the exposition, checked for its type."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=5) as http:
+        resp = await http.get(f"{base}/metrics")
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"].startswith("text/plain; version=0.0.4")
+    return resp.text
+
+
+# --- traces ----------------------------------------------------------------------------------------
+
+
+class _SpanRecorder(SpanProcessor):
+    """Keeps the spans that end while a :func:`recorded_spans` block is open."""
+
+    def __init__(self) -> None:
+        self.spans: list[ReadableSpan] | None = None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self.spans is not None:
+            self.spans.append(span)
+
+
+_RECORDER: _SpanRecorder | None = None
+
+
+@contextmanager
+def recorded_spans() -> Iterator[list[ReadableSpan]]:
+    """Every span this process ends inside the block, as a list filled as they end.
+
+    The SDK becomes the process's tracer provider at the first use (a process has one for good);
+    outside of a block nothing is kept.
+    """
+    global _RECORDER
+    if _RECORDER is None:
+        provider = trace.get_tracer_provider()
+        if not isinstance(provider, TracerProvider):
+            provider = TracerProvider()
+            trace.set_tracer_provider(provider)
+        _RECORDER = _SpanRecorder()
+        provider.add_span_processor(_RECORDER)
+    spans: list[ReadableSpan] = []
+    _RECORDER.spans = spans
+    try:
+        yield spans
+    finally:
+        _RECORDER.spans = None
+
+
 # --- time ------------------------------------------------------------------------------------------
 
 
@@ -346,6 +423,25 @@ async def running(*runtimes: Runtime) -> AsyncIterator[None]:
         yield
     finally:
         await asyncio.gather(*(runtime.stop() for runtime in runtimes))
+
+
+def up_command(data_dir: Path, nats_port: int, ingest_port: int, reports_port: int, *more: str) -> list[str]:
+    """``majorops up`` (this environment's) on the given data dir and ports, with ``more`` options."""
+    import sys
+
+    return [
+        str(Path(sys.executable).parent / "majorops"),
+        "up",
+        *more,
+        "--data-dir",
+        str(data_dir),
+        "--nats-port",
+        str(nats_port),
+        "--ingest-port",
+        str(ingest_port),
+        "--reports-port",
+        str(reports_port),
+    ]
 
 
 def processes_of(data_dir: Path) -> dict[int, str]:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import structlog
@@ -24,12 +25,14 @@ from majorops.ingest.domain.batch import (
     too_large,
 )
 from majorops.ingest.handlers import PublishFailed, accept_events, parse_body, unavailable
+from majorops.ingest.webhook_routes import add_mapping_route
 from majorops.shared import subjects
 from majorops.shared.access import (
     Token,
     bearer_secret,
     declare_bearer,
     is_signed,
+    problem_response,
     signer_of,
     token_named_by,
     unauthenticated,
@@ -38,7 +41,9 @@ from majorops.shared.consumers import connect_broker, start_broker
 from majorops.shared.events import AUTH_API_KEY, AUTH_SERVICE_ACCOUNT, CloudEvent
 from majorops.shared.jetstream import make_broker, streams_present
 from majorops.shared.lifecycle import stop_broker
-from majorops.shared.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA, Problem
+from majorops.shared.problems import PROBLEM_SCHEMA, Problem
+from majorops.shared.telemetry import instrument_http, telemetry_of
+from majorops.shared.tracing import TRACER, incoming_context
 from majorops.shared.webhook_signatures import SignatureError
 
 SERVICE = "ingest"
@@ -82,6 +87,7 @@ class IngestRuntime:
         self.settings = settings
         self.extra_types = settings.extra_types
         self.broker = make_broker(settings, SERVICE)
+        self.telemetry = telemetry_of(self.broker)
         self.publisher: JetStreamEventPublisher | None = None
         # Requests are answered concurrently, as HTTP requests are (one at a time capped NATS ingest).
         self.broker.subscriber(
@@ -92,28 +98,35 @@ class IngestRuntime:
         )(self.on_request)
 
     async def start(self) -> None:
-        connection = await connect_broker(self.broker)
-        self.publisher = await JetStreamEventPublisher.open(connection.jetstream())
+        connection = await connect_broker(self.broker, stream_replicas=self.settings.stream_replicas)
+        self.publisher = await JetStreamEventPublisher.open(
+            connection.jetstream(), self.settings.stream_replicas
+        )
         await start_broker(self.broker)
 
     async def stop(self) -> None:
         await stop_broker(self.broker)
 
+    def refused(self, problem: Problem, sender: Sender | None = None) -> Problem:
+        """Count a request refused whole (``majorops_requests_rejected_total``, by its slug)."""
+        self.telemetry.count_rejected("nats" if sender is NATS_SENDER else "http", problem.slug)
+        return problem
+
     async def ingest(self, raw: bytes, sender: Sender) -> IngestOutcome | Problem:
         if len(raw) > MAX_BODY_BYTES:
-            return too_large()
+            return self.refused(too_large(), sender)
         body = parse_body(raw)
         if isinstance(body, Problem):
-            return body
+            return self.refused(body, sender)
         return await self.accept(body, sender)
 
     async def ingest_alertmanager(self, raw: bytes, sender: Sender) -> IngestOutcome | Problem:
         body = parse_body(raw)
         if isinstance(body, Problem):
-            return body
+            return self.refused(body, sender)
         events = webhook_to_events(body)
         if isinstance(events, Problem):
-            return events
+            return self.refused(events, sender)
         if not events:
             return IngestOutcome()
         # One notification of a large group is one request, whatever the count of events it makes.
@@ -125,10 +138,12 @@ class IngestRuntime:
     async def accept(
         self, body: Any, sender: Sender, limit: int | None = MAX_BATCH, *, refuse_conflicts: bool = True
     ) -> IngestOutcome | Problem:
+        """Accept events (every route's way in), counted: ``majorops_events_total`` by outcome, or
+        ``majorops_requests_rejected_total`` by the problem's slug."""
         if self.publisher is None:
-            return unavailable("not connected to NATS yet")
+            return self.refused(unavailable("not connected to NATS yet"), sender)
         try:
-            return await accept_events(
+            result = await accept_events(
                 body,
                 self.publisher,
                 self.extra_types,
@@ -138,11 +153,20 @@ class IngestRuntime:
                 refuse_conflicts=refuse_conflicts,
             )
         except PublishFailed as exc:
-            return unavailable(str(exc))
+            result = unavailable(str(exc))
+        if isinstance(result, Problem):
+            return self.refused(result, sender)
+        self.telemetry.count_events(
+            "nats" if sender is NATS_SENDER else "http", result.accepted, result.duplicates
+        )
+        return result
 
     async def on_request(self, msg: NatsMessage) -> dict[str, Any]:
-        """``majorops.ingest``: the reply is the same JSON as the HTTP answer."""
-        result = await self.ingest(msg.body, NATS_SENDER)
+        """``majorops.ingest``: the reply is the same JSON as the HTTP answer (in the trace of the
+        request's ``traceparent``, when it has one)."""
+        context = incoming_context(msg.headers)
+        with TRACER.start_as_current_span(f"process {subjects.INGEST_REQUEST}", context=context):
+            result = await self.ingest(msg.body, NATS_SENDER)
         return result.as_dict()
 
     async def ready(self) -> bool:
@@ -179,15 +203,6 @@ OUTCOME_SCHEMA: dict[str, Any] = {
 }
 
 
-def problem_response(problem: Problem) -> JSONResponse:
-    return JSONResponse(
-        problem.as_dict(),
-        status_code=problem.status,
-        media_type=PROBLEM_MEDIA_TYPE,
-        headers=dict(problem.headers),
-    )
-
-
 BodyLimit = tuple[int, str]
 """The most bytes a body may have, and what to do about a larger one (the 413's advice)."""
 EVENTS_LIMIT: BodyLimit = (MAX_BODY_BYTES, "split the batch")
@@ -215,6 +230,17 @@ async def read_body(request: Request, limit: BodyLimit = EVENTS_LIMIT) -> bytes 
 
 async def authenticated(
     request: Request, tokens: tuple[Token, ...], now: Callable[[], datetime], limit: BodyLimit = EVENTS_LIMIT
+) -> tuple[Sender, bytes] | Problem:
+    """The sender and the body of a request, or a 401 (or the body's own 413), counted as refused."""
+    sent = await _sender_and_body(request, tokens, now, limit)
+    runtime = getattr(request.app.state, "runtime", None)
+    if isinstance(sent, Problem) and isinstance(runtime, IngestRuntime):
+        runtime.refused(sent)
+    return sent
+
+
+async def _sender_and_body(
+    request: Request, tokens: tuple[Token, ...], now: Callable[[], datetime], limit: BodyLimit
 ) -> tuple[Sender, bytes] | Problem:
     """The sender and the body of a request, or a 401 (or the body's own 413).
 
@@ -343,6 +369,8 @@ def create_app(settings: IngestSettings | None = None, *, clock: Callable[[], da
             return answer(sent)
         return answer(await runtime.ingest_alertmanager(sent[1], sent[0]))
 
+    add_mapping_route(app, runtime, partial(authenticated, tokens=tokens, now=clock), responses)
+
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         """The process is alive."""
@@ -364,4 +392,5 @@ def create_app(settings: IngestSettings | None = None, *, clock: Callable[[], da
         ok = await runtime.ready()
         return JSONResponse({"status": "ready" if ok else "not ready"}, status_code=200 if ok else 503)
 
+    instrument_http(app, runtime.telemetry, runtime.broker)  # GET /metrics; HTTP metrics and spans
     return app

@@ -25,6 +25,8 @@ from majorops.shared import subjects
 from majorops.shared.consumers import connect_broker, decoding_json, start_broker, subscribe_durable
 from majorops.shared.jetstream import make_broker
 from majorops.shared.lifecycle import run_until_signalled, stop_broker
+from majorops.shared.probes import ProbeServer, consumer_readiness, probe_app, serving_probes
+from majorops.shared.telemetry import telemetry_of
 
 SERVICE = "policy"
 log = structlog.get_logger(__name__)
@@ -49,12 +51,13 @@ class PolicyRuntime:
         self.settings = settings
         self.extra_types = settings.extra_types
         self.calendar = settings.business_calendar()
-        self.store = store if store is not None else store_from_settings(settings)
+        self.broker = make_broker(settings, SERVICE)
+        self.telemetry = telemetry_of(self.broker)
+        self.store = self.telemetry.timed_store(store if store is not None else store_from_settings(settings))
         # None: JetStream on the broker's own connection, created once connected.
         self._publisher = publisher
         self._ports: PolicyPorts | None = None
         self._sweeper: asyncio.Task[None] | None = None
-        self.broker = make_broker(settings, SERVICE)
         subscribe_durable(
             self.broker,
             service=SERVICE,
@@ -79,8 +82,8 @@ class PolicyRuntime:
     async def start(self) -> None:
         """Open the store, connect, publish what a crash left unpublished, then start consuming."""
         await self.store.open()
-        connection = await connect_broker(self.broker)
-        publisher = self._publisher or JetStreamDecisionPublisher(connection.jetstream())
+        connection = await connect_broker(self.broker, stream_replicas=self.settings.stream_replicas)
+        publisher = self._publisher or JetStreamDecisionPublisher(connection.jetstream(), self.telemetry)
         self._ports = PolicyPorts.of(
             self.store, publisher, self.calendar, self.settings.facts_cache_incidents
         )
@@ -127,6 +130,19 @@ class PolicyRuntime:
             await self.store.close()
         log.info("policy.stopped")
 
+    async def ready(self) -> dict[str, bool]:
+        """Each readiness check by name: NATS connected, the durable consumer bound, the store answering."""
+        return await consumer_readiness(self.broker, self.store.ping)
+
+    def probes(self) -> ProbeServer | None:
+        """``/healthz``, ``/readyz``, ``/metrics`` on ``MAJOROPS_POLICY_HTTP_PORT`` (None when 0)."""
+        if not self.settings.policy_http_port:
+            return None
+        app = probe_app(self.broker, self.ready)
+        return ProbeServer(app, self.settings.policy_http_host, self.settings.policy_http_port)
+
     async def run(self) -> None:
-        """Run until SIGTERM or SIGINT, then stop gracefully; a failed start ends with its error."""
-        await run_until_signalled(SERVICE, self.start, self.stop)
+        """Serve the probes, run until SIGTERM or SIGINT, then stop gracefully; a failed start ends
+        with its error."""
+        async with serving_probes(self.probes()):
+            await run_until_signalled(SERVICE, self.start, self.stop)

@@ -29,6 +29,17 @@ class PolicySettings(CommonSettings):
         description="How often a replica re-publishes decisions left unpublished by a crash or an outage",
     )
 
+    policy_http_host: str = Field(
+        default="127.0.0.1", description="Address policy's probes (/healthz, /readyz, /metrics) listen on"
+    )
+    policy_http_port: int = Field(
+        default=8082,
+        ge=0,
+        le=65535,
+        description="Port of policy's probes: /healthz, /readyz (NATS, durable consumer, store) and "
+        "/metrics (Prometheus); 0: none served",
+    )
+
     @field_validator("holidays")
     @classmethod
     def _known_holiday_calendar(cls, value: str | None) -> str | None:

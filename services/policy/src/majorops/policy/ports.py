@@ -68,6 +68,10 @@ class PolicyStore(Protocol):
 
     async def close(self) -> None: ...
 
+    async def ping(self) -> bool:
+        """True when the store answers (readiness); raises or answers False when it does not."""
+        ...
+
     async def append_event(self, event: StoredEvent) -> bool:
         """Store the event once; False (and no change) when its id is already stored."""
         ...

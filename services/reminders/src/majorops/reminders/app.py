@@ -53,6 +53,8 @@ from majorops.shared.jetstream import (
     make_broker,
 )
 from majorops.shared.lifecycle import run_until_signalled, stop_broker
+from majorops.shared.probes import ProbeServer, consumer_readiness, probe_app, serving_probes
+from majorops.shared.telemetry import telemetry_of
 
 NOTIFIER = "reminders-notifier"
 NOTIFIER_WORKERS = 8
@@ -78,8 +80,9 @@ class RemindersRuntime:
         self.extra_types = settings.extra_types
         self.replica = settings.replica or f"{socket.gethostname()}:{os.getpid()}"
         self.policy = policy_from_settings(settings)
-        self.store = store if store is not None else store_from_settings(settings)
         self.broker = make_broker(settings, SERVICE)
+        self.telemetry = telemetry_of(self.broker)
+        self.store = self.telemetry.timed_store(store if store is not None else store_from_settings(settings))
         self.scheduler: EscalationScheduler | None = None
         subscribe_durable(
             self.broker,
@@ -163,7 +166,7 @@ class RemindersRuntime:
         async def dead_letter(target: WebhookTarget, reason: str) -> None:
             letter = _letter(raw, reason)
             await publish_dead_letter(
-                js, letter, f"dl:{SERVICE}:webhook:{escalation.escalation_id}:{target.key}"
+                js, letter, f"dl:{SERVICE}:webhook:{escalation.escalation_id}:{target.key}", self.telemetry
             )
 
         with structlog.contextvars.bound_contextvars(incident_id=escalation.incident_id):
@@ -172,11 +175,11 @@ class RemindersRuntime:
     async def start(self) -> None:
         """Open the store, connect, start consuming, then the scheduler (the store must be ready first)."""
         await self.store.open()
-        connection = await connect_broker(self.broker)
+        connection = await connect_broker(self.broker, stream_replicas=self.settings.stream_replicas)
         js = connection.jetstream()
         self.scheduler = EscalationScheduler(
             self.store,
-            JetStreamNoticePublisher(js),
+            JetStreamNoticePublisher(js, self.telemetry),
             JetStreamRecordFreshness(js, SERVICE),
             self.policy,
             replica=self.replica,
@@ -205,9 +208,22 @@ class RemindersRuntime:
             await self.store.close()
         log.info("reminders.stopped")
 
+    async def ready(self) -> dict[str, bool]:
+        """Each readiness check by name: NATS connected, every durable consumer bound, the store answering."""
+        return await consumer_readiness(self.broker, self.store.ping)
+
+    def probes(self) -> ProbeServer | None:
+        """``/healthz``, ``/readyz``, ``/metrics`` on ``MAJOROPS_REMINDERS_HTTP_PORT`` (None when 0)."""
+        if not self.settings.reminders_http_port:
+            return None
+        app = probe_app(self.broker, self.ready)
+        return ProbeServer(app, self.settings.reminders_http_host, self.settings.reminders_http_port)
+
     async def run(self) -> None:
-        """Run until SIGTERM or SIGINT, then stop gracefully; a failed start ends with its error."""
-        await run_until_signalled(SERVICE, self.start, self.stop)
+        """Serve the probes, run until SIGTERM or SIGINT, then stop gracefully; a failed start ends
+        with its error."""
+        async with serving_probes(self.probes()):
+            await run_until_signalled(SERVICE, self.start, self.stop)
 
 
 def _letter(raw: Msg, reason: str) -> DeadLetter:

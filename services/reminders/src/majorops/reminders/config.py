@@ -97,6 +97,17 @@ class RemindersSettings(CommonSettings):
         "webhook-signature): whsec_ + base64 key; comma-separated while rotating (one signature each)",
     )
 
+    reminders_http_host: str = Field(
+        default="127.0.0.1", description="Address reminders' probes (/healthz, /readyz, /metrics) listen on"
+    )
+    reminders_http_port: int = Field(
+        default=8083,
+        ge=0,
+        le=65535,
+        description="Port of reminders' probes: /healthz, /readyz (NATS, durable consumers, store) and "
+        "/metrics (Prometheus); 0: none served",
+    )
+
     @field_validator("escalation_interval", mode="before")
     @classmethod
     def _readable_interval(cls, value: object) -> timedelta:

@@ -59,6 +59,10 @@ class RemindersStore(Protocol):
 
     async def close(self) -> None: ...
 
+    async def ping(self) -> bool:
+        """True when the store answers (readiness); raises or answers False when it does not."""
+        ...
+
     # --- the record -------------------------------------------------------------------------------
 
     async def append_event(self, event: StoredEvent) -> bool:

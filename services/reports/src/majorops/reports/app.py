@@ -58,13 +58,20 @@ from majorops.reports.views import (
     ReviewPage,
 )
 from majorops.shared import subjects
-from majorops.shared.access import TokenGate, declare_bearer
-from majorops.shared.consumers import connect_broker, decoding_json, start_broker, subscribe_durable
+from majorops.shared.access import TokenGate, declare_bearer, problem_response
+from majorops.shared.consumers import (
+    connect_broker,
+    consumers_of,
+    decoding_json,
+    start_broker,
+    subscribe_durable,
+)
 from majorops.shared.decisions import Requirement
 from majorops.shared.events import INCIDENT_ID_PATTERN, FieldError
 from majorops.shared.jetstream import decode_json, make_broker, streams_present
 from majorops.shared.lifecycle import stop_broker
 from majorops.shared.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA, Problem
+from majorops.shared.telemetry import instrument_http, telemetry_of
 
 SERVICE = "reports"
 REALM = "majorops-reports"
@@ -103,6 +110,7 @@ class ReportsRuntime:
         self.settings = settings
         self.clock = clock
         self.broker = make_broker(settings, SERVICE)
+        self.telemetry = telemetry_of(self.broker)
         self.store: ReviewStore | None = None
         self.ports: ReportsPorts | None = None
         self._wake = asyncio.Event()
@@ -126,9 +134,9 @@ class ReportsRuntime:
 
     async def start(self) -> None:
         # The store first: the subscribers write to it from their first message on.
-        self.store = await open_store(self.settings)
+        self.store = self.telemetry.timed_store(await open_store(self.settings))
         try:
-            connection = await connect_broker(self.broker)
+            connection = await connect_broker(self.broker, stream_replicas=self.settings.stream_replicas)
             self.ports = ReportsPorts(
                 store=self.store,
                 publisher=JetStreamEventPublisher(connection.jetstream()),
@@ -194,28 +202,21 @@ class ReportsRuntime:
             last_round = min(loop.time() - began, MAX_ASSEMBLY_BACKOFF_SECONDS)
 
     async def ready(self) -> dict[str, bool]:
-        """Each readiness check by name: NATS connected, the consumed streams present, the store answering."""
+        """Each readiness check by name: NATS connected, the consumed streams present, every durable
+        consumer bound, the store answering."""
         nats_ok = await self.broker.ping(timeout=READY_NATS_TIMEOUT_SECONDS)
         streams_ok = nats_ok and await streams_present(self.broker.connection.jetstream(), CONSUMED_STREAMS)
+        consumers = consumers_of(self.broker)
+        durables_ok = bool(consumers) and all(consumer.bound for consumer in consumers)
         try:
             store_ok = self.store is not None and await self.store.ping()
         except Exception as exc:
             log.warning("reports.store_unavailable", error=str(exc))
             store_ok = False
-        return {"nats": nats_ok, "streams": streams_ok, "store": store_ok}
+        return {"nats": nats_ok, "streams": streams_ok, "durables": durables_ok, "store": store_ok}
 
 
 # --- HTTP answers ---------------------------------------------------------------------------
-
-
-def problem_response(problem: Problem) -> JSONResponse:
-    """An RFC 9457 problem document."""
-    return JSONResponse(
-        problem.as_dict(),
-        status_code=problem.status,
-        media_type=PROBLEM_MEDIA_TYPE,
-        headers=dict(problem.headers),
-    )
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
@@ -659,7 +660,7 @@ def create_app(settings: ReportsSettings | None = None, *, clock: Clock = utc_no
             "status": {"enum": ["ready", "not ready"]},
             "checks": {
                 "type": "object",
-                "description": "Each check by name: nats, streams, store",
+                "description": "Each check by name: nats, streams, durables, store",
                 "additionalProperties": {"type": "boolean"},
             },
         },
@@ -671,10 +672,12 @@ def create_app(settings: ReportsSettings | None = None, *, clock: Clock = utc_no
 
     @app.get("/readyz", responses=readiness)
     async def readyz() -> JSONResponse:
-        """Connected to NATS, the consumed streams exist and the store answers."""
+        """Connected to NATS, the consumed streams exist, every durable consumer is bound and the
+        store answers."""
         checks = await runtime.ready()
         ok = all(checks.values())
         body: dict[str, Any] = {"status": "ready" if ok else "not ready", "checks": checks}
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    instrument_http(app, runtime.telemetry, runtime.broker)  # GET /metrics; HTTP metrics and spans
     return app

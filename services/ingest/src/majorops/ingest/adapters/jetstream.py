@@ -48,8 +48,9 @@ class JetStreamEventPublisher:
         self.seen = seen
 
     @classmethod
-    async def open(cls, js: JetStreamContext) -> JetStreamEventPublisher:
-        seen = await ensure_key_value(js, subjects.INGEST_SEEN_BUCKET, INGEST_SEEN_DESCRIPTION)
+    async def open(cls, js: JetStreamContext, replicas: int = 1) -> JetStreamEventPublisher:
+        """Open the bucket of accepted ids (created with ``replicas`` copies where nobody provisioned it)."""
+        seen = await ensure_key_value(js, subjects.INGEST_SEEN_BUCKET, INGEST_SEEN_DESCRIPTION, replicas)
         return cls(js, seen)
 
     async def publish_new(

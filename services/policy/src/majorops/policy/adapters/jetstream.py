@@ -20,6 +20,7 @@ from nats.js.errors import APIError, NotFoundError
 from majorops.shared import subjects
 from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.jetstream import UnacknowledgedPublish, publish_acked
+from majorops.shared.telemetry import Telemetry
 
 EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
 WRONG_LAST_SEQUENCE = 10071
@@ -38,15 +39,22 @@ def _lost_the_race(exc: UnacknowledgedPublish) -> bool:
 
 
 class JetStreamDecisionPublisher:
-    """:class:`~majorops.policy.ports.DecisionPublisher` on a JetStream context."""
+    """:class:`~majorops.policy.ports.DecisionPublisher` on a JetStream context.
 
-    def __init__(self, js: JetStreamContext) -> None:
+    With the service's telemetry, each revision it appends counts in ``majorops_decisions_total``
+    and is published in the trace of the incident's last handled event (see
+    :class:`~majorops.shared.tracing.RecentTraces`)."""
+
+    def __init__(self, js: JetStreamContext, telemetry: Telemetry | None = None) -> None:
         self.js = js
+        self.telemetry = telemetry
 
     async def publish(self, decision: AfterActionDecision) -> bool:
         subject = subjects.decision_subject(decision.incident_id)
         payload = decision.model_dump_json().encode()
         msg_id = decision_msg_id(decision.incident_id, decision.revision)
+        telemetry = self.telemetry
+        parent = telemetry.traces.parent_for(decision.incident_id) if telemetry is not None else None
         for _ in range(MAX_PUBLISH_ATTEMPTS):
             last_revision, last_sequence = await self._last_on(subject)
             if last_revision >= decision.revision:
@@ -58,12 +66,17 @@ class JetStreamDecisionPublisher:
                     payload,
                     msg_id,
                     headers={EXPECTED_LAST_SUBJECT_SEQUENCE: str(last_sequence)},
+                    parent=parent,
                 )
             except UnacknowledgedPublish as exc:
                 if _lost_the_race(exc):  # another replica published on the subject: look again
                     continue
                 raise
-            return not ack.duplicate
+            if ack.duplicate:
+                return False
+            if telemetry is not None:
+                telemetry.decision_published(decision.requirement)
+            return True
         raise UnacknowledgedPublish(
             f"{subject} changed under each of {MAX_PUBLISH_ATTEMPTS} attempts to publish revision "
             f"{decision.revision}"

@@ -73,6 +73,12 @@ class MongoPolicyStore:
             self._decisions = None
             self._root_causes = None
 
+    async def ping(self) -> bool:
+        if self._client is None:
+            return False
+        reply = await self._client.admin.command("ping")
+        return bool(reply.get("ok"))
+
     @property
     def events(self) -> MongoEventLog:
         if self._events is None:

@@ -80,6 +80,9 @@ class SqlitePolicyStore:
     async def close(self) -> None:
         await self.database.close()
 
+    async def ping(self) -> bool:
+        return await self.database.ping()
+
     async def append_event(self, event: StoredEvent) -> bool:
         return await self.events.append(event)
 

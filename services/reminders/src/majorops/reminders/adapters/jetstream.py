@@ -7,24 +7,41 @@ from collections.abc import Sequence
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from majorops.reminders.plan import Notice
+from majorops.reminders.plan import Notice, NoticeCategory
 from majorops.shared import subjects
 from majorops.shared.jetstream import DeadLetter, publish_acked, publish_acked_batch
+from majorops.shared.telemetry import Telemetry
 
 
 class JetStreamNoticePublisher:
-    """:class:`~majorops.reminders.ports.NoticePublisher`: ``Nats-Msg-Id`` = notice id, acks awaited."""
+    """:class:`~majorops.reminders.ports.NoticePublisher`: ``Nats-Msg-Id`` = notice id, acks awaited.
 
-    def __init__(self, js: JetStreamContext) -> None:
+    With the service's telemetry, each notice JetStream stores counts in
+    ``majorops_escalations_total{kind,level}`` or ``majorops_heads_ups_total{kind}``, and is
+    published in the trace of the incident's last handled message when that was a moment ago (see
+    :class:`~majorops.shared.tracing.RecentTraces`)."""
+
+    def __init__(self, js: JetStreamContext, telemetry: Telemetry | None = None) -> None:
         self.js = js
+        self.telemetry = telemetry
 
     async def publish(self, notices: Sequence[Notice]) -> None:
+        telemetry = self.telemetry
+        parents = [telemetry.traces.parent_for(n.incident_id) if telemetry else None for n in notices]
         if len(notices) == 1:
             n = notices[0]
-            await publish_acked(self.js, n.subject, n.payload, n.notice_id)
+            acks = [await publish_acked(self.js, n.subject, n.payload, n.notice_id, parent=parents[0])]
         elif notices:
             # Pipelined: one round trip for the whole batch, so a burst of due levels is not late.
-            await publish_acked_batch(self.js, [(n.subject, n.payload, n.notice_id) for n in notices])
+            acks = await publish_acked_batch(
+                self.js, [(n.subject, n.payload, n.notice_id) for n in notices], parents=parents
+            )
+        else:
+            return
+        if telemetry is not None:
+            for notice, ack in zip(notices, acks, strict=True):
+                if not ack.duplicate:
+                    count_notice(telemetry, notice)
 
     async def in_stream(self, notice: Notice) -> bool:
         """Walk the messages of the notice's subject (a handful: levels × items of one kind of one
@@ -88,6 +105,16 @@ class JetStreamRecordFreshness:
         return complete
 
 
+def count_notice(telemetry: Telemetry, notice: Notice) -> None:
+    """One published notice in the metrics: its kind is the subject's last token, an escalation's
+    level the last part of its id (``<incident>:<kind>[:<item>]:<level>``)."""
+    kind = notice.subject.rsplit(".", 1)[-1]
+    if notice.category is NoticeCategory.ESCALATION:
+        telemetry.escalation_published(kind, notice.notice_id.rsplit(":", 1)[-1])
+    else:
+        telemetry.heads_up_published(kind)
+
+
 def _events_of(incident_id: str) -> str:
     return f"{subjects.EVENTS_ROOT}.{incident_id}.>"
 
@@ -96,6 +123,11 @@ def _decisions_of(incident_id: str) -> str:
     return subjects.decision_subject(incident_id)
 
 
-async def publish_dead_letter(js: JetStreamContext, letter: DeadLetter, msg_id: str) -> None:
-    """Put a dead letter on ``majorops.deadletter.<service>``, acknowledged, once per ``msg_id``."""
-    await publish_acked(js, subjects.deadletter_subject(letter.service), letter.to_json(), msg_id)
+async def publish_dead_letter(
+    js: JetStreamContext, letter: DeadLetter, msg_id: str, telemetry: Telemetry | None = None
+) -> None:
+    """Put a dead letter on ``majorops.deadletter.<service>``, acknowledged, once per ``msg_id``
+    (counted as ``majorops_dead_letters_total{reason="webhook"}``)."""
+    ack = await publish_acked(js, subjects.deadletter_subject(letter.service), letter.to_json(), msg_id)
+    if telemetry is not None and not ack.duplicate:
+        telemetry.dead_lettered("webhook")

@@ -100,6 +100,12 @@ class MongoRemindersStore:
             self._events = None
             self._collections = {}
 
+    async def ping(self) -> bool:
+        if self._client is None:
+            return False
+        reply = await self._client.admin.command("ping")
+        return bool(reply.get("ok"))
+
     @property
     def events(self) -> MongoEventLog:
         if self._events is None:

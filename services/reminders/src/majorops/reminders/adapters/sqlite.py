@@ -100,6 +100,9 @@ class SqliteRemindersStore:
     async def close(self) -> None:
         await self.database.close()
 
+    async def ping(self) -> bool:
+        return await self.database.ping()
+
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         # One thread hop for the statement and all its rows: a RETURNING statement is finished (and
         # so committed) before any other statement of this connection runs.

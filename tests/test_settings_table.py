@@ -1,0 +1,32 @@
+"""The README's table of settings is the one the code generates: every variable any part reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from majorops.cli.settings_help import (
+    README_BEGIN,
+    README_END,
+    SERVICE_SETTINGS,
+    UP_SETTINGS,
+    settings_class,
+    with_settings_table,
+)
+from majorops.shared.settings import setting_docs
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_the_readme_settings_table_is_generated_from_the_code() -> None:
+    text = README.read_text()
+    assert README_BEGIN in text and README_END in text
+    assert text == with_settings_table(text), "run `.venv/bin/python -m majorops.cli.settings_help`"
+
+
+def test_every_setting_of_every_part_is_in_the_table_with_a_meaning() -> None:
+    text = README.read_text()
+    table = text[text.index(README_BEGIN) : text.index(README_END)]
+    for reference in [*SERVICE_SETTINGS.values(), UP_SETTINGS]:
+        for doc in setting_docs(settings_class(reference)):
+            assert doc.description, f"{doc.variables[0]} has no description"
+            assert f"`{doc.variables[0]}`" in table
