@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: install up test lint bench clean
+.PHONY: install up test lint bench chaos clean
 
 # uv comes from PyPI when the machine has none; the lock pins everything else.
 install:
@@ -18,6 +18,7 @@ up: install
 # The Alertmanager tests run a real one: Debian's prometheus-alertmanager (with amtool), installed
 # here with apt when missing and apt-get is usable (root, or passwordless sudo); otherwise those tests
 # fail saying so. The tests start their own Alertmanager; the package's system service plays no part.
+# Likewise Debian's chromium for the workbench's browser test (Playwright drives it; it never downloads one).
 test: install
 	@if ! command -v amtool >/dev/null || ! { command -v prometheus-alertmanager || command -v alertmanager; } >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=none; fi; \
@@ -30,6 +31,17 @@ test: install
 	    || echo "make test: apt-get could not install prometheus-alertmanager (see above): the Alertmanager tests will fail" >&2; \
 	  fi; \
 	fi
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=none; fi; \
+	  if [ "$$sudo" = none ] || ! command -v apt-get >/dev/null; then \
+	    echo "make test: chromium is missing and apt-get is not usable here (not root, no passwordless sudo, or no apt): the workbench browser test will fail" >&2; \
+	  else \
+	    echo "make test: installing chromium with apt-get for the workbench browser test"; \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
+	    || { $$sudo apt-get update -q && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; } \
+	    || echo "make test: apt-get could not install chromium (see above): the workbench browser test will fail" >&2; \
+	  fi; \
+	fi
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install
@@ -40,6 +52,12 @@ lint: install
 
 bench: install
 	$(VENV)/bin/python -m benchmarks
+
+# The reliability campaign (RELIABILITY.md): a 3-node NATS cluster, two replicas of each service, a
+# seeded workload under kills, pauses and restarts, then every promise checked. Prints its seed;
+# `make chaos SEED=N` repeats a run. `make test` runs its shortened form (tests/test_chaos_short.py).
+chaos: install
+	$(VENV)/bin/python -m chaos $(if $(SEED),--seed $(SEED),)
 
 clean:
 	rm -rf .majorops .pytest_cache .mypy_cache .ruff_cache

@@ -129,12 +129,13 @@ def test_help_lists_every_field_of_the_settings_model_with_its_description(comma
         assert " ".join(info.description.split()) in text, f"{variable}'s description is not shown"
 
 
-def test_service_help_loads_neither_the_broker_nor_the_web_framework() -> None:
+@pytest.mark.parametrize("command", ["--help", "reports --help", "up --help", "send --help", "tail --help"])
+def test_help_loads_neither_the_broker_nor_the_web_framework(command: str) -> None:
     script = (
         "import sys\n"
         "from majorops.cli.main import main\n"
-        "try:\n    main(['reports', '--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = ('faststream', 'nats', 'uvicorn', 'fastapi', 'pymongo', 'aiosqlite')\n"
+        f"try:\n    main({command.split()!r})\nexcept SystemExit:\n    pass\n"
+        "heavy = ('faststream', 'nats', 'uvicorn', 'fastapi', 'pymongo', 'aiosqlite', 'httpx')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     done = subprocess.run(

@@ -15,21 +15,20 @@ from majorops.shared.events import (
     parse_extra_event_types,
     validate_event,
 )
+from majorops.shared.testing import event_envelope
+
+# CONTRACT §1's example envelope.
+EXAMPLE = event_envelope(
+    "INC-1042",
+    "8f1c2a6e-3d1b-4a5e-9a52-2f0b6f6f7c11",
+    "incident.declared",
+    "2026-11-20T09:14:00Z",
+    {"title": "Checkout latency", "severity": "critical"},
+) | {"datacontenttype": "application/json"}
 
 
 def env(type_: str = "majorops.incident.declared", **overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "specversion": "1.0",
-        "id": "8f1c2a6e-3d1b-4a5e-9a52-2f0b6f6f7c11",
-        "source": "pagerduty/prod",
-        "type": type_,
-        "time": "2026-11-20T09:14:00Z",
-        "subject": "INC-1042",
-        "datacontenttype": "application/json",
-        "data": {"title": "Checkout latency", "severity": "critical"},
-    }
-    base.update(overrides)
-    return base
+    return EXAMPLE | {"type": type_, **overrides}
 
 
 def message_of(raw: Any, field: str, extra_types: frozenset[str] = frozenset()) -> str:

@@ -17,6 +17,7 @@ from majorops.shared.events import (
 )
 from majorops.shared.json_body import MAX_JSON_DEPTH, JsonRefused, loads_strict, parse_json_body
 from majorops.shared.problems import Problem
+from majorops.shared.testing import event_envelope
 
 JSON_VALUES = st.recursive(
     st.none()
@@ -85,16 +86,9 @@ def test_the_path_of_a_duplicate_key_is_named() -> None:
     assert [e.field for e in refused.value.errors] == ["[0].data.severity"]
 
 
-def envelope(**changes: Any) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": "e-1",
-        "source": "s",
-        "type": "majorops.actionitem.created",
-        "time": "2026-11-20T09:14:00Z",
-        "subject": "INC-1",
-        "data": {"item_id": "AI-1", "title": "Add an alert"},
-    } | changes
+ACTION_ITEM = event_envelope(
+    "INC-1", "e-1", "actionitem.created", "2026-11-20T09:14:00Z", {"item_id": "AI-1", "title": "Add an alert"}
+)
 
 
 def fields_refused(raw: dict[str, Any]) -> list[tuple[str, str]]:
@@ -115,14 +109,14 @@ def fields_refused(raw: dict[str, Any]) -> list[tuple[str, str]]:
 def test_keys_a_document_store_interprets_are_refused_by_the_shared_validation(
     data: dict[str, Any], field: str
 ) -> None:
-    raw = envelope(data={"item_id": "AI-1", "title": "t", **data})
+    raw = ACTION_ITEM | {"data": {"item_id": "AI-1", "title": "t", **data}}
     assert [f for f, _ in fields_refused(raw)] == [field]
     assert document_store_key_errors({"data": {"ok": {"fine_key": [{"also": 1}]}}}) == []
 
 
 @pytest.mark.parametrize("event_id", ["a\r\nb", "a\x00", " a", "a\u3000", "a\u2029b", "\x7f"])
 def test_ids_unsafe_as_a_nats_header_are_refused(event_id: str) -> None:
-    [(field, _)] = fields_refused(envelope(id=event_id))
+    [(field, _)] = fields_refused(ACTION_ITEM | {"id": event_id})
     assert field == "id"
 
 
@@ -137,9 +131,9 @@ def test_ids_unsafe_as_a_nats_header_are_refused(event_id: str) -> None:
 )
 def test_years_outside_1970_to_2999_are_refused(where: str, value: str, field: str) -> None:
     raw = (
-        envelope(time=value)
+        ACTION_ITEM | {"time": value}
         if where == "time"
-        else envelope(data={"item_id": "A", "title": "t", "due": value})
+        else ACTION_ITEM | {"data": {"item_id": "A", "title": "t", "due": value}}
     )
     [(refused, message)] = fields_refused(raw)
     assert refused == field

@@ -18,22 +18,13 @@ from majorops.shared.testing import (
     INGEST_TOKEN,
     TOKEN_SETTINGS,
     bearer,
-    connected_jetstream,
-    consumed_messages,
-    event_envelope,
+    declared_envelope,
+    published_events,
 )
 from majorops.shared.webhook_signatures import WebhookSecret, signature_headers
 
 VENDOR_SECRET = "vendor-signing-secret-0123"
 PROBLEM = "application/problem+json"
-
-
-def envelope(incident: str, event_id: str, **extra: Any) -> dict[str, Any]:
-    data = {"title": "Checkout latency", "severity": "P1"}
-    return {
-        **event_envelope(incident, event_id, "majorops.incident.declared", "2026-11-20T09:14:00Z", data),
-        **extra,
-    }
 
 
 @pytest.fixture
@@ -48,11 +39,7 @@ async def app_client(nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def stored(nats_url: str, incident: str) -> list[dict[str, Any]]:
-    async with connected_jetstream(nats_url) as js:
-        msgs = await consumed_messages(
-            js, subjects.EVENTS_STREAM, f"{subjects.EVENTS_ROOT}.{incident}.>", 10, 0.5
-        )
-    return [json.loads(m.data) for m in msgs]
+    return [json.loads(m.data) for m in await published_events(nats_url, incident, 10)]
 
 
 def signed(body: bytes, secret: str, at: datetime | None = None) -> dict[str, str]:
@@ -77,7 +64,7 @@ async def test_without_a_valid_token_nothing_is_published_and_the_answer_says_no
     app_client: httpx.AsyncClient, nats_url: str, unique_id: str, headers: dict[str, str]
 ) -> None:
     for path, body in (
-        ("/v1/events", envelope(unique_id, f"{unique_id}-1")),
+        ("/v1/events", declared_envelope(unique_id, f"{unique_id}-1")),
         ("/v1/webhooks/alertmanager", {}),
     ):
         resp = await app_client.post(path, json=body, headers=headers)
@@ -101,7 +88,7 @@ async def test_each_accepted_event_records_the_senders_name(
     app_client: httpx.AsyncClient, nats_url: str, unique_id: str
 ) -> None:
     resp = await app_client.post(
-        "/v1/events", json=envelope(unique_id, f"{unique_id}-1"), headers=bearer(INGEST_TOKEN)
+        "/v1/events", json=declared_envelope(unique_id, f"{unique_id}-1"), headers=bearer(INGEST_TOKEN)
     )
     assert resp.status_code == 202
     [event] = await stored(nats_url, unique_id)
@@ -111,14 +98,14 @@ async def test_each_accepted_event_records_the_senders_name(
 async def test_a_signed_request_is_accepted_in_its_window_and_names_the_signer(
     app_client: httpx.AsyncClient, nats_url: str, unique_id: str
 ) -> None:
-    body = json.dumps(envelope(unique_id, f"{unique_id}-1")).encode()
+    body = json.dumps(declared_envelope(unique_id, f"{unique_id}-1")).encode()
     resp = await app_client.post("/v1/events", content=body, headers=signed(body, VENDOR_SECRET))
     assert resp.status_code == 202, resp.text
     [event] = await stored(nats_url, unique_id)
     assert event["authid"] == "vendor"
 
     stale = datetime.fromtimestamp(datetime.now(UTC).timestamp() - 600, UTC)
-    other = json.dumps(envelope(unique_id, f"{unique_id}-2")).encode()
+    other = json.dumps(declared_envelope(unique_id, f"{unique_id}-2")).encode()
     for headers, sent in (
         (signed(other, VENDOR_SECRET, stale), other),  # a replay of an old delivery
         (signed(other, "a-secret-nobody-issued-here"), other),
@@ -133,9 +120,11 @@ async def test_a_signed_request_is_accepted_in_its_window_and_names_the_signer(
 async def test_a_sender_cannot_claim_to_be_someone_else(
     app_client: httpx.AsyncClient, nats_url: str, unique_id: str
 ) -> None:
-    forged = envelope(unique_id, f"{unique_id}-1", authid="reports", authtype="api_key")
+    forged = declared_envelope(unique_id, f"{unique_id}-1") | {"authid": "reports", "authtype": "api_key"}
     resp = await app_client.post(
-        "/v1/events", json=[envelope(unique_id, f"{unique_id}-0"), forged], headers=bearer(INGEST_TOKEN)
+        "/v1/events",
+        json=[declared_envelope(unique_id, f"{unique_id}-0"), forged],
+        headers=bearer(INGEST_TOKEN),
     )
     assert resp.status_code == 422
     assert {(e["index"], e["field"]) for e in resp.json()["errors"]} == {(1, "authid"), (1, "authtype")}
@@ -182,7 +171,9 @@ async def test_probes_stay_open_and_nats_requests_record_nats(
     nc = await nats.connect(nats_url)
     try:
         reply = await nc.request(
-            subjects.INGEST_REQUEST, json.dumps(envelope(unique_id, f"{unique_id}-n")).encode(), timeout=5
+            subjects.INGEST_REQUEST,
+            json.dumps(declared_envelope(unique_id, f"{unique_id}-n")).encode(),
+            timeout=5,
         )
         assert json.loads(reply.data) == {"accepted": 1, "duplicates": 0}
     finally:

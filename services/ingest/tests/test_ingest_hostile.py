@@ -48,10 +48,10 @@ from majorops.shared.testing import (
     consumed_messages,
     event_envelope,
     msg_id_of,
+    problem_of,
     purge_incidents,
 )
 
-PROBLEM = "application/problem+json"
 EVENTS = "/v1/events"
 ALERTMANAGER = "/v1/webhooks/alertmanager"
 FUZZ = settings(
@@ -91,21 +91,6 @@ async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
 
 
 # --- helpers -----------------------------------------------------------------------------------------
-
-
-def problem_of(resp: httpx.Response, status: int, slug: str | None = None) -> dict[str, Any]:
-    """The RFC 9457 document of a refusal, its shape checked."""
-    assert resp.status_code == status, resp.text[:600]
-    assert resp.headers["content-type"] == PROBLEM
-    doc: dict[str, Any] = resp.json()
-    assert {"type", "title", "status", "detail"} <= set(doc)
-    assert doc["status"] == status
-    if slug is not None:
-        assert doc["type"] == f"https://majorops.dev/problems/{slug}", doc
-    for error in doc.get("errors", []):
-        assert {"field", "message"} <= set(error) <= {"field", "message", "index"}, error
-        assert error["field"] and error["message"]
-    return doc
 
 
 def fields_of(doc: dict[str, Any]) -> set[str]:
@@ -257,15 +242,9 @@ def data_of(draw: st.DrawFn, event_type: str) -> dict[str, Any]:
 def envelopes(draw: st.DrawFn) -> dict[str, Any]:
     """A valid envelope of any event type; :func:`place` gives it its incident."""
     event_type = draw(st.sampled_from(sorted(EVENT_DATA_MODELS)))
-    envelope: dict[str, Any] = {
-        "specversion": "1.0",
-        "id": draw(ID_TAILS),
-        "source": draw(TEXT),
-        "type": event_type,
-        "time": draw(TIMES),
-        "subject": "PLACEHOLDER",
-        "data": draw(data_of(event_type)),
-    }
+    envelope = event_envelope(
+        "PLACEHOLDER", draw(ID_TAILS), event_type, draw(TIMES), draw(data_of(event_type)), draw(TEXT)
+    )
     if draw(st.booleans()):
         envelope["datacontenttype"] = "application/json"
     return envelope

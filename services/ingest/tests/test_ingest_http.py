@@ -22,21 +22,14 @@ from majorops.shared.testing import (
     TOKEN_SETTINGS,
     bearer,
     connected_jetstream,
-    consumed_messages,
-    event_envelope,
+    declared_envelope,
     msg_id_of,
+    published_events,
     purge_incidents,
 )
 
 # Captured from a real Alertmanager 0.25 (a copy of ../shared/fixtures/alertmanager).
 ALERTMANAGER_FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-
-def envelope(
-    incident: str, event_id: str, type_: str = "majorops.incident.declared", **data: Any
-) -> dict[str, Any]:
-    data = data or {"title": "Checkout latency", "severity": "P1"}
-    return event_envelope(incident, event_id, type_, "2026-11-20T09:14:00Z", data)
 
 
 @pytest.fixture
@@ -51,18 +44,15 @@ async def client(nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def stored_events(nats_url: str, incident: str) -> list[dict[str, Any]]:
-    """Read back what JetStream holds for one incident, through an ephemeral consumer."""
-    async with connected_jetstream(nats_url) as js:
-        msgs = await consumed_messages(
-            js, subjects.EVENTS_STREAM, f"{subjects.EVENTS_ROOT}.{incident}.>", 100, 0.5
-        )
+    """What JetStream holds for one incident: subject, ``Nats-Msg-Id`` and body of each message."""
+    msgs = await published_events(nats_url, incident)
     return [{"subject": m.subject, "msg_id": msg_id_of(m) or None, "body": json.loads(m.data)} for m in msgs]
 
 
 async def test_single_event_is_published_with_alias_mapped(
     client: httpx.AsyncClient, nats_url: str, unique_id: str
 ) -> None:
-    resp = await client.post("/v1/events", json=envelope(unique_id, f"{unique_id}-1"))
+    resp = await client.post("/v1/events", json=declared_envelope(unique_id, f"{unique_id}-1"))
     assert resp.status_code == 202
     assert resp.json() == {"accepted": 1, "duplicates": 0}
     stored = await stored_events(nats_url, unique_id)
@@ -74,7 +64,7 @@ async def test_single_event_is_published_with_alias_mapped(
 
 
 async def test_same_id_twice_counts_once(client: httpx.AsyncClient, nats_url: str, unique_id: str) -> None:
-    ev = envelope(unique_id, f"{unique_id}-dup")
+    ev = declared_envelope(unique_id, f"{unique_id}-dup")
     first = await client.post("/v1/events", json=[ev, ev])
     assert first.json() == {"accepted": 1, "duplicates": 1}
     again = await client.post("/v1/events", json=ev)
@@ -83,7 +73,7 @@ async def test_same_id_twice_counts_once(client: httpx.AsyncClient, nats_url: st
 
 
 async def test_duplicate_detected_after_restart_of_ingest(nats_url: str, unique_id: str) -> None:
-    ev = envelope(unique_id, f"{unique_id}-r")
+    ev = declared_envelope(unique_id, f"{unique_id}-r")
     for expected in ({"accepted": 1, "duplicates": 0}, {"accepted": 0, "duplicates": 1}):
         app = create_app(IngestSettings(nats_url=nats_url, **TOKEN_SETTINGS))
         async with app.router.lifespan_context(app):
@@ -97,10 +87,10 @@ async def test_duplicate_detected_after_restart_of_ingest(nats_url: str, unique_
 async def test_invalid_batch_lists_every_error_and_publishes_nothing(
     client: httpx.AsyncClient, nats_url: str, unique_id: str
 ) -> None:
-    good = envelope(unique_id, f"{unique_id}-ok")
-    bad_type = envelope(unique_id, f"{unique_id}-t", type_="majorops.incident.declard")
-    bad_sev = envelope(unique_id, f"{unique_id}-s", severity="urgent", title="x")
-    no_time = envelope(unique_id, f"{unique_id}-n")
+    good = declared_envelope(unique_id, f"{unique_id}-ok")
+    bad_type = declared_envelope(unique_id, f"{unique_id}-t") | {"type": "majorops.incident.declard"}
+    bad_sev = declared_envelope(unique_id, f"{unique_id}-s", severity="urgent", title="x")
+    no_time = declared_envelope(unique_id, f"{unique_id}-n")
     del no_time["time"]
     resp = await client.post("/v1/events", json=[good, bad_type, bad_sev, no_time])
     assert resp.status_code == 422
@@ -127,7 +117,7 @@ async def test_body_errors(client: httpx.AsyncClient, body: bytes, status: int) 
 
 
 async def test_batch_over_1000_rejected(client: httpx.AsyncClient, unique_id: str) -> None:
-    batch = [envelope(unique_id, f"{unique_id}-{i}") for i in range(1001)]
+    batch = [declared_envelope(unique_id, f"{unique_id}-{i}") for i in range(1001)]
     resp = await client.post("/v1/events", json=batch)
     assert resp.status_code == 422
 
@@ -142,7 +132,7 @@ async def test_nats_request_gets_the_http_answer(
 ) -> None:
     nc = await nats.connect(nats_url)
     try:
-        ev = envelope(unique_id, f"{unique_id}-nats")
+        ev = declared_envelope(unique_id, f"{unique_id}-nats")
         reply = await nc.request(subjects.INGEST_REQUEST, json.dumps(ev).encode(), timeout=5)
         assert json.loads(reply.data) == {"accepted": 1, "duplicates": 0}
         bad = await nc.request(subjects.INGEST_REQUEST, b"nope", timeout=5)

@@ -79,16 +79,19 @@ def refused(mapping: WebhookMapping, payload: Any) -> dict[str, Any]:
     return result.as_dict()
 
 
+MINIMAL_MAPPING: dict[str, Any] = {
+    "kind": "$.what",
+    "id": ["$.uid"],
+    "subject": "$.incident",
+    "time": "$.at",
+    "source": "tests",
+    "events": {"opened": {"type": "majorops.incident.confirmed"}},
+}
+"""A mapping with nothing but what every mapping needs."""
+
+
 def mapping_of(**document: Any) -> WebhookMapping:
-    base: dict[str, Any] = {
-        "kind": "$.what",
-        "id": ["$.uid"],
-        "subject": "$.incident",
-        "time": "$.at",
-        "source": "tests",
-        "events": {"opened": {"type": "majorops.incident.confirmed"}},
-    }
-    return parse_mapping("tests", {**base, **document})
+    return parse_mapping("tests", {**MINIMAL_MAPPING, **document})
 
 
 # --- paths ----------------------------------------------------------------------------------------
@@ -426,15 +429,7 @@ def test_a_malformed_mapping_file_is_refused_naming_the_file(
     ],
 )
 def test_every_problem_of_a_mapping_is_named(change: dict[str, Any], problem: str) -> None:
-    document = {
-        "kind": "$.what",
-        "id": ["$.uid"],
-        "subject": "$.incident",
-        "time": "$.at",
-        "source": "tests",
-        "events": {"opened": {"type": "majorops.incident.confirmed"}},
-        **change,
-    }
+    document = {**MINIMAL_MAPPING, **change}
     with pytest.raises(MappingInvalid) as refusal:
         parse_mapping("tests", document)
     assert problem in str(refusal.value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import pytest
@@ -10,24 +9,10 @@ import pytest
 from majorops.policy.domain.business_days import BusinessCalendar
 from majorops.policy.domain.decision import derive_decision
 from majorops.policy.domain.facts import fold_facts
-from majorops.shared.events import CloudEvent, validate_event
+from majorops.shared.events import CloudEvent
+from majorops.shared.testing import IncidentEvents
 
-_ids = itertools.count(1)
-
-
-def event(kind: str, at: str, data: dict[str, Any] | None = None) -> CloudEvent:
-    """An event as ingest accepts it (validated and normalised), never hand-constructed."""
-    return validate_event(
-        {
-            "specversion": "1.0",
-            "id": f"e-{next(_ids)}",
-            "source": "pagerduty/prod",
-            "type": f"majorops.{kind}",
-            "time": at,
-            "subject": "INC-1042",
-            "data": data or {},
-        }
-    )
+event = IncidentEvents("INC-1042", source="pagerduty/prod")
 
 
 def deadlines_of(events: list[CloudEvent], calendar: BusinessCalendar | None = None) -> dict[str, Any]:

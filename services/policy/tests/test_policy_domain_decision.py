@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, datetime
-from typing import Any
 
 from majorops.policy.domain.business_days import BusinessCalendar
 from majorops.policy.domain.decision import (
@@ -23,23 +21,9 @@ from majorops.policy.domain.repeats import (
 from majorops.shared import testing
 from majorops.shared.decisions import Requirement
 from majorops.shared.events import CloudEvent, validate_event
+from majorops.shared.testing import IncidentEvents
 
-_ids = itertools.count(1)
-
-
-def event(incident: str, kind: str, at: str, data: dict[str, Any] | None = None) -> CloudEvent:
-    """An event as ingest accepts it (validated and normalised), never hand-constructed."""
-    return validate_event(
-        {
-            "specversion": "1.0",
-            "id": f"e-{next(_ids)}",
-            "source": "pagerduty/prod",
-            "type": f"majorops.{kind}",
-            "time": at,
-            "subject": incident,
-            "data": data or {},
-        }
-    )
+event = IncidentEvents("INC-1042", source="pagerduty/prod")
 
 
 def contract_example_events() -> list[CloudEvent]:
@@ -61,9 +45,11 @@ def test_content_survives_a_json_round_trip_and_a_published_decision_unchanged()
 def test_a_new_fact_changes_the_content_and_a_timeline_note_does_not() -> None:
     events = contract_example_events()
     before = derive_decision(fold_facts(events), [], BusinessCalendar())
-    note = event("INC-1042", "timeline.logged", "2026-11-20T12:30:00Z", {"text": "Customers notified"})
+    note = event(
+        "timeline.logged", "2026-11-20T12:30:00Z", {"text": "Customers notified"}, incident="INC-1042"
+    )
     assert derive_decision(fold_facts([*events, note]), [], BusinessCalendar()) == before
-    held = event("INC-1042", "afteraction.held", "2026-11-25T10:00:00Z")
+    held = event("afteraction.held", "2026-11-25T10:00:00Z", incident="INC-1042")
     after = derive_decision(fold_facts([*events, held]), [], BusinessCalendar())
     assert after != before
     assert after.deadlines.publish_by == datetime(2026, 11, 27, 10, tzinfo=UTC)
@@ -72,11 +58,23 @@ def test_a_new_fact_changes_the_content_and_a_timeline_note_does_not() -> None:
 def root_caused(incident: str, identified_at: str, fingerprint: str = "db-pool-exhaustion") -> IncidentFacts:
     return fold_facts(
         [
-            event(incident, "incident.declared", "2026-11-01T09:00:00Z", {"title": "DB", "severity": "low"}),
-            event(incident, "rootcause.identified", identified_at, {"fingerprint": fingerprint}),
-            event(incident, "actionitem.created", identified_at, {"item_id": "AI-1", "title": "Pool alarm"}),
-            event(incident, "actionitem.created", identified_at, {"item_id": "AI-2", "title": "Done"}),
-            event(incident, "actionitem.completed", identified_at, {"item_id": "AI-2"}),
+            event(
+                "incident.declared",
+                "2026-11-01T09:00:00Z",
+                {"title": "DB", "severity": "low"},
+                incident=incident,
+            ),
+            event("rootcause.identified", identified_at, {"fingerprint": fingerprint}, incident=incident),
+            event(
+                "actionitem.created",
+                identified_at,
+                {"item_id": "AI-1", "title": "Pool alarm"},
+                incident=incident,
+            ),
+            event(
+                "actionitem.created", identified_at, {"item_id": "AI-2", "title": "Done"}, incident=incident
+            ),
+            event("actionitem.completed", identified_at, {"item_id": "AI-2"}, incident=incident),
         ]
     )
 

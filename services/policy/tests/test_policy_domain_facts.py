@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from majorops.policy.domain.facts import FactsAccumulator, OpenActionItem, fold_facts
-from majorops.shared.events import CloudEvent, Severity, validate_event
+from majorops.shared.events import CloudEvent, Severity
+from majorops.shared.testing import IncidentEvents
 
-_ids = itertools.count(1)
-
-
-def event(
-    kind: str,
-    at: str,
-    data: dict[str, Any] | None = None,
-    *,
-    incident: str = "INC-1",
-    event_id: str | None = None,
-) -> CloudEvent:
-    """An event as ingest accepts it (validated and normalised), never hand-constructed."""
-    return validate_event(
-        {
-            "specversion": "1.0",
-            "id": event_id or f"e-{next(_ids)}",
-            "source": "pagerduty/prod",
-            "type": f"majorops.{kind}",
-            "time": at,
-            "subject": incident,
-            "data": data or {},
-        }
-    )
+event = IncidentEvents("INC-1", source="pagerduty/prod")
 
 
 def utc(text: str) -> datetime:

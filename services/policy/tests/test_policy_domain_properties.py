@@ -12,96 +12,22 @@ from hypothesis import strategies as st
 from majorops.policy.domain.business_days import BusinessCalendar
 from majorops.policy.domain.decision import derive_decision
 from majorops.policy.domain.facts import FactsAccumulator, fold_facts
-from majorops.shared.events import CloudEvent, validate_event
+from majorops.shared.events import CloudEvent
+from majorops.shared.testing import IncidentEvents, event_kinds_and_data, iso
 
 BASE = datetime(2026, 11, 20, tzinfo=UTC)
 # Quarter-hour steps over two weeks: coarse enough that equal event times (ties) are common.
 offsets = st.integers(0, 14 * 24 * 4).map(lambda quarters: BASE + timedelta(minutes=15 * quarters))
 severities = st.sampled_from(["critical", "high", "medium", "low", "P1", "p2", "P3", "p4"])
-item_ids = st.sampled_from(["AI-1", "AI-2", "AI-3"])
-
-
-def stamp(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
-
-
-kinds_and_data: st.SearchStrategy[tuple[str, dict[str, Any]]] = st.one_of(
-    st.tuples(
-        st.just("alert.fired"),
-        st.fixed_dictionaries(
-            {"alert_name": st.just("HighLatency")},
-            optional={"customer_count": st.integers(0, 3), "external_impact": st.booleans()},
-        ),
-    ),
-    st.tuples(
-        st.just("incident.declared"),
-        st.fixed_dictionaries(
-            {"title": st.just("Checkout latency"), "severity": severities},
-            optional={"customer_impact": st.booleans()},
-        ),
-    ),
-    st.tuples(
-        st.just("incident.updated"),
-        st.one_of(
-            st.fixed_dictionaries({"severity": severities}),
-            st.fixed_dictionaries({"customer_impact": st.booleans()}),
-        ),
-    ),
-    st.tuples(
-        st.sampled_from(
-            [
-                "incident.confirmed",
-                "incident.mitigated",
-                "incident.resolved",
-                "incident.closed",
-                "afteraction.held",
-                "review.published",
-            ]
-        ),
-        st.just({}),
-    ),
-    st.tuples(
-        st.just("rootcause.identified"),
-        st.fixed_dictionaries(
-            {"fingerprint": st.sampled_from(["db-pool-exhaustion", "dns-ttl"])},
-            optional={"unusual": st.booleans()},
-        ),
-    ),
-    st.tuples(
-        st.sampled_from(["afteraction.scheduled", "afteraction.rescheduled"]),
-        st.fixed_dictionaries({"meeting_at": offsets.map(stamp)}),
-    ),
-    st.tuples(
-        st.just("actionitem.created"),
-        st.fixed_dictionaries({"item_id": item_ids, "title": st.sampled_from(["Fix pool", "Alarm"])}),
-    ),
-    st.tuples(
-        st.just("actionitem.updated"),
-        st.fixed_dictionaries({"item_id": item_ids, "owner": st.sampled_from(["@dreyes", "@kim"])}),
-    ),
-    st.tuples(st.just("actionitem.completed"), st.fixed_dictionaries({"item_id": item_ids})),
-    st.tuples(st.just("timeline.logged"), st.just({"text": "note"})),
-)
+kinds_and_data = event_kinds_and_data(offsets)
 
 
 @st.composite
 def histories(draw: st.DrawFn) -> list[CloudEvent]:
     """A random incident history built through the ingest validation, each event id unique."""
     drawn = draw(st.lists(st.tuples(kinds_and_data, offsets), min_size=1, max_size=30))
-    return [
-        validate_event(
-            {
-                "specversion": "1.0",
-                "id": f"e-{index}",
-                "source": "test",
-                "type": f"majorops.{kind}",
-                "time": stamp(at),
-                "subject": "INC-7",
-                "data": data,
-            }
-        )
-        for index, ((kind, data), at) in enumerate(drawn)
-    ]
+    event = IncidentEvents("INC-7", source="test")
+    return [event(kind, at, data, event_id=f"e-{index}") for index, ((kind, data), at) in enumerate(drawn)]
 
 
 CALENDAR = BusinessCalendar("Europe/Berlin", "DE")
@@ -192,22 +118,10 @@ def test_adding_business_days_is_monotone(
 def anchored(
     kind: str, at: datetime, data: dict[str, Any] | None = None, severity: str = "P1"
 ) -> list[CloudEvent]:
-    def make(event_id: str, event_kind: str, when: datetime, body: dict[str, Any]) -> CloudEvent:
-        return validate_event(
-            {
-                "specversion": "1.0",
-                "id": event_id,
-                "source": "test",
-                "type": f"majorops.{event_kind}",
-                "time": stamp(when),
-                "subject": "INC-7",
-                "data": body,
-            }
-        )
-
+    event = IncidentEvents("INC-7", source="test")
     return [
-        make("declared", "incident.declared", BASE, {"title": "t", "severity": severity}),
-        make("anchor", kind, at, data or {}),
+        event("incident.declared", BASE, {"title": "t", "severity": severity}, event_id="declared"),
+        event(kind, at, data, event_id="anchor"),
     ]
 
 
@@ -217,7 +131,7 @@ def test_deadlines_are_monotone_in_their_anchors(a: datetime, b: datetime, sever
     early, late = sorted((a, b))
 
     def deadlines(kind: str, at: datetime) -> dict[str, datetime | None]:
-        data = {"meeting_at": stamp(at)} if kind == "afteraction.scheduled" else {}
+        data = {"meeting_at": iso(at)} if kind == "afteraction.scheduled" else {}
         return dict(derive_decision(fold_facts(anchored(kind, at, data, severity)), [], CALENDAR).deadlines)
 
     for kind, name in [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,25 +13,13 @@ from majorops.policy.domain.decision import derive_decision
 from majorops.policy.domain.facts import fold_facts
 from majorops.policy.domain.rules import RULES, evaluate_rules
 from majorops.shared.decisions import Requirement
-from majorops.shared.events import CloudEvent, validate_event
+from majorops.shared.events import CloudEvent
+from majorops.shared.testing import IncidentEvents
 
-_ids = itertools.count(1)
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
-def event(kind: str, at: datetime, data: dict[str, Any] | None = None) -> CloudEvent:
-    """An event as ingest accepts it (validated and normalised), never hand-constructed."""
-    return validate_event(
-        {
-            "specversion": "1.0",
-            "id": f"e-{next(_ids)}",
-            "source": "pagerduty/prod",
-            "type": f"majorops.{kind}",
-            "time": at.isoformat().replace("+00:00", "Z"),
-            "subject": "INC-1",
-            "data": data or {},
-        }
-    )
+event = IncidentEvents("INC-1", source="pagerduty/prod")
 
 
 @dataclass(frozen=True)

@@ -59,12 +59,6 @@ def settings_env(nats_url: str, data_dir: Path) -> dict[str, str]:
     return testing.settings_env(settings_for(nats_url, data_dir))
 
 
-def ev(
-    incident: str, event_id: str, kind: str, at: str, data: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    return testing.event_envelope(incident, event_id, f"majorops.{kind}", at, data)
-
-
 @dataclass(frozen=True)
 class OnStream:
     """One message on ``majorops.decisions.<incident_id>``."""
@@ -163,7 +157,10 @@ async def test_events_that_change_nothing_publish_nothing_also_redelivered_or_re
     async with running(runtime):
         await publish_each_awaiting_its_decision(js, events)
         await publish(
-            js, ev(unique_id, f"{unique_id}-note", "timeline.logged", "2026-11-20T12:30:00Z", {"text": "ok"})
+            js,
+            testing.event_envelope(
+                unique_id, f"{unique_id}-note", "timeline.logged", "2026-11-20T12:30:00Z", {"text": "ok"}
+            ),
         )
         # A producer retrying after the duplicate window: JetStream keeps the copy, policy ignores it.
         await publish(js, events[1], msg_id=f"{events[1]['id']}-retry")
@@ -199,7 +196,7 @@ async def test_a_late_root_cause_of_an_earlier_incident_republishes_the_later_on
     async with running(runtime):
         await publish(
             js,
-            ev(
+            testing.event_envelope(
                 later,
                 f"{later}-d",
                 "incident.declared",
@@ -209,7 +206,7 @@ async def test_a_late_root_cause_of_an_earlier_incident_republishes_the_later_on
         )
         await publish(
             js,
-            ev(
+            testing.event_envelope(
                 later,
                 f"{later}-rc",
                 "rootcause.identified",
@@ -222,7 +219,7 @@ async def test_a_late_root_cause_of_an_earlier_incident_republishes_the_later_on
         # The earlier incident and its root cause, identified weeks before, arrive only now.
         await publish(
             js,
-            ev(
+            testing.event_envelope(
                 earlier,
                 f"{earlier}-d",
                 "incident.declared",
@@ -232,7 +229,7 @@ async def test_a_late_root_cause_of_an_earlier_incident_republishes_the_later_on
         )
         await publish(
             js,
-            ev(
+            testing.event_envelope(
                 earlier,
                 f"{earlier}-ai",
                 "actionitem.created",
@@ -242,7 +239,7 @@ async def test_a_late_root_cause_of_an_earlier_incident_republishes_the_later_on
         )
         await publish(
             js,
-            ev(
+            testing.event_envelope(
                 earlier,
                 f"{earlier}-rc",
                 "rootcause.identified",
@@ -256,7 +253,7 @@ async def test_a_late_root_cause_of_an_earlier_incident_republishes_the_later_on
         third = f"{unique_id}-3"
         await publish(
             js,
-            ev(
+            testing.event_envelope(
                 third,
                 f"{third}-rc",
                 "rootcause.identified",
@@ -289,7 +286,7 @@ async def test_two_replicas_deciding_concurrently_publish_every_revision_exactly
     for i, incident in enumerate(incidents):
         start = base + timedelta(days=i)
         events.append(
-            ev(
+            testing.event_envelope(
                 incident,
                 f"{incident}-d",
                 "incident.declared",
@@ -298,7 +295,7 @@ async def test_two_replicas_deciding_concurrently_publish_every_revision_exactly
             )
         )
         events.append(
-            ev(
+            testing.event_envelope(
                 incident,
                 f"{incident}-rc",
                 "rootcause.identified",
@@ -307,7 +304,7 @@ async def test_two_replicas_deciding_concurrently_publish_every_revision_exactly
             )
         )
         events.append(
-            ev(
+            testing.event_envelope(
                 incident,
                 f"{incident}-ai",
                 "actionitem.created",
@@ -319,7 +316,7 @@ async def test_two_replicas_deciding_concurrently_publish_every_revision_exactly
             at = start + timedelta(hours=3, minutes=n)
             meeting = start + timedelta(days=10, hours=n)
             events.append(
-                ev(
+                testing.event_envelope(
                     incident,
                     f"{incident}-m{n}",
                     "afteraction.rescheduled",
@@ -404,7 +401,7 @@ async def test_a_restarted_policy_publishes_what_a_crash_left_unpublished_withou
     # The state kill -9 leaves right after the compare-and-set: revision 1 stored, not on the stream.
     crashed = SqlitePolicyStore(settings.sqlite_path("policy"))
     await crashed.open()
-    declared = ev(
+    declared = testing.event_envelope(
         unique_id,
         f"{unique_id}-d",
         "incident.declared",
@@ -433,7 +430,7 @@ async def test_the_organisation_calendar_from_the_environment_sets_the_hold_dead
     async with running(runtime):
         await publish(
             js,
-            ev(
+            testing.event_envelope(
                 unique_id,
                 f"{unique_id}-d",
                 "incident.declared",
@@ -442,7 +439,9 @@ async def test_the_organisation_calendar_from_the_environment_sets_the_hold_dead
             ),
         )
         # Monday 5 January 2026, 10:00 in Berlin; Tuesday is Epiphany, a holiday in Bavaria.
-        await publish(js, ev(unique_id, f"{unique_id}-c", "incident.closed", "2026-01-05T09:00:00Z"))
+        await publish(
+            js, testing.event_envelope(unique_id, f"{unique_id}-c", "incident.closed", "2026-01-05T09:00:00Z")
+        )
         found = await settled_decisions(js, unique_id)
     assert found[-1].decision.deadlines.hold_by == datetime(2026, 1, 13, 9, tzinfo=UTC)
 
@@ -480,7 +479,7 @@ async def test_after_kill_9_a_restarted_policy_completes_every_revision_exactly_
     env = {**os.environ, **settings_env(nats_url, data_dir)}
     base = datetime(2026, 11, 20, 9, tzinfo=UTC)
     events = [
-        ev(
+        testing.event_envelope(
             unique_id,
             f"{unique_id}-d",
             "incident.declared",
@@ -491,7 +490,7 @@ async def test_after_kill_9_a_restarted_policy_completes_every_revision_exactly_
     for n in range(150):
         at, meeting = base + timedelta(minutes=n + 1), base + timedelta(days=10, hours=n)
         events.append(
-            ev(
+            testing.event_envelope(
                 unique_id,
                 f"{unique_id}-m{n}",
                 "afteraction.rescheduled",

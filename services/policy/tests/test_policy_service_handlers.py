@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import random
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,40 +30,24 @@ from majorops.shared import testing
 from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.jetstream import PoisonMessage, UnacknowledgedPublish
 from majorops.shared.storage.eventlog import StoredEvent
+from majorops.shared.testing import InMemoryEventLog, event_envelope
 
 
-class InMemoryPolicyStore:
+class InMemoryPolicyStore(InMemoryEventLog):
     """The :class:`~majorops.policy.ports.PolicyStore` port in dicts, with the SQLite adapter's checks."""
 
     def __init__(self) -> None:
-        self.events: dict[str, StoredEvent] = {}
+        super().__init__()
         self.stored_order: dict[str, list[str]] = {}
         self.decisions: dict[str, StoredDecision] = {}
         self.index: dict[str, tuple[RootCauseSighting, str | None, int]] = {}
         self.history_reads = 0
 
-    async def open(self) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
-
     async def append_event(self, event: StoredEvent) -> bool:
-        if event.event_id in self.events:
-            return False
-        self.events[event.event_id] = event
-        self.stored_order.setdefault(event.incident_id, []).append(event.event_id)
-        return True
-
-    async def append_events(self, events: Sequence[StoredEvent]) -> list[bool]:
-        return [await self.append_event(event) for event in events]
-
-    async def events_for(self, incident_id: str) -> list[StoredEvent]:
-        mine = [e for e in self.events.values() if e.incident_id == incident_id]
-        return sorted(mine, key=lambda e: (e.time_utc, e.arrival))
-
-    async def incident_ids(self) -> list[str]:
-        return sorted({e.incident_id for e in self.events.values()})
+        new = await super().append_event(event)
+        if new:
+            self.stored_order.setdefault(event.incident_id, []).append(event.event_id)
+        return new
 
     async def events_stored_after(self, incident_id: str, position: int) -> tuple[list[StoredEvent], int]:
         order = self.stored_order.get(incident_id, [])
@@ -146,24 +130,8 @@ class RecordingPublisher:
 _arrivals = itertools.count(1)
 
 
-def envelope(incident: str, event_id: str, **changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "specversion": "1.0",
-        "id": event_id,
-        "source": "pagerduty/prod",
-        "type": "majorops.incident.declared",
-        "time": "2026-11-20T09:14:00+01:00",
-        "subject": incident,
-        "data": {"title": "Checkout latency", "severity": "P1"},
-    }
-    body.update(changes)
-    return body
-
-
-def ev(
-    incident: str, event_id: str, kind: str, at: str, data: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    return envelope(incident, event_id, type=f"majorops.{kind}", time=at, data=data or {})
+DECLARED_AT = "2026-11-20T09:14:00+01:00"
+DECLARED = {"title": "Checkout latency", "severity": "P1"}
 
 
 def new_ports(
@@ -197,7 +165,9 @@ def content(decision: AfterActionDecision) -> dict[str, Any]:
 
 async def test_event_is_stored_normalised_and_its_incident_returned() -> None:
     store = InMemoryPolicyStore()
-    incident = await record_event(envelope("INC-1", "e-1"), 7, store)
+    incident = await record_event(
+        event_envelope("INC-1", "e-1", "incident.declared", DECLARED_AT, DECLARED), 7, store
+    )
     assert incident == "INC-1"
     [stored] = await store.events_for("INC-1")
     assert stored.event_id == "e-1"
@@ -208,20 +178,24 @@ async def test_event_is_stored_normalised_and_its_incident_returned() -> None:
 
 async def test_same_event_twice_is_stored_once_keeping_its_first_arrival() -> None:
     store = InMemoryPolicyStore()
-    await record_event(envelope("INC-1", "e-1"), 7, store)
-    again = await record_event(envelope("INC-1", "e-1"), 9, store)
+    await record_event(event_envelope("INC-1", "e-1", "incident.declared", DECLARED_AT, DECLARED), 7, store)
+    again = await record_event(
+        event_envelope("INC-1", "e-1", "incident.declared", DECLARED_AT, DECLARED), 9, store
+    )
     assert again == "INC-1"
     assert [(e.event_id, e.arrival) for e in await store.events_for("INC-1")] == [("e-1", 7)]
 
 
 async def test_invalid_envelope_is_poison_naming_the_field_and_stores_nothing() -> None:
     store = InMemoryPolicyStore()
-    broken = envelope("INC-1", "e-1")
+    broken = event_envelope("INC-1", "e-1", "incident.declared", DECLARED_AT, DECLARED)
     del broken["time"]
     with pytest.raises(PoisonMessage, match="time: is required"):
         await record_event(broken, 1, store)
     with pytest.raises(PoisonMessage, match="unknown event type"):
-        await record_event(envelope("INC-1", "e-2", type="majorops.incident.declard"), 2, store)
+        await record_event(
+            event_envelope("INC-1", "e-2", "majorops.incident.declard", DECLARED_AT, DECLARED), 2, store
+        )
     with pytest.raises(PoisonMessage, match="must be a JSON object"):
         await record_event(["not", "an", "envelope"], 3, store)
     ports = new_ports(store)
@@ -233,7 +207,7 @@ async def test_invalid_envelope_is_poison_naming_the_field_and_stores_nothing() 
 
 async def test_event_type_added_by_the_deployment_is_recorded() -> None:
     store = InMemoryPolicyStore()
-    custom = envelope("INC-1", "e-1", type="majorops.pager.acknowledged", data={"by": "@dreyes"})
+    custom = event_envelope("INC-1", "e-1", "majorops.pager.acknowledged", DECLARED_AT, {"by": "@dreyes"})
     with pytest.raises(PoisonMessage):
         await record_event(custom, 1, store)
     await record_event(custom, 1, store, frozenset({"majorops.pager.acknowledged"}))
@@ -256,7 +230,9 @@ async def test_the_contract_example_ends_at_revision_4_with_the_contract_values(
 
 async def test_the_first_event_publishes_revision_1_even_when_nothing_is_required_yet() -> None:
     ports = new_ports()
-    await feed(ports, [ev("INC-1", "n-1", "timeline.logged", "2026-11-20T09:00:00Z", {"text": "paged"})])
+    await feed(
+        ports, [event_envelope("INC-1", "n-1", "timeline.logged", "2026-11-20T09:00:00Z", {"text": "paged"})]
+    )
     [first] = publisher_of(ports).of("INC-1")
     assert (first.revision, first.requirement, first.severity, first.reasons) == (1, "not_required", None, [])
 
@@ -266,7 +242,8 @@ async def test_an_event_that_changes_nothing_publishes_nothing() -> None:
     events = testing.contract_example_events("INC-1")
     await feed(ports, events)
     await feed(
-        ports, [ev("INC-1", "note", "timeline.logged", "2026-11-20T10:00:00Z", {"text": "db failover"})]
+        ports,
+        [event_envelope("INC-1", "note", "timeline.logged", "2026-11-20T10:00:00Z", {"text": "db failover"})],
     )
     await feed(ports, [events[1], events[3]])  # redeliveries
     assert revisions(publisher_of(ports).of("INC-1")) == [1, 2, 3, 4]
@@ -292,7 +269,9 @@ async def test_a_second_replica_with_its_own_cache_never_regresses_the_decision(
     events = testing.contract_example_events("INC-1")
     await feed(a, events[:2])  # a caches the incident's facts
     await feed(b, events[2:])  # b resolves and closes it
-    await feed(a, [ev("INC-1", "note", "timeline.logged", "2026-11-20T13:00:00Z", {"text": "done"})])
+    await feed(
+        a, [event_envelope("INC-1", "note", "timeline.logged", "2026-11-20T13:00:00Z", {"text": "done"})]
+    )
     decisions = publisher.of("INC-1")
     assert revisions(decisions) == [1, 2, 3, 4]
     assert decisions[-1].closed_at is not None
@@ -303,13 +282,17 @@ async def test_cached_facts_fold_each_event_once_and_a_miss_reads_the_history_on
     store = InMemoryPolicyStore()
     ports = new_ports(store)
     notes = [
-        ev("INC-1", f"n-{n}", "timeline.logged", f"2026-11-20T09:{n:02d}:00Z", {"text": f"step {n}"})
+        event_envelope(
+            "INC-1", f"n-{n}", "timeline.logged", f"2026-11-20T09:{n:02d}:00Z", {"text": f"step {n}"}
+        )
         for n in range(50)
     ]
     await feed(ports, notes)
     assert store.history_reads == 1  # the first event: a miss on an incident of one event
     fresh = new_ports(store)  # a restarted replica: empty cache
-    await feed(fresh, [ev("INC-1", "n-50", "timeline.logged", "2026-11-20T10:00:00Z", {"text": "x"})])
+    await feed(
+        fresh, [event_envelope("INC-1", "n-50", "timeline.logged", "2026-11-20T10:00:00Z", {"text": "x"})]
+    )
     assert store.history_reads == 1 + 51
 
 
@@ -379,23 +362,28 @@ async def test_the_sweep_publishes_what_a_crash_left_unpublished_once() -> None:
 def root_cause(
     incident: str, event_id: str, at: str, fingerprint: str = "db-pool-exhaustion"
 ) -> dict[str, Any]:
-    return ev(incident, event_id, "rootcause.identified", at, {"fingerprint": fingerprint})
+    return event_envelope(incident, event_id, "rootcause.identified", at, {"fingerprint": fingerprint})
 
 
 def low_incident(incident: str, at: str) -> dict[str, Any]:
-    return ev(incident, f"{incident}-declared", "incident.declared", at, {"title": "Slow", "severity": "low"})
+    return event_envelope(
+        incident, f"{incident}-declared", "incident.declared", at, {"title": "Slow", "severity": "low"}
+    )
+
+
+def root_caused(incident: str, day: str) -> list[dict[str, Any]]:
+    """A low incident declared at 09:00 that day, its root cause (``db-pool-exhaustion``) found at 10:00."""
+    number = incident.removeprefix("INC-")
+    return [
+        low_incident(incident, f"{day}T09:00:00Z"),
+        root_cause(incident, f"rc-{number}", f"{day}T10:00:00Z"),
+    ]
 
 
 async def test_a_later_incident_with_an_earlier_root_cause_is_a_repeat() -> None:
     ports = new_ports()
-    await feed(
-        ports,
-        [low_incident("INC-1", "2026-11-01T09:00:00Z"), root_cause("INC-1", "rc-1", "2026-11-01T10:00:00Z")],
-    )
-    await feed(
-        ports,
-        [low_incident("INC-2", "2026-11-20T09:00:00Z"), root_cause("INC-2", "rc-2", "2026-11-20T10:00:00Z")],
-    )
+    await feed(ports, root_caused("INC-1", "2026-11-01"))
+    await feed(ports, root_caused("INC-2", "2026-11-20"))
     later = publisher_of(ports).latest("INC-2")
     assert (later.requirement, later.repeat_of, [r.rule for r in later.reasons]) == (
         "mandatory",
@@ -407,17 +395,11 @@ async def test_a_later_incident_with_an_earlier_root_cause_is_a_repeat() -> None
 
 async def test_a_late_root_cause_of_the_earlier_incident_republishes_the_later_one() -> None:
     ports = new_ports()
-    await feed(
-        ports,
-        [low_incident("INC-2", "2026-11-20T09:00:00Z"), root_cause("INC-2", "rc-2", "2026-11-20T10:00:00Z")],
-    )
+    await feed(ports, root_caused("INC-2", "2026-11-20"))
     assert publisher_of(ports).latest("INC-2").repeat_of == []
     before = len(publisher_of(ports).of("INC-2"))
     # The earlier incident's root cause is only written up now, but was identified earlier.
-    await feed(
-        ports,
-        [low_incident("INC-1", "2026-11-01T09:00:00Z"), root_cause("INC-1", "rc-1", "2026-11-01T10:00:00Z")],
-    )
+    await feed(ports, root_caused("INC-1", "2026-11-01"))
     later = publisher_of(ports).of("INC-2")
     assert revisions(later) == list(range(1, before + 2))
     assert (later[-1].repeat_of, later[-1].requirement) == (["INC-1"], "mandatory")
@@ -429,16 +411,15 @@ async def test_a_repeat_names_the_earlier_open_action_items_until_they_are_compl
     await feed(
         ports,
         [
-            low_incident("INC-1", "2026-11-01T09:00:00Z"),
-            root_cause("INC-1", "rc-1", "2026-11-01T10:00:00Z"),
-            ev(
+            *root_caused("INC-1", "2026-11-01"),
+            event_envelope(
                 "INC-1",
                 "ai-7",
                 "actionitem.created",
                 "2026-11-02T09:00:00Z",
                 {"item_id": "AI-7", "title": "Cap the pool", "owner": "@dreyes"},
             ),
-            ev(
+            event_envelope(
                 "INC-1",
                 "ai-8",
                 "actionitem.created",
@@ -447,10 +428,7 @@ async def test_a_repeat_names_the_earlier_open_action_items_until_they_are_compl
             ),
         ],
     )
-    await feed(
-        ports,
-        [low_incident("INC-2", "2026-11-20T09:00:00Z"), root_cause("INC-2", "rc-2", "2026-11-20T10:00:00Z")],
-    )
+    await feed(ports, root_caused("INC-2", "2026-11-20"))
     open_items = publisher_of(ports).latest("INC-2").model_dump(mode="json")["repeat_open_action_items"]
     assert [(i["incident_id"], i["item_id"], i["title"], i["owner"]) for i in open_items] == [
         ("INC-1", "AI-7", "Cap the pool", "@dreyes"),
@@ -458,7 +436,12 @@ async def test_a_repeat_names_the_earlier_open_action_items_until_they_are_compl
     ]
     # Completing an item on the earlier incident re-derives its later repeat.
     await feed(
-        ports, [ev("INC-1", "ai-7-done", "actionitem.completed", "2026-11-21T09:00:00Z", {"item_id": "AI-7"})]
+        ports,
+        [
+            event_envelope(
+                "INC-1", "ai-7-done", "actionitem.completed", "2026-11-21T09:00:00Z", {"item_id": "AI-7"}
+            )
+        ],
     )
     open_items = publisher_of(ports).latest("INC-2").model_dump(mode="json")["repeat_open_action_items"]
     assert [i["item_id"] for i in open_items] == ["AI-8"]
@@ -468,14 +451,8 @@ async def test_a_repeat_names_the_earlier_open_action_items_until_they_are_compl
 
 async def test_a_corrected_root_cause_stops_the_later_incident_being_a_repeat() -> None:
     ports = new_ports()
-    await feed(
-        ports,
-        [low_incident("INC-1", "2026-11-01T09:00:00Z"), root_cause("INC-1", "rc-1", "2026-11-01T10:00:00Z")],
-    )
-    await feed(
-        ports,
-        [low_incident("INC-2", "2026-11-20T09:00:00Z"), root_cause("INC-2", "rc-2", "2026-11-20T10:00:00Z")],
-    )
+    await feed(ports, root_caused("INC-1", "2026-11-01"))
+    await feed(ports, root_caused("INC-2", "2026-11-20"))
     assert publisher_of(ports).latest("INC-2").repeat_of == ["INC-1"]
     await feed(ports, [root_cause("INC-1", "rc-1b", "2026-11-03T10:00:00Z", fingerprint="dns-misconfig")])
     later = publisher_of(ports).latest("INC-2")
@@ -485,14 +462,8 @@ async def test_a_corrected_root_cause_stops_the_later_incident_being_a_repeat() 
 async def test_a_redelivered_root_cause_re_evaluates_the_repeats_a_crash_left_behind() -> None:
     store, publisher = InMemoryPolicyStore(), RecordingPublisher()
     ports = new_ports(store, publisher)
-    await feed(
-        ports,
-        [low_incident("INC-2", "2026-11-20T09:00:00Z"), root_cause("INC-2", "rc-2", "2026-11-20T10:00:00Z")],
-    )
-    earlier = [
-        low_incident("INC-1", "2026-11-01T09:00:00Z"),
-        root_cause("INC-1", "rc-1", "2026-11-01T10:00:00Z"),
-    ]
+    await feed(ports, root_caused("INC-2", "2026-11-20"))
+    earlier = root_caused("INC-1", "2026-11-01")
     await feed(ports, earlier[:1])
     # The root cause's handling dies right after indexing INC-1, before INC-2 was re-derived.
     await record_event(earlier[1], next(_arrivals), store)

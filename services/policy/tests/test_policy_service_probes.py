@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 from nats.js import JetStreamContext
 
 from majorops.policy.app import PolicyRuntime
 from majorops.policy.config import PolicySettings
 from majorops.shared import subjects, testing
 from majorops.shared.consumers import connect_broker
-from majorops.shared.testing import eventually, metric, publish_event, running, scrape, unused_port
+from majorops.shared.testing import eventually, http_get, metric, publish_event, running, scrape, unused_port
 
 DURABLE = subjects.durable_name("policy", subjects.EVENTS_STREAM)
 
@@ -35,11 +34,6 @@ def declared(incident: str, n: int = 1) -> dict[str, object]:
     )
 
 
-async def get(url: str) -> httpx.Response:
-    async with httpx.AsyncClient(timeout=5) as http:
-        return await http.get(url)
-
-
 async def test_probes_say_alive_at_once_and_ready_only_once_started(
     nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
 ) -> None:
@@ -47,15 +41,15 @@ async def test_probes_say_alive_at_once_and_ready_only_once_started(
     probes = runtime.probes()
     assert probes is not None
     async with probes:
-        assert (await get(f"{probes.url}/healthz")).json() == {"status": "ok"}
-        before = await get(f"{probes.url}/readyz")
+        assert (await http_get(f"{probes.url}/healthz")).json() == {"status": "ok"}
+        before = await http_get(f"{probes.url}/readyz")
         assert before.status_code == 503
         assert before.json() == {
             "status": "not ready",
             "checks": {"nats": False, "durables": False, "store": False},
         }
         async with running(runtime):
-            ready = await get(f"{probes.url}/readyz")
+            ready = await http_get(f"{probes.url}/readyz")
             assert ready.status_code == 200, ready.text
             assert ready.json() == {
                 "status": "ready",
@@ -70,7 +64,7 @@ async def test_probes_say_alive_at_once_and_ready_only_once_started(
                 ),
                 "the decision counted",
             )
-        after = await get(f"{probes.url}/readyz")
+        after = await http_get(f"{probes.url}/readyz")
         assert after.status_code == 503, "stopped: not ready any more"
     assert (
         metric(text, "majorops_handler_seconds_count", service="policy", stream=subjects.EVENTS_STREAM) >= 1
@@ -97,7 +91,7 @@ async def test_the_pending_gauge_shows_a_backlog_and_the_dead_letter_counter_a_p
                 await publish_event(js, declared(unique_id, n))
             waiting = await scrape(probes.url)
             assert metric(waiting, "majorops_consumer_pending_messages", durable=DURABLE) >= 5
-            assert (await get(f"{probes.url}/readyz")).json()["checks"] == {
+            assert (await http_get(f"{probes.url}/readyz")).json()["checks"] == {
                 "nats": True,
                 "durables": False,
                 "store": True,

@@ -11,13 +11,14 @@ are short copies of those in ``test_policy_service_decisions.py`` (importlib mod
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import random
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,10 +39,11 @@ from majorops.policy.domain import (
     fold_facts,
     open_items_of,
 )
-from majorops.shared import subjects
+from majorops.shared import subjects, testing
 from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.events import validate_event
 from majorops.shared.jetstream import ensure_streams
+from majorops.shared.testing import event_envelope, purge_incidents
 
 T = TypeVar("T")
 # Generous: a loaded 2-core machine starts a process in seconds, not the usual one.
@@ -49,6 +51,7 @@ DEADLINE_SECONDS = 60.0
 DURABLE = subjects.durable_name("policy", subjects.EVENTS_STREAM)
 BASE = datetime(2026, 11, 2, 9, tzinfo=UTC)  # a Monday
 RESCHEDULES = 28
+eventually = functools.partial(testing.eventually, timeout=DEADLINE_SECONDS)
 
 
 def policy_env(nats_url: str, data_dir: Path) -> dict[str, str]:
@@ -79,49 +82,6 @@ async def js(nats_url: str, unique_id: str) -> AsyncIterator[JetStreamContext]:
         await purge_incidents(context, unique_id)
     finally:
         await nc.drain()
-
-
-async def purge_incidents(js: JetStreamContext, prefix: str) -> None:
-    """Remove the test's events and decisions from the session's streams, so that other services'
-    tests later in the session do not consume them as a backlog."""
-    for stream, root in (
-        (subjects.EVENTS_STREAM, subjects.EVENTS_ROOT),
-        (subjects.DECISIONS_STREAM, subjects.DECISIONS_ROOT),
-    ):
-        info = await js.stream_info(stream, subjects_filter=f"{root}.>")
-        for subject in info.state.subjects or {}:
-            incident = subject.split(".")[2]
-            if incident == prefix or incident.startswith(f"{prefix}-"):
-                await js.purge_stream(stream, subject=subject)
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], what: str, timeout: float = DEADLINE_SECONDS
-) -> T:
-    """Poll until ``done(probe())`` or fail after ``timeout`` seconds, showing the last value."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await probe()
-        if done(value):
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s; last seen: {value!r}")
-        await asyncio.sleep(0.05)
-
-
-def ev(
-    incident: str, event_id: str, kind: str, at: datetime, data: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": event_id,
-        "source": "pagerduty/prod",
-        "type": f"majorops.{kind}",
-        "time": at.isoformat().replace("+00:00", "Z"),
-        "subject": incident,
-        "data": data or {},
-    }
 
 
 async def publish(js: JetStreamContext, event: dict[str, Any], msg_id: str) -> None:
@@ -175,7 +135,11 @@ def incident_history(incident: str, n: int, fingerprint: str) -> list[dict[str, 
         return start + timedelta(**offset)
 
     declared = {0: "P1", 1: "low", 2: "P2", 3: "medium", 4: "P3", 5: "high", 6: "P4", 7: "P2"}[n]
-    events = [ev(incident, f"{incident}-d", "incident.declared", at(), {"title": "t", "severity": declared})]
+    events = [
+        event_envelope(
+            incident, f"{incident}-d", "incident.declared", at(), {"title": "t", "severity": declared}
+        )
+    ]
     updates: dict[int, dict[str, Any]] = {
         1: {"severity": "P2"},
         2: {"customer_impact": True},
@@ -183,45 +147,53 @@ def incident_history(incident: str, n: int, fingerprint: str) -> list[dict[str, 
         4: {"severity": "low"},
     }
     if n in updates:
-        events.append(ev(incident, f"{incident}-u", "incident.updated", at(minutes=10), updates[n]))
+        events.append(
+            event_envelope(incident, f"{incident}-u", "incident.updated", at(minutes=10), updates[n])
+        )
     if n != 6:  # incident 6 stays open
         resolved_after = {1: 80, 2: 100, 3: 120, 5: 160, 7: 200}.get(n, 60)
-        events.append(ev(incident, f"{incident}-r", "incident.resolved", at(minutes=resolved_after)))
-        events.append(ev(incident, f"{incident}-c", "incident.closed", at(hours=4)))
+        events.append(
+            event_envelope(incident, f"{incident}-r", "incident.resolved", at(minutes=resolved_after))
+        )
+        events.append(event_envelope(incident, f"{incident}-c", "incident.closed", at(hours=4)))
     if n in (1, 3, 5, 6, 7):  # one root cause, so each of these repeats the earlier ones
         rc = {"fingerprint": fingerprint}
-        events.append(ev(incident, f"{incident}-rc", "rootcause.identified", at(hours=5), rc))
+        events.append(event_envelope(incident, f"{incident}-rc", "rootcause.identified", at(hours=5), rc))
     if n == 1:  # confirmed again later: the first sighting still counts
         events.append(
-            ev(incident, f"{incident}-rc2", "rootcause.identified", at(days=2), {"fingerprint": fingerprint})
+            event_envelope(
+                incident, f"{incident}-rc2", "rootcause.identified", at(days=2), {"fingerprint": fingerprint}
+            )
         )
         events += [
-            ev(
+            event_envelope(
                 incident,
                 f"{incident}-ai1",
                 "actionitem.created",
                 at(hours=6),
                 {"item_id": "AI-1", "title": "Cap the pool"},
             ),
-            ev(
+            event_envelope(
                 incident,
                 f"{incident}-ai1u",
                 "actionitem.updated",
                 at(hours=7),
                 {"item_id": "AI-1", "owner": "ana"},
             ),
-            ev(
+            event_envelope(
                 incident,
                 f"{incident}-ai2",
                 "actionitem.created",
                 at(hours=6),
                 {"item_id": "AI-2", "title": "Alert"},
             ),
-            ev(incident, f"{incident}-ai2c", "actionitem.completed", at(hours=8), {"item_id": "AI-2"}),
+            event_envelope(
+                incident, f"{incident}-ai2c", "actionitem.completed", at(hours=8), {"item_id": "AI-2"}
+            ),
         ]
     if n == 3:
         events.append(
-            ev(
+            event_envelope(
                 incident,
                 f"{incident}-ai3",
                 "actionitem.created",
@@ -231,12 +203,14 @@ def incident_history(incident: str, n: int, fingerprint: str) -> list[dict[str, 
         )
     if n == 4:
         unusual = {"fingerprint": f"{fingerprint}-other", "unusual": True}
-        events.append(ev(incident, f"{incident}-rc", "rootcause.identified", at(hours=5), unusual))
+        events.append(
+            event_envelope(incident, f"{incident}-rc", "rootcause.identified", at(hours=5), unusual)
+        )
     if n == 0:
-        events.append(ev(incident, f"{incident}-held", "afteraction.held", at(days=3)))
-        events.append(ev(incident, f"{incident}-pub", "review.published", at(days=4)))
+        events.append(event_envelope(incident, f"{incident}-held", "afteraction.held", at(days=3)))
+        events.append(event_envelope(incident, f"{incident}-pub", "review.published", at(days=4)))
     events.append(
-        ev(
+        event_envelope(
             incident,
             f"{incident}-s",
             "afteraction.scheduled",
@@ -247,10 +221,13 @@ def incident_history(incident: str, n: int, fingerprint: str) -> list[dict[str, 
     for m in range(RESCHEDULES):
         meeting = {"meeting_at": at(days=7, hours=m + 1).isoformat()}
         events.append(
-            ev(incident, f"{incident}-m{m}", "afteraction.rescheduled", at(hours=6, minutes=m + 1), meeting)
+            event_envelope(
+                incident, f"{incident}-m{m}", "afteraction.rescheduled", at(hours=6, minutes=m + 1), meeting
+            )
         )
     events += [
-        ev(incident, f"{incident}-t{k}", "timeline.logged", at(minutes=k), {"text": "note"}) for k in (1, 2)
+        event_envelope(incident, f"{incident}-t{k}", "timeline.logged", at(minutes=k), {"text": "note"})
+        for k in (1, 2)
     ]
     return events
 

@@ -6,12 +6,7 @@ each test stops its runtimes before it ends, or another test's runtime would con
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,11 +19,11 @@ from majorops.policy.config import PolicySettings
 from majorops.shared import subjects, testing
 from majorops.shared.storage.eventlog import StoredEvent
 from majorops.shared.testing import (
-    DEADLINE_SECONDS,
     consumers_settled,
     dead_letters,
     eventually,
     running,
+    stored_event_ids,
 )
 from majorops.shared.testing import publish_event as publish
 
@@ -38,28 +33,6 @@ DURABLES = testing.service_durables("policy", subjects.EVENTS_STREAM)
 def settings_for(nats_url: str, data_dir: Path) -> PolicySettings:
     # The first runtime of the session creates the durable consumer with the same values in every test.
     return testing.settings_for(PolicySettings, nats_url, data_dir)
-
-
-def settings_env(nats_url: str, data_dir: Path) -> dict[str, str]:
-    """The same settings as :func:`settings_for`, as the environment of a policy process."""
-    return testing.settings_env(settings_for(nats_url, data_dir))
-
-
-def envelope(incident: str, n: int, type_: str = "majorops.timeline.logged") -> dict[str, Any]:
-    data: dict[str, Any] = {"text": f"step {n}"}
-    if type_ == "majorops.incident.declared":
-        data = {"title": "Checkout latency", "severity": "P1"}
-    return testing.event_envelope(
-        incident, f"{incident}-e{n}", type_, f"2026-11-20T09:{n % 60:02d}:00Z", data
-    )
-
-
-def ids(events: list[StoredEvent]) -> list[str]:
-    return [e.event_id for e in events]
-
-
-async def stored_ids(runtime: PolicyRuntime, incident: str) -> list[str]:
-    return ids(await runtime.store.events_for(incident))
 
 
 async def consumer_settled(js: JetStreamContext) -> None:
@@ -77,7 +50,7 @@ async def test_every_event_is_stored_once_even_when_republished_under_another_ms
     nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
 ) -> None:
     runtime = PolicyRuntime(settings_for(nats_url, data_dir))
-    events = [envelope(unique_id, n) for n in range(1, 6)]
+    events = [testing.step_envelope(unique_id, n) for n in range(1, 6)]
     async with running(runtime):
         for event in events:
             await publish(js, event)
@@ -85,9 +58,11 @@ async def test_every_event_is_stored_once_even_when_republished_under_another_ms
         await publish(js, events[0], msg_id=f"{events[0]['id']}-retry")
         await publish(js, events[3], msg_id=f"{events[3]['id']}-retry")
         expected = [e["id"] for e in events]
-        await eventually(lambda: stored_ids(runtime, unique_id), lambda got: got == expected, "5 events")
+        await eventually(
+            lambda: stored_event_ids(runtime.store, unique_id), lambda got: got == expected, "5 events"
+        )
         await consumer_settled(js)
-        assert await stored_ids(runtime, unique_id) == expected
+        assert await stored_event_ids(runtime.store, unique_id) == expected
         assert await dead_letters_about(js, unique_id) == []
 
 
@@ -95,19 +70,23 @@ async def test_state_survives_a_restart_and_events_sent_while_down_arrive(
     nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
 ) -> None:
     settings = settings_for(nats_url, data_dir)
-    before = [envelope(unique_id, n) for n in range(1, 4)]
-    while_down = [envelope(unique_id, n) for n in range(4, 7)]
+    before = [testing.step_envelope(unique_id, n) for n in range(1, 4)]
+    while_down = [testing.step_envelope(unique_id, n) for n in range(4, 7)]
     first = PolicyRuntime(settings)
     async with running(first):
         arrivals = {e["id"]: await publish(js, e) for e in before}
-        await eventually(lambda: stored_ids(first, unique_id), lambda got: len(got) == 3, "3 events")
+        await eventually(
+            lambda: stored_event_ids(first.store, unique_id), lambda got: len(got) == 3, "3 events"
+        )
     for event in while_down:
         await publish(js, event)
 
     second = PolicyRuntime(settings)
     async with running(second):
         expected = [e["id"] for e in before + while_down]
-        await eventually(lambda: stored_ids(second, unique_id), lambda got: got == expected, "6 events")
+        await eventually(
+            lambda: stored_event_ids(second.store, unique_id), lambda got: got == expected, "6 events"
+        )
         kept = {e.event_id: e.arrival for e in await second.store.events_for(unique_id)}
     assert {k: kept[k] for k in arrivals} == arrivals
 
@@ -117,17 +96,19 @@ async def test_two_replicas_sharing_the_durable_and_the_file_store_each_event_on
 ) -> None:
     settings = settings_for(nats_url, data_dir)
     replicas = (PolicyRuntime(settings.model_copy(update={"replica": "a"})), PolicyRuntime(settings))
-    events = [envelope(unique_id, n) for n in range(1, 41)]
+    events = [testing.step_envelope(unique_id, n) for n in range(1, 41)]
     async with running(*replicas):
         for event in events:
             await publish(js, event)
         expected = [e["id"] for e in events]
-        await eventually(lambda: stored_ids(replicas[0], unique_id), lambda got: got == expected, "40 events")
+        await eventually(
+            lambda: stored_event_ids(replicas[0].store, unique_id), lambda got: got == expected, "40 events"
+        )
         await consumer_settled(js)
     reopened = SqlitePolicyStore(settings.sqlite_path("policy"))
     await reopened.open()
     try:
-        assert ids(await reopened.events_for(unique_id)) == expected
+        assert await stored_event_ids(reopened, unique_id) == expected
     finally:
         await reopened.close()
 
@@ -137,15 +118,15 @@ async def test_poison_messages_are_dead_lettered_with_a_reason_and_later_events_
 ) -> None:
     runtime = PolicyRuntime(settings_for(nats_url, data_dir))
     not_json_subject = subjects.event_subject(unique_id, "majorops.incident.declared")
-    no_time = envelope(unique_id, 1, "majorops.incident.declared")
+    no_time = testing.step_envelope(unique_id, 1, "majorops.incident.declared")
     del no_time["time"]
-    good = envelope(unique_id, 2, "majorops.incident.declared")
+    good = testing.step_envelope(unique_id, 2, "majorops.incident.declared")
     async with running(runtime):
         await js.publish(not_json_subject, b"{not json", headers={"Nats-Msg-Id": f"{unique_id}-garbage"})
         await publish(js, no_time)
         await publish(js, good)
         await eventually(
-            lambda: stored_ids(runtime, unique_id), lambda got: got == [good["id"]], "good event"
+            lambda: stored_event_ids(runtime.store, unique_id), lambda got: got == [good["id"]], "good event"
         )
         letters = await eventually(
             lambda: dead_letters_about(js, unique_id), lambda got: len(got) == 2, "2 dead letters"
@@ -194,12 +175,14 @@ async def test_a_transient_store_failure_is_retried_not_dead_lettered(
     nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
 ) -> None:
     settings = settings_for(nats_url, data_dir)
-    event = envelope(unique_id, 1, "majorops.incident.declared")
+    event = testing.step_envelope(unique_id, 1, "majorops.incident.declared")
     store = FlakyPolicyStore(SqlitePolicyStore(settings.sqlite_path("policy")), event["id"])
     runtime = PolicyRuntime(settings, store=store)
     async with running(runtime):
         await publish(js, event)
-        await eventually(lambda: stored_ids(runtime, unique_id), lambda got: got == [event["id"]], "retry")
+        await eventually(
+            lambda: stored_event_ids(runtime.store, unique_id), lambda got: got == [event["id"]], "retry"
+        )
         await consumer_settled(js)
     assert store.failures == 1
     assert await dead_letters_about(js, unique_id) == []
@@ -209,32 +192,23 @@ async def test_policy_runs_as_a_process_logs_json_and_stops_cleanly_on_sigterm(
     nats_url: str, js: JetStreamContext, data_dir: Path, tmp_path: Path, unique_id: str
 ) -> None:
     log_path = tmp_path / "policy.log"
-    env = {**os.environ, **settings_env(nats_url, data_dir)}
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "majorops.policy"], env=env, stdout=log_file, stderr=log_file
-        )
+    environment = testing.settings_env(settings_for(nats_url, data_dir))
+    store = SqlitePolicyStore(settings_for(nats_url, data_dir).sqlite_path("policy"))
+
+    async def stored_by_process() -> list[str]:
+        if not store.database.path.exists():
+            return []
+        await store.open()
         try:
-            event = envelope(unique_id, 1, "majorops.incident.declared")
-            await publish(js, event)
-            store = SqlitePolicyStore(settings_for(nats_url, data_dir).sqlite_path("policy"))
-
-            async def stored_by_process() -> list[str]:
-                if not store.database.path.exists():
-                    return []
-                await store.open()
-                try:
-                    return ids(await store.events_for(unique_id))
-                finally:
-                    await store.close()
-
-            await eventually(stored_by_process, lambda got: got == [event["id"]], "stored by the process")
-            process.send_signal(signal.SIGTERM)
-            code = await asyncio.to_thread(process.wait, DEADLINE_SECONDS)
+            return await stored_event_ids(store, unique_id)
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+            await store.close()
+
+    async with testing.service_process("policy", environment, log_path) as service:
+        event = testing.step_envelope(unique_id, 1, "majorops.incident.declared")
+        await publish(js, event)
+        await eventually(stored_by_process, lambda got: got == [event["id"]], "stored by the process")
+        code = await service.stop()
     assert code == 0, log_path.read_text()
     lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
     recorded = [line for line in lines if line.get("event") == "event.recorded"]

@@ -3,11 +3,10 @@ the latest decision per incident by compare-and-set, and the fingerprint index o
 
 from __future__ import annotations
 
-import uuid
+import functools
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,42 +17,28 @@ from majorops.policy.config import PolicySettings
 from majorops.policy.domain.decision import DecisionContent
 from majorops.policy.domain.repeats import RootCauseSighting
 from majorops.policy.ports import IncidentState, IndexedRootCause, PolicyStore, StoredDecision
-from majorops.shared.events import validate_event
-from majorops.shared.storage.eventlog import StoredEvent
-from majorops.shared.storage.mongo import mongo_client
 from majorops.shared.storage.sqlite import EVENTS_SCHEMA, SqliteDatabase, SqliteEventLog
-from majorops.shared.testing import event_envelope
+from majorops.shared.testing import store_places, stored_note
 
 StoreFactory = Callable[[], PolicyStore]
-
-
-def stored(incident: str, event_id: str, time: str, arrival: int) -> StoredEvent:
-    data = {"text": f"note {event_id}"}
-    envelope = event_envelope(incident, event_id, "majorops.timeline.logged", time, data, source="test")
-    return StoredEvent.from_event(validate_event(envelope), arrival)
 
 
 @pytest.fixture(params=["sqlite", "mongodb"])
 async def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
     """Makes stores on one and the same place, so a test can close one and reopen another."""
-    if request.param == "sqlite":
-        path = tmp_path / "policy.sqlite3"
-        yield lambda: SqlitePolicyStore(path)
-        return
-    url: str = request.getfixturevalue("mongodb_url")
-    database = f"majorops_test_{uuid.uuid4().hex[:8]}_policy"
-    yield lambda: MongoPolicyStore(url, database)
-    client: Any = mongo_client(url, "majorops-tests")
-    await client.drop_database(database)
-    await client.close()
+    mongodb_url = functools.partial(request.getfixturevalue, "mongodb_url")
+    async with store_places(
+        request.param, "policy", tmp_path, SqlitePolicyStore, MongoPolicyStore, mongodb_url
+    ) as factory:
+        yield factory
 
 
 async def test_an_event_is_stored_once_whatever_its_redeliveries(new_store: StoreFactory) -> None:
     store = new_store()
     await store.open()
     try:
-        assert await store.append_event(stored("INC-1", "e-1", "2026-11-20T09:00:00Z", 1)) is True
-        assert await store.append_event(stored("INC-1", "e-1", "2026-11-20T09:00:00Z", 5)) is False
+        assert await store.append_event(stored_note("INC-1", "e-1", "2026-11-20T09:00:00Z", 1)) is True
+        assert await store.append_event(stored_note("INC-1", "e-1", "2026-11-20T09:00:00Z", 5)) is False
         [only] = await store.events_for("INC-1")
         assert (only.event_id, only.arrival) == ("e-1", 1)
         assert only.envelope["data"] == {"text": "note e-1"}
@@ -66,11 +51,11 @@ async def test_events_come_back_in_event_time_order_ties_by_arrival(new_store: S
     await store.open()
     try:
         # Arrival order differs from event time on purpose: late events are normal.
-        await store.append_event(stored("INC-1", "late", "2026-11-20T11:00:00+02:00", 1))
-        await store.append_event(stored("INC-1", "tie-b", "2026-11-20T09:30:00Z", 3))
-        await store.append_event(stored("INC-1", "tie-a", "2026-11-20T09:30:00Z", 2))
-        await store.append_event(stored("INC-1", "first", "2026-11-20T08:59:59.5Z", 4))
-        await store.append_event(stored("INC-2", "other", "2026-11-20T08:00:00Z", 5))
+        await store.append_event(stored_note("INC-1", "late", "2026-11-20T11:00:00+02:00", 1))
+        await store.append_event(stored_note("INC-1", "tie-b", "2026-11-20T09:30:00Z", 3))
+        await store.append_event(stored_note("INC-1", "tie-a", "2026-11-20T09:30:00Z", 2))
+        await store.append_event(stored_note("INC-1", "first", "2026-11-20T08:59:59.5Z", 4))
+        await store.append_event(stored_note("INC-2", "other", "2026-11-20T08:00:00Z", 5))
         assert [e.event_id for e in await store.events_for("INC-1")] == ["first", "late", "tie-a", "tie-b"]
         assert await store.incident_ids() == ["INC-1", "INC-2"]
         assert await store.events_for("INC-unknown") == []
@@ -81,12 +66,12 @@ async def test_events_come_back_in_event_time_order_ties_by_arrival(new_store: S
 async def test_the_record_survives_a_restart(new_store: StoreFactory) -> None:
     first = new_store()
     await first.open()
-    await first.append_event(stored("INC-1", "e-1", "2026-11-20T09:00:00Z", 1))
+    await first.append_event(stored_note("INC-1", "e-1", "2026-11-20T09:00:00Z", 1))
     await first.close()
     second = new_store()
     await second.open()
     try:
-        assert await second.append_event(stored("INC-1", "e-1", "2026-11-20T09:00:00Z", 2)) is False
+        assert await second.append_event(stored_note("INC-1", "e-1", "2026-11-20T09:00:00Z", 2)) is False
         assert [e.event_id for e in await second.events_for("INC-1")] == ["e-1"]
     finally:
         await second.close()
@@ -117,11 +102,11 @@ async def test_event_counts_and_positions_follow_the_order_events_were_stored(
     await store.open()
     try:
         assert await store.incident_state("INC-1") == IncidentState("INC-1", 0, None)
-        await store.append_event(stored("INC-1", "late", "2026-11-20T11:00:00Z", 1))
-        await store.append_event(stored("INC-1", "early", "2026-11-20T09:00:00Z", 2))
-        await store.append_event(stored("INC-2", "other", "2026-11-20T09:00:00Z", 3))
-        await store.append_event(stored("INC-1", "late", "2026-11-20T11:00:00Z", 4))  # duplicate
-        await store.append_event(stored("INC-1", "middle", "2026-11-20T10:00:00Z", 5))
+        await store.append_event(stored_note("INC-1", "late", "2026-11-20T11:00:00Z", 1))
+        await store.append_event(stored_note("INC-1", "early", "2026-11-20T09:00:00Z", 2))
+        await store.append_event(stored_note("INC-2", "other", "2026-11-20T09:00:00Z", 3))
+        await store.append_event(stored_note("INC-1", "late", "2026-11-20T11:00:00Z", 4))  # duplicate
+        await store.append_event(stored_note("INC-1", "middle", "2026-11-20T10:00:00Z", 5))
         assert (await store.incident_state("INC-1")).event_count == 3
         assert (await store.incident_state("INC-2")).event_count == 1
         everything, position = await store.events_stored_after("INC-1", 0)
@@ -143,7 +128,7 @@ async def test_a_decision_revision_is_stored_by_compare_and_set_then_marked_publ
     store = new_store()
     await store.open()
     try:
-        await store.append_event(stored("INC-1", "e-1", "2026-11-20T09:00:00Z", 1))
+        await store.append_event(stored_note("INC-1", "e-1", "2026-11-20T09:00:00Z", 1))
         first = decision_content("INC-1")
         assert await store.save_decision("INC-1", first, 0, 1) is True
         assert await store.save_decision("INC-1", decision_content("INC-1", "optional"), 0, 1) is False
@@ -166,7 +151,7 @@ async def test_two_replicas_racing_for_the_same_revision_one_wins(new_store: Sto
     await a.open()
     await b.open()
     try:
-        await a.append_event(stored("INC-1", "e-1", "2026-11-20T09:00:00Z", 1))
+        await a.append_event(stored_note("INC-1", "e-1", "2026-11-20T09:00:00Z", 1))
         await a.save_decision("INC-1", decision_content("INC-1"), 0, 1)
         won = [
             await a.save_decision("INC-1", decision_content("INC-1", "optional"), 1, 1),
@@ -185,8 +170,8 @@ async def test_sqlite_refuses_a_decision_derived_from_a_stale_event_count(tmp_pa
     store = SqlitePolicyStore(tmp_path / "policy.sqlite3")
     await store.open()
     try:
-        await store.append_event(stored("INC-1", "e-1", "2026-11-20T09:00:00Z", 1))
-        await store.append_event(stored("INC-1", "e-2", "2026-11-20T09:01:00Z", 2))
+        await store.append_event(stored_note("INC-1", "e-1", "2026-11-20T09:00:00Z", 1))
+        await store.append_event(stored_note("INC-1", "e-2", "2026-11-20T09:01:00Z", 2))
         assert await store.save_decision("INC-1", decision_content("INC-1"), 0, 1) is False
         assert await store.save_decision("INC-1", decision_content("INC-1"), 0, 2) is True
     finally:
@@ -234,13 +219,13 @@ async def test_a_sqlite_store_of_an_older_policy_gets_its_event_counts_on_open(t
     await older.open()
     log = SqliteEventLog(older)
     for n, incident in enumerate(["INC-1", "INC-2", "INC-1"], start=1):
-        await log.append(stored(incident, f"e-{n}", f"2026-11-20T09:0{n}:00Z", n))
+        await log.append(stored_note(incident, f"e-{n}", f"2026-11-20T09:0{n}:00Z", n))
     await older.close()
     store = SqlitePolicyStore(path)
     await store.open()
     try:
         assert (await store.incident_state("INC-1")).event_count == 2
-        await store.append_event(stored("INC-1", "e-4", "2026-11-20T09:00:00Z", 4))
+        await store.append_event(stored_note("INC-1", "e-4", "2026-11-20T09:00:00Z", 4))
         events, position = await store.events_stored_after("INC-1", 0)
         assert ([e.event_id for e in events], position) == (["e-1", "e-3", "e-4"], 3)
     finally:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -19,34 +17,16 @@ from majorops.reminders.domain.obligations import Obligation, derive_obligations
 from majorops.reminders.domain.record import read_record
 from majorops.shared.decisions import AfterActionDecision, Deadlines
 from majorops.shared.escalations import ObligationKind
-from majorops.shared.events import CloudEvent, validate_event
+from majorops.shared.testing import DAY, EXAMPLE_ACTION_ITEM, HOUR, IncidentEvents
+from majorops.shared.testing import EXAMPLE_CLOSE as CLOSE
+from majorops.shared.testing import EXAMPLE_INCIDENT as INC
 
-INC = "INC-1042"
-CLOSE = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-DAY = timedelta(days=1)
-HOUR = timedelta(hours=1)
 HOLD_BY = CLOSE + 7 * DAY
 DRAFT_DUE = CLOSE + 4 * DAY
 PUBLISH_BY = CLOSE + 9 * DAY
-_ids = itertools.count(1)
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def ev(type_: str, at: datetime, **data: Any) -> CloudEvent:
-    return validate_event(
-        {
-            "specversion": "1.0",
-            "id": f"hu-{next(_ids)}",
-            "source": "test",
-            "type": f"majorops.{type_}",
-            "time": iso(at),
-            "subject": INC,
-            "data": data,
-        }
-    )
+ev = IncidentEvents(INC, prefix="hu", source="test")
 
 
 def decision(requirement: str = "mandatory") -> AfterActionDecision:
@@ -118,14 +98,7 @@ def test_no_hold_by_heads_up_when_the_after_action_is_optional() -> None:
 
 def test_action_item_owners_get_a_heads_up_per_item() -> None:
     events = [
-        ev(
-            "actionitem.created",
-            CLOSE,
-            item_id="AI-7",
-            title="Raise pool size",
-            owner="Sam Lee",
-            due="2026-12-01",
-        ),
+        ev("actionitem.created", CLOSE, EXAMPLE_ACTION_ITEM),
         ev("actionitem.created", CLOSE, item_id="AI-8", title="Add alert", due="2026-12-01"),
         ev("actionitem.completed", CLOSE + DAY, item_id="AI-8"),
     ]

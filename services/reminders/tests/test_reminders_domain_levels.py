@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,45 +17,16 @@ from majorops.reminders.domain.levels import (
 )
 from majorops.reminders.domain.obligations import Obligation, derive_obligations
 from majorops.reminders.domain.record import read_record
-from majorops.shared.decisions import AfterActionDecision, Deadlines
 from majorops.shared.escalations import ObligationKind as K
-from majorops.shared.events import CloudEvent, validate_event
+from majorops.shared.events import CloudEvent
+from majorops.shared.testing import DAY, HOUR, IncidentEvents, iso, mandatory_decision, with_deadlines
+from majorops.shared.testing import EXAMPLE_CLOSE as CLOSE
+from majorops.shared.testing import EXAMPLE_INCIDENT as INC
 
-INC = "INC-1042"
-CLOSE = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-DAY = timedelta(days=1)
-HOUR = timedelta(hours=1)
-_ids = itertools.count(1)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+ev = IncidentEvents(INC, prefix="lv", source="test")
 
 
-def ev(type_: str, at: datetime, **data: Any) -> CloudEvent:
-    return validate_event(
-        {
-            "specversion": "1.0",
-            "id": f"lv-{next(_ids)}",
-            "source": "test",
-            "type": f"majorops.{type_}",
-            "time": iso(at),
-            "subject": INC,
-            "data": data,
-        }
-    )
-
-
-DECISION = AfterActionDecision(
-    incident_id=INC,
-    revision=3,
-    requirement="mandatory",
-    severity="critical",
-    closed_at=CLOSE,
-    declared_at=CLOSE - 6 * HOUR,
-    resolved_at=CLOSE - HOUR,
-    deadlines=Deadlines(schedule_by=CLOSE + DAY, hold_by=CLOSE + 7 * DAY),
-)
+DECISION = mandatory_decision(revision=3, declared_at=CLOSE - 6 * HOUR, resolved_at=CLOSE - HOUR)
 
 
 def ids(planned: list[Any]) -> list[str]:
@@ -187,16 +157,8 @@ def test_next_wakeup_is_the_next_level_that_would_fire() -> None:
 # --- order independence -------------------------------------------------------------------------
 
 REVIEW_AT = CLOSE + 40 * DAY
-FULL_DECISION = DECISION.model_copy(
-    update={
-        "deadlines": Deadlines(
-            schedule_by=CLOSE + DAY,
-            hold_by=CLOSE + 7 * DAY,
-            draft_due=CLOSE + 3 * DAY,
-            publish_by=CLOSE + 7 * DAY,
-            action_review_at=REVIEW_AT,
-        )
-    }
+FULL_DECISION = with_deadlines(
+    DECISION, draft_due=CLOSE + 3 * DAY, publish_by=CLOSE + 7 * DAY, action_review_at=REVIEW_AT
 )
 HISTORY = [
     ev("incident.declared", CLOSE - 6 * HOUR, title="Checkout latency", severity="critical"),

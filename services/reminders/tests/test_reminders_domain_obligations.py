@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,33 +13,16 @@ from majorops.reminders.domain.levels import levels_due
 from majorops.reminders.domain.obligations import Obligation, derive_obligations
 from majorops.shared.decisions import AfterActionDecision, Deadlines
 from majorops.shared.escalations import ObligationKind as K
-from majorops.shared.events import CloudEvent, mtm_item_id, validate_event
+from majorops.shared.events import mtm_item_id
+from majorops.shared.testing import DAY, EXAMPLE_ACTION_ITEM, HOUR, IncidentEvents, iso, mandatory_decision
+from majorops.shared.testing import EXAMPLE_CLOSE as CLOSE
+from majorops.shared.testing import EXAMPLE_INCIDENT as INC
 
-INC = "INC-1042"
-CLOSE = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-DAY = timedelta(days=1)
-HOUR = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
 FAR = CLOSE + timedelta(days=400)
-_ids = itertools.count(1)
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def ev(type_: str, at: datetime, incident: str = INC, **data: Any) -> CloudEvent:
-    return validate_event(
-        {
-            "specversion": "1.0",
-            "id": f"ev-{next(_ids)}",
-            "source": "test",
-            "type": f"majorops.{type_}",
-            "time": iso(at),
-            "subject": incident,
-            "data": data,
-        }
-    )
+ev = IncidentEvents(INC, prefix="ev", source="test")
 
 
 def decision(**fields: Any) -> AfterActionDecision:
@@ -48,13 +30,7 @@ def decision(**fields: Any) -> AfterActionDecision:
     return AfterActionDecision(incident_id=INC, revision=1, **fields)
 
 
-MANDATORY_CLOSED = decision(
-    severity="critical",
-    closed_at=CLOSE,
-    declared_at=CLOSE - 6 * HOUR,
-    resolved_at=CLOSE - HOUR,
-    deadlines=Deadlines(schedule_by=CLOSE + DAY, hold_by=CLOSE + 7 * DAY),
-)
+MANDATORY_CLOSED = mandatory_decision(declared_at=CLOSE - 6 * HOUR, resolved_at=CLOSE - HOUR)
 
 
 def of_kind(obligations: list[Obligation], kind: K) -> list[Obligation]:
@@ -263,14 +239,7 @@ def test_rescheduled_repeatedly_is_due_at_the_second_reschedule_by_event_time_an
 
 def test_action_item_overdue_per_item_with_a_due() -> None:
     events = [
-        ev(
-            "actionitem.created",
-            CLOSE,
-            item_id="AI-7",
-            title="Raise pool size",
-            owner="Sam",
-            due=iso(CLOSE + 3 * DAY),
-        ),
+        ev("actionitem.created", CLOSE, EXAMPLE_ACTION_ITEM, owner="Sam", due=iso(CLOSE + 3 * DAY)),
         ev("actionitem.created", CLOSE, item_id="AI-8", title="Add alert", due=iso(CLOSE + 2 * DAY)),
         ev("actionitem.created", CLOSE, item_id="AI-9", title="No date yet"),
         ev("actionitem.completed", CLOSE + DAY, item_id="AI-8"),

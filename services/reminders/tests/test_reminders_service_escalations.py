@@ -49,10 +49,7 @@ def settings_for(nats_url: str, data_dir: Path, interval: str = "PT2S") -> Remin
     return testing.settings_for(RemindersSettings, nats_url, data_dir, escalation_interval=interval)
 
 
-def event(incident: str, type_: str, at: datetime, **data: Any) -> dict[str, Any]:
-    return testing.event_envelope(
-        incident, f"{incident}-{uuid.uuid4().hex[:8]}", f"majorops.{type_}", iso(at), data, source="test"
-    )
+event = testing.IncidentEvents(source="test", unique_ids=True).envelope
 
 
 def decision(
@@ -85,9 +82,9 @@ def decision(
 
 def people(incident: str, at: datetime) -> list[dict[str, Any]]:
     return [
-        event(incident, "role.assigned", at, role="mim", person="Dana Reyes"),
-        event(incident, "role.assigned", at, role="service_manager", person="Sam Lee"),
-        event(incident, "role.assigned", at, role="engineering_director", person="Kim Park"),
+        event("role.assigned", at, incident=incident, role="mim", person="Dana Reyes"),
+        event("role.assigned", at, incident=incident, role="service_manager", person="Sam Lee"),
+        event("role.assigned", at, incident=incident, role="engineering_director", person="Kim Park"),
     ]
 
 
@@ -126,6 +123,14 @@ async def reminders_settled(js: JetStreamContext) -> None:
     await consumers_settled(js, DURABLES, "reminders consumers settled", timeout=15.0)
 
 
+async def notices_once_settled(js: JetStreamContext, incident: str) -> tuple[list[Seen], list[Seen]]:
+    """The incident's escalations and heads-ups once reminders has handled everything (and a scheduler
+    pass had the time to send anything wrongly due)."""
+    await reminders_settled(js)
+    await asyncio.sleep(0.5)
+    return await escalations_of(js, incident), await heads_ups_of(js, incident)
+
+
 async def sleep_until(moment: datetime) -> None:
     await asyncio.sleep(max((moment - datetime.now(UTC)).total_seconds(), 0))
 
@@ -157,19 +162,19 @@ async def test_levels_fire_on_time_and_stop_once_met(
         for incident in (never, late, early):
             for body in people(incident, now - timedelta(hours=3)):
                 await publish_event(js, body)
-            await publish_event(js, event(incident, "incident.closed", now - timedelta(hours=1)))
+            await publish_event(js, event("incident.closed", now - timedelta(hours=1), incident=incident))
             await publish_decision(
                 js, decision(incident, closed_at=now - timedelta(hours=1), schedule_by=due, hold_by=far)
             )
         # Met before it was due: nothing may ever fire for this one.
-        await publish_event(js, event(early, "afteraction.scheduled", now, meeting_at=iso(far)))
+        await publish_event(js, event("afteraction.scheduled", now, incident=early, meeting_at=iso(far)))
         # An action item due soon: a heads-up to its owner at once, then escalations until completed.
         await publish_event(
             js,
             event(
-                item,
                 "actionitem.created",
                 now,
+                incident=item,
                 item_id="AI-7",
                 title="Add pool alarm",
                 owner="Ravi",
@@ -180,10 +185,10 @@ async def test_levels_fire_on_time_and_stop_once_met(
         await sleep_until(due + timedelta(seconds=1))
         # Scheduled (event time: 1 s after due) after level 1 fired: levels 2 and 3 must not fire.
         await publish_event(
-            js, event(late, "afteraction.scheduled", due + timedelta(seconds=1), meeting_at=iso(far))
+            js, event("afteraction.scheduled", due + timedelta(seconds=1), incident=late, meeting_at=iso(far))
         )
         await publish_event(
-            js, event(item, "actionitem.completed", due + timedelta(seconds=1), item_id="AI-7")
+            js, event("actionitem.completed", due + timedelta(seconds=1), incident=item, item_id="AI-7")
         )
 
         never_seen = await eventually(
@@ -233,7 +238,7 @@ async def test_a_backdated_incident_escalates_at_once(
         closed = now - timedelta(days=3)
         for body in people(unique_id, closed - timedelta(hours=2)):
             await publish_event(js, body)
-        await publish_event(js, event(unique_id, "incident.closed", closed))
+        await publish_event(js, event("incident.closed", closed, incident=unique_id))
         published_at = datetime.now(UTC)
         await publish_decision(
             js,
@@ -247,10 +252,7 @@ async def test_a_backdated_incident_escalates_at_once(
         seen = await eventually(
             lambda: escalations_of(js, unique_id), lambda got: len(got) >= 3, "the 3 past levels"
         )
-        await reminders_settled(js)
-        await asyncio.sleep(0.5)
-        seen = await escalations_of(js, unique_id)
-        heads_up = await heads_ups_of(js, unique_id)
+        seen, heads_up = await notices_once_settled(js, unique_id)
     finally:
         await runtime.stop()
     assert sorted(s.msg_id for s in seen) == [
@@ -275,14 +277,18 @@ async def test_a_history_replayed_in_one_burst_fires_only_what_would_have_fired_
     held = meeting
     published = close + timedelta(days=5)
     history = [
-        event(unique_id, "incident.declared", declared, title="Checkout latency", severity="critical"),
+        event(
+            "incident.declared", declared, incident=unique_id, title="Checkout latency", severity="critical"
+        ),
         *people(unique_id, declared),
-        event(unique_id, "incident.resolved", declared + timedelta(hours=1)),
-        event(unique_id, "incident.closed", close),
-        event(unique_id, "afteraction.scheduled", close + timedelta(hours=30), meeting_at=iso(meeting)),
-        event(unique_id, "afteraction.draft_distributed", meeting - timedelta(days=3)),
-        event(unique_id, "afteraction.held", held),
-        event(unique_id, "review.published", published),
+        event("incident.resolved", declared + timedelta(hours=1), incident=unique_id),
+        event("incident.closed", close, incident=unique_id),
+        event(
+            "afteraction.scheduled", close + timedelta(hours=30), incident=unique_id, meeting_at=iso(meeting)
+        ),
+        event("afteraction.draft_distributed", meeting - timedelta(days=3), incident=unique_id),
+        event("afteraction.held", held, incident=unique_id),
+        event("review.published", published, incident=unique_id),
     ]
     final = decision(
         unique_id,
@@ -317,10 +323,7 @@ async def test_a_history_replayed_in_one_burst_fires_only_what_would_have_fired_
         )
         await asyncio.gather(*acks)
         seen = await eventually(lambda: escalations_of(js, unique_id), lambda got: len(got) >= 1, "level 1")
-        await reminders_settled(js)
-        await asyncio.sleep(0.5)
-        seen = await escalations_of(js, unique_id)
-        heads_up = await heads_ups_of(js, unique_id)
+        seen, heads_up = await notices_once_settled(js, unique_id)
     finally:
         await runtime.stop()
     assert [s.msg_id for s in seen] == [f"{unique_id}:after_action_not_scheduled:1"]

@@ -24,16 +24,16 @@ from majorops.reminders.plan import Notice
 from majorops.reminders.ports import DueIncident, StoredPlan
 from majorops.shared.decisions import AfterActionDecision, Requirement
 from majorops.shared.jetstream import PoisonMessage, UnacknowledgedPublish
-from majorops.shared.storage.eventlog import StoredEvent
+from majorops.shared.testing import InMemoryEventLog, event_envelope
 
 
-class InMemoryRemindersStore:
+class InMemoryRemindersStore(InMemoryEventLog):
     """The :class:`~majorops.reminders.ports.RemindersStore` port in dicts, with the same rules as the
     adapters: events once by id, the highest decision revision, plans stored only at their version,
     notice ids claimed once."""
 
     def __init__(self) -> None:
-        self.events: dict[str, StoredEvent] = {}
+        super().__init__()
         self.decisions: dict[str, AfterActionDecision] = {}
         self.versions: dict[str, int] = {}
         self.next_fire: dict[str, datetime | None] = {}
@@ -42,28 +42,6 @@ class InMemoryRemindersStore:
         self.claimed_at: dict[str, datetime] = {}
         self.webhooks: dict[tuple[str, str], str] = {}
         self.webhook_levels: dict[tuple[str, str], int] = {}
-
-    async def open(self) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
-
-    async def append_event(self, event: StoredEvent) -> bool:
-        if event.event_id in self.events:
-            return False
-        self.events[event.event_id] = event
-        return True
-
-    async def append_events(self, events: Sequence[StoredEvent]) -> list[bool]:
-        return [await self.append_event(event) for event in events]
-
-    async def events_for(self, incident_id: str) -> list[StoredEvent]:
-        mine = [e for e in self.events.values() if e.incident_id == incident_id]
-        return sorted(mine, key=lambda e: (e.time_utc, e.arrival))
-
-    async def incident_ids(self) -> list[str]:
-        return sorted({e.incident_id for e in self.events.values()})
 
     async def save_decision(self, decision: AfterActionDecision) -> bool:
         stored = self.decisions.get(decision.incident_id)
@@ -156,20 +134,6 @@ class InMemoryRemindersStore:
         return self.webhook_levels.get((obligation_key, target_key))
 
 
-def envelope(incident: str, event_id: str, **changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "specversion": "1.0",
-        "id": event_id,
-        "source": "pagerduty/prod",
-        "type": "majorops.incident.closed",
-        "time": "2026-11-20T12:00:00Z",
-        "subject": incident,
-        "data": {},
-    }
-    body.update(changes)
-    return body
-
-
 def decision(incident: str, revision: int, requirement: str = "mandatory") -> dict[str, Any]:
     return {
         "incident_id": incident,
@@ -184,15 +148,27 @@ def decision(incident: str, revision: int, requirement: str = "mandatory") -> di
 
 async def test_event_is_stored_once_and_its_incident_returned() -> None:
     store = InMemoryRemindersStore()
-    assert await record_event(envelope("INC-1", "e-1"), 3, store) == "INC-1"
-    assert await record_event(envelope("INC-1", "e-1"), 4, store) == "INC-1"
+    assert (
+        await record_event(
+            event_envelope("INC-1", "e-1", "incident.closed", "2026-11-20T12:00:00Z"), 3, store
+        )
+        == "INC-1"
+    )
+    assert (
+        await record_event(
+            event_envelope("INC-1", "e-1", "incident.closed", "2026-11-20T12:00:00Z"), 4, store
+        )
+        == "INC-1"
+    )
     assert [(e.event_id, e.arrival) for e in await store.events_for("INC-1")] == [("e-1", 3)]
 
 
 async def test_invalid_envelope_is_poison_naming_the_field() -> None:
     store = InMemoryRemindersStore()
     with pytest.raises(PoisonMessage, match=r"subject: "):
-        await record_event(envelope("INC 1", "e-1"), 1, store)
+        await record_event(
+            event_envelope("INC 1", "e-1", "incident.closed", "2026-11-20T12:00:00Z"), 1, store
+        )
     assert store.events == {}
 
 
@@ -269,14 +245,16 @@ class Freshness:
 
 async def closed_incident(store: InMemoryRemindersStore, clock: Clock) -> None:
     """INC-1: mandatory, closed 2026-11-20 12:00, After Action due to be scheduled by the 21st."""
-    await record_event(envelope("INC-1", "e-close"), 1, store, clock=clock)
     await record_event(
-        envelope(
+        event_envelope("INC-1", "e-close", "incident.closed", "2026-11-20T12:00:00Z"), 1, store, clock=clock
+    )
+    await record_event(
+        event_envelope(
             "INC-1",
             "e-mim",
-            type="majorops.role.assigned",
-            time="2026-11-20T09:00:00Z",
-            data={"role": "mim", "person": "Dana Reyes"},
+            "majorops.role.assigned",
+            "2026-11-20T09:00:00Z",
+            {"role": "mim", "person": "Dana Reyes"},
         ),
         2,
         store,
@@ -287,12 +265,16 @@ async def closed_incident(store: InMemoryRemindersStore, clock: Clock) -> None:
 
 async def test_every_message_makes_its_incident_due_now_even_a_redelivered_one() -> None:
     store, clock = InMemoryRemindersStore(), Clock(NOW)
-    await record_event(envelope("INC-1", "e-1"), 1, store, clock=clock)
+    await record_event(
+        event_envelope("INC-1", "e-1", "incident.closed", "2026-11-20T12:00:00Z"), 1, store, clock=clock
+    )
     assert await store.incidents_due(NOW, 10) == [DueIncident("INC-1", 1)]
     await store.save_plans([StoredPlan("INC-1", 1, None, "[]", 0, POLICY.settings_key, NOW)])
     assert await store.incidents_due(NOW, 10) == []
     # A crash may have lost the mark after the event was stored: the redelivery marks again.
-    await record_event(envelope("INC-1", "e-1"), 1, store, clock=clock)
+    await record_event(
+        event_envelope("INC-1", "e-1", "incident.closed", "2026-11-20T12:00:00Z"), 1, store, clock=clock
+    )
     await record_decision(decision("INC-1", 1), store, clock=clock)
     await record_decision(decision("INC-1", 1), store, clock=clock)
     assert await store.incidents_due(NOW, 10) == [DueIncident("INC-1", 4)]
@@ -314,7 +296,9 @@ async def test_levels_past_due_are_claimed_published_once_and_the_plan_stored() 
     await fire_due(store, stream, Freshness(), POLICY, clock=clock)
     assert stream.ids() == [*ALL_LEVELS, "INC-1:hold_by:heads_up"]
     await record_event(
-        envelope("INC-1", "e-other", type="majorops.timeline.logged", data={"text": "note"}),
+        event_envelope(
+            "INC-1", "e-other", "majorops.timeline.logged", "2026-11-20T12:00:00Z", {"text": "note"}
+        ),
         3,
         store,
         clock=clock,
@@ -343,12 +327,12 @@ async def test_nothing_is_claimed_while_the_record_may_miss_a_meeting_event() ->
     assert (stream.ids(), outcome.waiting) == ([], ["INC-1"])
     assert await store.incidents_due(NOW, 10) != []  # still due: looked at again on the next pass
 
-    scheduled_30h_after_close = envelope(
+    scheduled_30h_after_close = event_envelope(
         "INC-1",
         "e-sched",
-        type="majorops.afteraction.scheduled",
-        time="2026-11-21T18:00:00Z",
-        data={"meeting_at": "2026-11-24T10:00:00Z"},
+        "majorops.afteraction.scheduled",
+        "2026-11-21T18:00:00Z",
+        {"meeting_at": "2026-11-24T10:00:00Z"},
     )
     await record_event(scheduled_30h_after_close, 4, store, clock=clock)
     freshness.incomplete.clear()
@@ -365,7 +349,10 @@ async def test_an_unacknowledged_publish_stays_pending_and_is_published_later_on
     assert [n.notice_id for n in await store.pending_notices(NOW + timedelta(seconds=1), 10)] == ALL_LEVELS
     # The claim is permanent: a later pass does not claim (nor build) them again.
     await record_event(
-        envelope("INC-1", "e-x", type="majorops.timeline.logged", data={"text": "x"}), 5, store, clock=clock
+        event_envelope("INC-1", "e-x", "majorops.timeline.logged", "2026-11-20T12:00:00Z", {"text": "x"}),
+        5,
+        store,
+        clock=clock,
     )
     stream.unreachable = False
     await fire_due(store, stream, Freshness(), POLICY, clock=clock)
@@ -404,7 +391,10 @@ async def test_a_plan_made_while_a_new_message_arrived_is_not_stored_and_the_inc
 
     store, clock, stream = MarkedMeanwhile(), Clock(NOW), StreamPublisher()
     await record_event(
-        envelope("INC-1", "e-1", type="majorops.timeline.logged", data={"text": "x"}), 1, store, clock=clock
+        event_envelope("INC-1", "e-1", "majorops.timeline.logged", "2026-11-20T12:00:00Z", {"text": "x"}),
+        1,
+        store,
+        clock=clock,
     )
     await fire_due(store, stream, Freshness(), POLICY, clock=clock)
     assert "INC-1" not in store.plans
@@ -419,7 +409,9 @@ async def test_an_incident_that_cannot_be_planned_is_postponed_without_holding_u
             return await super().latest_decision(incident_id)
 
     store, clock, stream = OneBroken(), Clock(NOW), StreamPublisher()
-    await record_event(envelope("INC-2", "e-2"), 1, store, clock=clock)
+    await record_event(
+        event_envelope("INC-2", "e-2", "incident.closed", "2026-11-20T12:00:00Z"), 1, store, clock=clock
+    )
     await closed_incident(store, clock)
     outcome = await fire_due(store, stream, Freshness(), POLICY, clock=clock)
     assert outcome.failed == ["INC-2"]
@@ -445,12 +437,12 @@ async def test_an_action_item_due_on_a_plain_date_falls_due_at_midnight_in_the_o
     policy = policy_from_settings(settings)
     store, stream = InMemoryRemindersStore(), StreamPublisher()
     clock = Clock(datetime(2026, 11, 25, 4, 59, tzinfo=UTC))  # 23:59 on the 24th in New York
-    created = envelope(
+    created = event_envelope(
         "INC-1",
         "e-ai",
-        type="majorops.actionitem.created",
-        time="2026-11-20T12:00:00Z",
-        data={"item_id": "AI-7", "title": "Alarm", "owner": "Ravi", "due": "2026-11-24"},
+        "majorops.actionitem.created",
+        "2026-11-20T12:00:00Z",
+        {"item_id": "AI-7", "title": "Alarm", "owner": "Ravi", "due": "2026-11-24"},
     )
     await record_event(created, 1, store, clock=clock)
     await fire_due(store, stream, Freshness(), policy, clock=clock)

@@ -2,53 +2,28 @@
 
 from __future__ import annotations
 
-import itertools
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from majorops.reminders.domain.record import read_record
 from majorops.reminders.plan import IncidentPlan, NoticeCategory, plan_incident
-from majorops.shared.decisions import AfterActionDecision, Deadlines
-from majorops.shared.events import CloudEvent, validate_event
+from majorops.shared.decisions import AfterActionDecision
+from majorops.shared.events import CloudEvent
+from majorops.shared.testing import DAY, HOUR, IncidentEvents, iso, mandatory_decision
+from majorops.shared.testing import EXAMPLE_CLOSE as CLOSE
 
 INC = "INC-7"
-CLOSE = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-DAY = timedelta(days=1)
-HOUR = timedelta(hours=1)
 SCHEDULE_BY = CLOSE + DAY
 HOLD_BY = CLOSE + 7 * DAY
-_ids = itertools.count(1)
 
 
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+ev = IncidentEvents(INC, prefix="pl", source="test")
 
 
-def ev(type_: str, at: datetime, **data: Any) -> CloudEvent:
-    return validate_event(
-        {
-            "specversion": "1.0",
-            "id": f"pl-{next(_ids)}",
-            "source": "test",
-            "type": f"majorops.{type_}",
-            "time": iso(at),
-            "subject": INC,
-            "data": data,
-        }
-    )
-
-
-DECISION = AfterActionDecision(
-    incident_id=INC,
-    revision=2,
-    requirement="mandatory",
-    severity="high",
-    closed_at=CLOSE,
-    deadlines=Deadlines(schedule_by=SCHEDULE_BY, hold_by=HOLD_BY),
-)
+DECISION = mandatory_decision(INC, 2, severity="high")
 MIM = ev("role.assigned", CLOSE - HOUR, role="mim", person="Dana Reyes")
 
 

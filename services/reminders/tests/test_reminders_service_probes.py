@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 from nats.js import JetStreamContext
 
 from majorops.reminders.app import RemindersRuntime
@@ -16,6 +15,7 @@ from majorops.shared.testing import (
     contract_example_events,
     contract_example_published,
     eventually,
+    http_get,
     metric,
     publish_decision,
     publish_event,
@@ -29,11 +29,6 @@ def settings_for(nats_url: str, data_dir: Path) -> RemindersSettings:
     return testing.settings_for(RemindersSettings, nats_url, data_dir, reminders_http_port=unused_port())
 
 
-async def get(url: str) -> httpx.Response:
-    async with httpx.AsyncClient(timeout=5) as http:
-        return await http.get(url)
-
-
 async def test_probes_and_the_escalations_of_a_backdated_incident_in_the_metrics(
     nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
 ) -> None:
@@ -41,12 +36,12 @@ async def test_probes_and_the_escalations_of_a_backdated_incident_in_the_metrics
     probes = runtime.probes()
     assert probes is not None
     async with probes:
-        assert (await get(f"{probes.url}/healthz")).status_code == 200
-        before = await get(f"{probes.url}/readyz")
+        assert (await http_get(f"{probes.url}/healthz")).status_code == 200
+        before = await http_get(f"{probes.url}/readyz")
         assert before.status_code == 503
         assert before.json()["checks"] == {"nats": False, "durables": False, "store": False}
         async with running(runtime):
-            ready = await get(f"{probes.url}/readyz")
+            ready = await http_get(f"{probes.url}/readyz")
             assert ready.status_code == 200, ready.text
             # CONTRACT §3's P1, closed 2026-11-20: both obligations are overdue by every level at once.
             for event in contract_example_events(unique_id):

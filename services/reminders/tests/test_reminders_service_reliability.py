@@ -30,7 +30,7 @@ from nats.js import JetStreamContext
 from majorops.reminders.adapters.sqlite import SqliteRemindersStore
 from majorops.reminders.config import RemindersSettings
 from majorops.shared import subjects, testing
-from majorops.shared.testing import consumers_settled, iso, msg_id_of, stored_messages
+from majorops.shared.testing import consumers_settled, event_envelope, iso, msg_id_of, stored_messages
 
 T = TypeVar("T")
 LEVELS = (1, 2, 3)
@@ -136,15 +136,8 @@ async def publish_action_items(
     for incident in incidents:
         for n in range(per_incident):
             item = f"AI-{n}"
-            body: dict[str, Any] = {
-                "specversion": "1.0",
-                "id": f"{incident}-{item}",
-                "source": "test",
-                "type": "majorops.actionitem.created",
-                "time": iso(now),
-                "subject": incident,
-                "data": {"item_id": item, "title": f"Fix {n}", "owner": "Ravi", "due": iso(due)},
-            }
+            data = {"item_id": item, "title": f"Fix {n}", "owner": "Ravi", "due": iso(due)}
+            body = event_envelope(incident, f"{incident}-{item}", "actionitem.created", now, data, "test")
             acks.append(
                 await js.publish_async(
                     subjects.event_subject(incident, body["type"]),

@@ -7,12 +7,7 @@ test's runtime would consume its messages.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,13 +21,13 @@ from majorops.shared import subjects, testing
 from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.storage.eventlog import StoredEvent
 from majorops.shared.testing import (
-    DEADLINE_SECONDS,
     consumers_settled,
     dead_letters,
     eventually,
     publish_decision,
     publish_event,
     running,
+    stored_event_ids,
 )
 from majorops.shared.testing import (
     contract_decision as decision,
@@ -44,26 +39,6 @@ DURABLES = testing.service_durables("reminders", subjects.EVENTS_STREAM, subject
 def settings_for(nats_url: str, data_dir: Path) -> RemindersSettings:
     # The first runtime of the session creates the durable consumers with the same values in every test.
     return testing.settings_for(RemindersSettings, nats_url, data_dir)
-
-
-def settings_env(nats_url: str, data_dir: Path) -> dict[str, str]:
-    """The same settings as :func:`settings_for`, as the environment of a reminders process."""
-    return testing.settings_env(settings_for(nats_url, data_dir))
-
-
-def envelope(incident: str, n: int, type_: str = "majorops.timeline.logged") -> dict[str, Any]:
-    data: dict[str, Any] = {"text": f"step {n}"} if type_ == "majorops.timeline.logged" else {}
-    return testing.event_envelope(
-        incident, f"{incident}-e{n}", type_, f"2026-11-20T09:{n % 60:02d}:00Z", data
-    )
-
-
-def ids(events: list[StoredEvent]) -> list[str]:
-    return [e.event_id for e in events]
-
-
-async def stored_ids(runtime: RemindersRuntime, incident: str) -> list[str]:
-    return ids(await runtime.store.events_for(incident))
 
 
 async def latest_revision(runtime: RemindersRuntime, incident: str) -> int | None:
@@ -86,7 +61,7 @@ async def test_events_and_the_newest_decision_are_stored_once_whatever_the_order
     nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
 ) -> None:
     runtime = RemindersRuntime(settings_for(nats_url, data_dir))
-    events = [envelope(unique_id, n) for n in range(1, 5)]
+    events = [testing.step_envelope(unique_id, n) for n in range(1, 5)]
     async with running(runtime):
         for event in events:
             await publish_event(js, event)
@@ -97,10 +72,12 @@ async def test_events_and_the_newest_decision_are_stored_once_whatever_the_order
         await publish_decision(js, decision(unique_id, 1, "not_required"))
         await publish_decision(js, decision(unique_id, 2, "recommended"), msg_id=f"{unique_id}:2:retry")
         expected = [e["id"] for e in events]
-        await eventually(lambda: stored_ids(runtime, unique_id), lambda got: got == expected, "4 events")
+        await eventually(
+            lambda: stored_event_ids(runtime.store, unique_id), lambda got: got == expected, "4 events"
+        )
         await eventually(lambda: latest_revision(runtime, unique_id), lambda rev: rev == 3, "revision 3")
         await reminders_settled(js)
-        assert await stored_ids(runtime, unique_id) == expected
+        assert await stored_event_ids(runtime.store, unique_id) == expected
         assert await runtime.store.latest_decision(unique_id) == AfterActionDecision.model_validate(
             decision(unique_id, 3)
         )
@@ -113,17 +90,21 @@ async def test_state_survives_a_restart_and_what_was_sent_while_down_arrives(
     settings = settings_for(nats_url, data_dir)
     first = RemindersRuntime(settings)
     async with running(first):
-        await publish_event(js, envelope(unique_id, 1))
+        await publish_event(js, testing.step_envelope(unique_id, 1))
         await publish_decision(js, decision(unique_id, 1, "not_required"))
-        await eventually(lambda: stored_ids(first, unique_id), lambda got: len(got) == 1, "first event")
+        await eventually(
+            lambda: stored_event_ids(first.store, unique_id), lambda got: len(got) == 1, "first event"
+        )
         await eventually(lambda: latest_revision(first, unique_id), lambda rev: rev == 1, "revision 1")
-    await publish_event(js, envelope(unique_id, 2, "majorops.incident.closed"))
+    await publish_event(js, testing.step_envelope(unique_id, 2, "majorops.incident.closed"))
     await publish_decision(js, decision(unique_id, 2))
 
     second = RemindersRuntime(settings)
     async with running(second):
         expected = [f"{unique_id}-e1", f"{unique_id}-e2"]
-        await eventually(lambda: stored_ids(second, unique_id), lambda got: got == expected, "both events")
+        await eventually(
+            lambda: stored_event_ids(second.store, unique_id), lambda got: got == expected, "both events"
+        )
         await eventually(lambda: latest_revision(second, unique_id), lambda rev: rev == 2, "revision 2")
 
 
@@ -132,16 +113,18 @@ async def test_two_replicas_sharing_the_durables_and_the_file_store_each_message
 ) -> None:
     settings = settings_for(nats_url, data_dir)
     replicas = (RemindersRuntime(settings), RemindersRuntime(settings.model_copy(update={"replica": "b"})))
-    events = [envelope(unique_id, n) for n in range(1, 21)]
+    events = [testing.step_envelope(unique_id, n) for n in range(1, 21)]
     async with running(*replicas):
         for n, event in enumerate(events, start=1):
             await publish_event(js, event)
             await publish_decision(js, decision(unique_id, n))
         expected = [e["id"] for e in events]
-        await eventually(lambda: stored_ids(replicas[1], unique_id), lambda got: got == expected, "20 events")
+        await eventually(
+            lambda: stored_event_ids(replicas[1].store, unique_id), lambda got: got == expected, "20 events"
+        )
         await eventually(lambda: latest_revision(replicas[0], unique_id), lambda rev: rev == 20, "rev 20")
         await reminders_settled(js)
-        assert await stored_ids(replicas[0], unique_id) == expected
+        assert await stored_event_ids(replicas[0].store, unique_id) == expected
 
 
 async def test_poison_decisions_and_events_are_dead_lettered_and_later_messages_processed(
@@ -162,9 +145,11 @@ async def test_poison_decisions_and_events_are_dead_lettered_and_later_messages_
             headers={"Nats-Msg-Id": f"{unique_id}-array"},
         )
         await publish_decision(js, decision(unique_id, 2))
-        await publish_event(js, envelope(unique_id, 1))
+        await publish_event(js, testing.step_envelope(unique_id, 1))
         await eventually(lambda: latest_revision(runtime, unique_id), lambda rev: rev == 2, "good decision")
-        await eventually(lambda: stored_ids(runtime, unique_id), lambda got: len(got) == 1, "good event")
+        await eventually(
+            lambda: stored_event_ids(runtime.store, unique_id), lambda got: len(got) == 1, "good event"
+        )
         letters = await eventually(
             lambda: dead_letters_about(js, unique_id), lambda got: len(got) == 3, "3 dead letters"
         )
@@ -229,9 +214,11 @@ async def test_transient_store_failures_are_retried_not_dead_lettered(
     store = FlakyRemindersStore(SqliteRemindersStore(settings.sqlite_path("reminders")), unique_id)
     runtime = RemindersRuntime(settings, store=store)
     async with running(runtime):
-        await publish_event(js, envelope(unique_id, 1))
+        await publish_event(js, testing.step_envelope(unique_id, 1))
         await publish_decision(js, decision(unique_id, 1))
-        await eventually(lambda: stored_ids(runtime, unique_id), lambda got: len(got) == 1, "event retried")
+        await eventually(
+            lambda: stored_event_ids(runtime.store, unique_id), lambda got: len(got) == 1, "event retried"
+        )
         await eventually(
             lambda: latest_revision(runtime, unique_id), lambda rev: rev == 1, "decision retried"
         )
@@ -244,7 +231,7 @@ async def test_reminders_runs_as_a_process_and_stops_cleanly_on_sigterm(
     nats_url: str, js: JetStreamContext, data_dir: Path, tmp_path: Path, unique_id: str
 ) -> None:
     log_path = tmp_path / "reminders.log"
-    env = {**os.environ, **settings_env(nats_url, data_dir)}
+    environment = testing.settings_env(settings_for(nats_url, data_dir))
     store = SqliteRemindersStore(settings_for(nats_url, data_dir).sqlite_path("reminders"))
 
     async def stored_by_process() -> tuple[list[str], int | None]:
@@ -253,25 +240,16 @@ async def test_reminders_runs_as_a_process_and_stops_cleanly_on_sigterm(
         await store.open()
         try:
             latest = await store.latest_decision(unique_id)
-            return ids(await store.events_for(unique_id)), None if latest is None else latest.revision
+            return await stored_event_ids(store, unique_id), None if latest is None else latest.revision
         finally:
             await store.close()
 
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "majorops.reminders"], env=env, stdout=log_file, stderr=log_file
-        )
-        try:
-            await publish_event(js, envelope(unique_id, 1))
-            await publish_decision(js, decision(unique_id, 1))
-            expected = ([f"{unique_id}-e1"], 1)
-            await eventually(stored_by_process, lambda got: got == expected, "stored by the process")
-            process.send_signal(signal.SIGTERM)
-            code = await asyncio.to_thread(process.wait, DEADLINE_SECONDS)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+    async with testing.service_process("reminders", environment, log_path) as service:
+        await publish_event(js, testing.step_envelope(unique_id, 1))
+        await publish_decision(js, decision(unique_id, 1))
+        expected = ([f"{unique_id}-e1"], 1)
+        await eventually(stored_by_process, lambda got: got == expected, "stored by the process")
+        code = await service.stop()
     assert code == 0, log_path.read_text()
     lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
     assert any(

@@ -15,12 +15,9 @@ from majorops.reminders.adapters.sqlite import SqliteRemindersStore
 from majorops.reminders.handlers import EscalationPolicy, record_decision, record_event
 from majorops.reminders.plan import Notice
 from majorops.reminders.scheduler import EscalationScheduler
+from majorops.shared.testing import event_envelope, iso
 
 INTERVAL = timedelta(seconds=0.5)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class Stream:
@@ -135,15 +132,7 @@ async def test_while_the_record_is_incomplete_it_looks_again_a_few_times_a_secon
     stream, freshness = Stream(), Freshness()
     freshness.complete_now = False
     await record_event(
-        {
-            "specversion": "1.0",
-            "id": "e-1",
-            "source": "test",
-            "type": "majorops.incident.closed",
-            "time": iso(datetime.now(UTC) - timedelta(days=2)),
-            "subject": "INC-1",
-            "data": {},
-        },
+        event_envelope("INC-1", "e-1", "incident.closed", datetime.now(UTC) - timedelta(days=2)),
         1,
         store,
     )

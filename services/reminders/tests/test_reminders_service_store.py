@@ -4,11 +4,10 @@ schedule (due incidents, plans stored at their version) and the outbox (each not
 from __future__ import annotations
 
 import asyncio
-import uuid
+import functools
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,51 +18,32 @@ from majorops.reminders.config import RemindersSettings
 from majorops.reminders.plan import Notice, NoticeCategory
 from majorops.reminders.ports import DueIncident, RemindersStore, StoredPlan
 from majorops.shared.decisions import AfterActionDecision, Requirement
-from majorops.shared.events import validate_event
-from majorops.shared.storage.eventlog import StoredEvent
-from majorops.shared.storage.mongo import mongo_client
-from majorops.shared.testing import event_envelope
+from majorops.shared.testing import mandatory_decision, store_places, stored_note
 
 StoreFactory = Callable[[], RemindersStore]
 
 
-def stored(incident: str, event_id: str, time: str, arrival: int) -> StoredEvent:
-    data = {"text": f"note {event_id}"}
-    envelope = event_envelope(incident, event_id, "majorops.timeline.logged", time, data, source="test")
-    return StoredEvent.from_event(validate_event(envelope), arrival)
-
-
 def decision(incident: str, revision: int, requirement: str = "mandatory") -> AfterActionDecision:
-    return AfterActionDecision.model_validate(
-        {
-            "incident_id": incident,
-            "revision": revision,
-            "requirement": requirement,
-            "reasons": [{"rule": "critical_any_duration", "text": "Critical (P1) incident"}],
-            "severity": "critical",
-            "duration_seconds": 8100,
-            "customer_impact": True,
-            "closed_at": "2026-11-20T12:00:00Z",
-            "deadlines": {"schedule_by": "2026-11-21T12:00:00Z", "hold_by": "2026-11-27T12:00:00Z"},
-            "declared_at": "2026-11-20T09:45:00Z",
-            "mim": "Dana Reyes",
-        }
+    return mandatory_decision(
+        incident,
+        revision,
+        requirement=requirement,
+        reasons=[{"rule": "critical_any_duration", "text": "Critical (P1) incident"}],
+        duration_seconds=8100,
+        customer_impact=True,
+        declared_at="2026-11-20T09:45:00Z",
+        mim="Dana Reyes",
     )
 
 
 @pytest.fixture(params=["sqlite", "mongodb"])
 async def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
     """Makes stores on one and the same place, so a test can close one and reopen another."""
-    if request.param == "sqlite":
-        path = tmp_path / "reminders.sqlite3"
-        yield lambda: SqliteRemindersStore(path)
-        return
-    url: str = request.getfixturevalue("mongodb_url")
-    database = f"majorops_test_{uuid.uuid4().hex[:8]}_reminders"
-    yield lambda: MongoRemindersStore(url, database)
-    client: Any = mongo_client(url, "majorops-tests")
-    await client.drop_database(database)
-    await client.close()
+    mongodb_url = functools.partial(request.getfixturevalue, "mongodb_url")
+    async with store_places(
+        request.param, "reminders", tmp_path, SqliteRemindersStore, MongoRemindersStore, mongodb_url
+    ) as factory:
+        yield factory
 
 
 @pytest.fixture
@@ -77,10 +57,10 @@ async def store(new_store: StoreFactory) -> AsyncIterator[RemindersStore]:
 
 
 async def test_events_are_stored_once_in_event_time_order(store: RemindersStore) -> None:
-    assert await store.append_event(stored("INC-1", "late", "2026-11-20T12:00:00Z", 1)) is True
-    assert await store.append_event(stored("INC-1", "early", "2026-11-20T09:00:00Z", 2)) is True
-    assert await store.append_event(stored("INC-1", "late", "2026-11-20T12:00:00Z", 3)) is False
-    assert await store.append_event(stored("INC-2", "other", "2026-11-20T10:00:00Z", 4)) is True
+    assert await store.append_event(stored_note("INC-1", "late", "2026-11-20T12:00:00Z", 1)) is True
+    assert await store.append_event(stored_note("INC-1", "early", "2026-11-20T09:00:00Z", 2)) is True
+    assert await store.append_event(stored_note("INC-1", "late", "2026-11-20T12:00:00Z", 3)) is False
+    assert await store.append_event(stored_note("INC-2", "other", "2026-11-20T10:00:00Z", 4)) is True
     assert [(e.event_id, e.arrival) for e in await store.events_for("INC-1")] == [("early", 2), ("late", 1)]
     assert await store.incident_ids() == ["INC-1", "INC-2"]
 
@@ -104,7 +84,7 @@ async def test_the_highest_revision_is_kept_whatever_the_arrival_order(store: Re
 async def test_the_record_survives_a_restart(new_store: StoreFactory) -> None:
     first = new_store()
     await first.open()
-    await first.append_event(stored("INC-1", "e-1", "2026-11-20T09:00:00Z", 1))
+    await first.append_event(stored_note("INC-1", "e-1", "2026-11-20T09:00:00Z", 1))
     await first.save_decision(decision("INC-1", 5))
     await first.close()
     second = new_store()
@@ -177,8 +157,8 @@ async def test_a_changed_incident_is_due_until_planned_at_its_version(store: Rem
 async def test_incidents_never_planned_under_these_settings_are_marked_at_start(
     store: RemindersStore,
 ) -> None:
-    await store.append_event(stored("INC-1", "e-1", "2026-11-20T09:00:00Z", 1))
-    await store.append_event(stored("INC-2", "e-2", "2026-11-20T09:00:00Z", 2))
+    await store.append_event(stored_note("INC-1", "e-1", "2026-11-20T09:00:00Z", 1))
+    await store.append_event(stored_note("INC-2", "e-2", "2026-11-20T09:00:00Z", 2))
     await store.save_decision(decision("INC-3", 1))
     assert await store.mark_unplanned("interval=2s", T0) == 3
     due = await store.incidents_due(T0, 10)

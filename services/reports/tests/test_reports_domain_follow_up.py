@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,36 +24,19 @@ from majorops.reports.domain.render_html import render_html
 from majorops.reports.domain.render_markdown import render_markdown
 from majorops.reports.domain.timeline import ReviewStatus
 from majorops.shared.decisions import AfterActionDecision
-from majorops.shared.events import CloudEvent, Severity, due_moment, validate_event
+from majorops.shared.events import CloudEvent, Severity, due_moment
+from majorops.shared.testing import EXAMPLE_START as START
+from majorops.shared.testing import IncidentEvents
 
 INCIDENT = "INC-2001"
-START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
 def at(minutes: float) -> datetime:
     return START + timedelta(minutes=minutes)
 
 
-def stamp(minutes: float) -> str:
-    return at(minutes).isoformat().replace("+00:00", "Z")
-
-
-def event(
-    type_: str, minutes: float, data: dict[str, Any] | None = None, *, subject: str = INCIDENT
-) -> CloudEvent:
-    body = data or {}
-    digest = hashlib.sha256(json.dumps([type_, minutes, body, subject], sort_keys=True).encode()).hexdigest()
-    return validate_event(
-        {
-            "specversion": "1.0",
-            "id": digest[:16],
-            "source": "tests",
-            "type": f"majorops.{type_}",
-            "time": stamp(minutes),
-            "subject": subject,
-            "data": body,
-        }
-    )
+event = IncidentEvents(INCIDENT, content_ids=True)
+stamp = event.time
 
 
 DAY = 24 * 60

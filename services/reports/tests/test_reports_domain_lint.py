@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import UTC, datetime, timedelta
-from typing import Any
-
 import pytest
 
 from majorops.reports.domain.learning_review import (
@@ -23,27 +18,14 @@ from majorops.reports.domain.lint import (
     names_in,
     vague_reason,
 )
-from majorops.shared.events import CloudEvent, validate_event
+from majorops.shared.events import CloudEvent
+from majorops.shared.testing import IncidentEvents
 
-START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 GOOD_ROOT_CAUSE = "The incident was caused by connection pool exhaustion on the primary database."
 GOOD_STATEMENT = "Runbook step 4 does not cover an unreachable primary DB. SRE lead updating by 2026-12-01."
 
 
-def event(type_: str, minutes: float, data: dict[str, Any] | None = None) -> CloudEvent:
-    body = data or {}
-    digest = hashlib.sha256(json.dumps([type_, minutes, body], sort_keys=True).encode()).hexdigest()
-    return validate_event(
-        {
-            "specversion": "1.0",
-            "id": digest[:16],
-            "source": "tests",
-            "type": f"majorops.{type_}",
-            "time": (START + timedelta(minutes=minutes)).isoformat(),
-            "subject": "INC-1042",
-            "data": body,
-        }
-    )
+event = IncidentEvents("INC-1042", content_ids=True)
 
 
 RESPONDERS = [

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
-from typing import Any
 
 import pytest
 
@@ -21,26 +17,13 @@ from majorops.reports.domain.render_html import render_html
 from majorops.reports.domain.render_markdown import escape_block, escape_inline, render_markdown
 from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.escalations import Escalation
-from majorops.shared.events import CloudEvent, validate_event
+from majorops.shared.events import CloudEvent
+from majorops.shared.testing import IncidentEvents, contract_example_escalation
 
-START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 HOSTILE = "<script>alert(1)</script>"
 
 
-def event(type_: str, minutes: float, data: dict[str, Any] | None = None) -> CloudEvent:
-    body = data or {}
-    digest = hashlib.sha256(json.dumps([type_, minutes, body], sort_keys=True).encode()).hexdigest()
-    return validate_event(
-        {
-            "specversion": "1.0",
-            "id": digest[:16],
-            "source": "tests",
-            "type": f"majorops.{type_}",
-            "time": (START + timedelta(minutes=minutes)).isoformat(),
-            "subject": "INC-1042",
-            "data": body,
-        }
-    )
+event = IncidentEvents("INC-1042", content_ids=True)
 
 
 def incident(title: str = "Checkout latency", text: str = "Failover started") -> list[CloudEvent]:
@@ -82,18 +65,7 @@ def decision() -> AfterActionDecision:
 
 
 def escalation(message: str = "After Action for INC-1042 not scheduled within 24 h of close") -> Escalation:
-    return Escalation.model_validate(
-        {
-            "escalation_id": "INC-1042:after_action_not_scheduled:1",
-            "incident_id": "INC-1042",
-            "kind": "after_action_not_scheduled",
-            "level": 1,
-            "due_at": "2026-11-21T12:00:00Z",
-            "fired_at": "2026-11-21T12:00:03Z",
-            "notify": {"role": "mim", "person": "Dana Reyes"},
-            "message": message,
-        }
-    )
+    return Escalation.model_validate(contract_example_escalation() | {"message": message})
 
 
 def learning_review(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -22,39 +21,13 @@ from majorops.reports.domain.timeline import RecordedEvent
 from majorops.reports.domain.vendors import summarise_vendors
 from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.escalations import Escalation
-from majorops.shared.events import CloudEvent, mtm_item_id, validate_event
+from majorops.shared.events import CloudEvent, mtm_item_id
+from majorops.shared.testing import EXAMPLE_INCIDENT as INCIDENT
+from majorops.shared.testing import EXAMPLE_START as START
+from majorops.shared.testing import LEARNING_REVIEW_KEYS, IncidentEvents, mandatory_decision
 
-INCIDENT = "INC-1042"
-START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-
-
-def at(minutes: float) -> str:
-    """A time ``minutes`` after 09:00 UTC on the incident's day."""
-    return (START + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
-
-
-def event(
-    type_: str,
-    minutes: float,
-    data: dict[str, Any] | None = None,
-    *,
-    id: str | None = None,
-    subject: str = INCIDENT,
-) -> CloudEvent:
-    """A validated event; its id is derived from its content unless given."""
-    body = data or {}
-    digest = hashlib.sha256(json.dumps([type_, minutes, body, subject], sort_keys=True).encode()).hexdigest()
-    return validate_event(
-        {
-            "specversion": "1.0",
-            "id": id or digest[:16],
-            "source": "tests",
-            "type": f"majorops.{type_}",
-            "time": at(minutes),
-            "subject": subject,
-            "data": body,
-        }
-    )
+event = IncidentEvents(INCIDENT, content_ids=True)
+at = event.time
 
 
 def full_incident() -> list[CloudEvent]:
@@ -118,24 +91,7 @@ def review_of(events: list[CloudEvent], **kwargs: Any) -> Any:
 
 def test_the_json_has_every_section_of_the_contract() -> None:
     doc = review_of(full_incident()).model_dump(mode="json")
-    for key in (
-        "incident_id",
-        "status",
-        "summary",
-        "timeline",
-        "metrics",
-        "after_action",
-        "data_gaps",
-        "attendees",
-        "vendors",
-        "root_cause",
-        "went_well",
-        "changes",
-        "learning_statements",
-        "action_items",
-        "escalations",
-        "lint",
-    ):
+    for key in LEARNING_REVIEW_KEYS:
         assert key in doc
     assert doc["incident_id"] == INCIDENT
     assert doc["status"] == "draft"
@@ -225,8 +181,10 @@ def test_recorded_events_use_their_stream_sequence_as_arrival() -> None:
 
 
 def test_a_duplicate_id_counts_once_even_with_different_content() -> None:
-    original = event("incident.declared", 12, {"title": "Checkout latency", "severity": "high"}, id="same")
-    replay = event("incident.declared", 12, {"title": "Something else", "severity": "low"}, id="same")
+    original = event(
+        "incident.declared", 12, {"title": "Checkout latency", "severity": "high"}, event_id="same"
+    )
+    replay = event("incident.declared", 12, {"title": "Something else", "severity": "low"}, event_id="same")
     review = review_of([original, replay])
     assert len(review.timeline) == 1
     assert review.summary.title == "Checkout latency"
@@ -241,7 +199,7 @@ def test_status_is_published_once_the_review_published_event_exists() -> None:
 
 def test_events_of_another_incident_are_refused() -> None:
     with pytest.raises(ValueError, match="other incidents"):
-        review_of([*full_incident(), event("incident.confirmed", 5, subject="INC-9")])
+        review_of([*full_incident(), event("incident.confirmed", 5, incident="INC-9")])
 
 
 def test_an_incident_with_no_events_yet_can_be_reviewed_by_id() -> None:
@@ -271,20 +229,9 @@ def test_regulatory_exposure_counts_once_recorded() -> None:
 
 
 def decision(**extra: Any) -> AfterActionDecision:
-    return AfterActionDecision.model_validate(
-        {
-            "incident_id": INCIDENT,
-            "revision": 3,
-            "requirement": "mandatory",
-            "reasons": [{"rule": "critical_any_duration", "text": "Critical (P1) incident"}],
-            "severity": "critical",
-            "duration_seconds": 7920,
-            "customer_impact": True,
-            "closed_at": "2026-11-20T12:00:00Z",
-            "deadlines": {"schedule_by": "2026-11-21T12:00:00Z", "hold_by": "2026-11-27T12:00:00Z"},
-            **extra,
-        }
-    )
+    reasons = [{"rule": "critical_any_duration", "text": "Critical (P1) incident"}]
+    fields = {"reasons": reasons, "duration_seconds": 7920, "customer_impact": True, **extra}
+    return mandatory_decision(INCIDENT, 3, **fields)
 
 
 def test_after_action_section_carries_the_decision_and_the_meeting() -> None:
@@ -421,7 +368,7 @@ def test_mtm_action_items_get_stable_ids_that_later_events_can_complete() -> Non
         "mtm.held",
         60,
         {"action_items": [{"title": "Page DBA on call", "owner": "MIM"}, {"title": "Prepare exec brief"}]},
-        id="mtm-1",
+        event_id="mtm-1",
     )
     first_id = mtm_item_id("mtm-1", 0)
     expected_first = "MTM-" + hashlib.sha256(b"mtm-1#0").hexdigest()[:10]

@@ -11,9 +11,11 @@ from typing import Any, TypeVar
 import pytest
 
 from majorops.reports.adapters.sqlite import SqliteReviewStore
-from majorops.reports.commands import ActionItemChanges, NewActionItem
-from majorops.reports.domain.learning_review import Narrative
+from majorops.reports.commands import ActionItemChanges, NarrativeEdit, NewActionItem
 from majorops.reports.handlers import (
+    DECISION,
+    ESCALATION,
+    EVENT,
     Accepted,
     AlreadyPublished,
     apply_event,
@@ -27,9 +29,7 @@ from majorops.reports.handlers import (
     list_reviews,
     publish_review,
     read_review,
-    record_decision,
-    record_escalation,
-    record_event,
+    record,
     update_action_item,
 )
 from majorops.reports.ports import ActionItemQuery, ReportsPorts, ReviewQuery, StoredReview
@@ -99,9 +99,9 @@ def ev(incident: str, event_id: str, type_: str, time: str, **data: Any) -> dict
     return envelope(event_id, incident, type=f"majorops.{type_}", time=time, data=data)
 
 
-async def record(ports: ReportsPorts, *bodies: dict[str, Any]) -> None:
+async def record_all(ports: ReportsPorts, *bodies: dict[str, Any]) -> None:
     for arrival, body in enumerate(bodies, start=1):
-        await record_event(body, arrival, ports)
+        await record(EVENT, body, ports, arrival)
 
 
 async def review_of(ports: ReportsPorts, incident: str = INC) -> StoredReview:
@@ -123,7 +123,7 @@ def problem(result: object) -> Problem:
     return result
 
 
-ESCALATION = {
+ESCALATION_BODY = {
     "escalation_id": f"{INC}:mtm_recommended:1",
     "incident_id": INC,
     "kind": "mtm_recommended",
@@ -150,23 +150,23 @@ ESCALATION = {
 )
 async def test_an_invalid_event_is_poison_and_stores_nothing(ports: ReportsPorts, body: Any) -> None:
     with pytest.raises(PoisonMessage, match="invalid event envelope"):
-        await record_event(body, 1, ports)
+        await record(EVENT, body, ports, 1)
     assert await read_review(INC, ports) is None
 
 
 async def test_a_deployment_added_type_is_kept_when_configured(ports: ReportsPorts) -> None:
     body = envelope(type="majorops.change.rolled_back", data={"change": "CHG-1"})
     with pytest.raises(PoisonMessage):
-        await record_event(body, 1, ports)
+        await record(EVENT, body, ports, 1)
     extended = ReportsPorts(
         ports.store, ports.publisher, extra_types=frozenset({"majorops.change.rolled_back"})
     )
-    assert await record_event(body, 1, extended) is True
+    assert await record(EVENT, body, extended, 1) is True
 
 
 async def test_a_redelivered_event_is_recorded_once(ports: ReportsPorts) -> None:
-    assert await record_event(envelope(), 1, ports) is True
-    assert await record_event(envelope(), 2, ports) is False
+    assert await record(EVENT, envelope(), ports, 1) is True
+    assert await record(EVENT, envelope(), ports, 2) is False
     assert len((await review_of(ports)).document["timeline"]) == 1
 
 
@@ -181,12 +181,12 @@ async def test_a_redelivered_event_is_recorded_once(ports: ReportsPorts) -> None
 )
 async def test_an_invalid_decision_is_poison(ports: ReportsPorts, body: Any) -> None:
     with pytest.raises(PoisonMessage, match="invalid After Action decision"):
-        await record_decision(body, ports)
+        await record(DECISION, body, ports)
 
 
 async def test_an_invalid_escalation_is_poison(ports: ReportsPorts) -> None:
     with pytest.raises(PoisonMessage, match="invalid escalation"):
-        await record_escalation({k: v for k, v in ESCALATION.items() if k != "fired_at"}, ports)
+        await record(ESCALATION, {k: v for k, v in ESCALATION_BODY.items() if k != "fired_at"}, ports)
 
 
 async def test_an_unknown_incident_has_no_review(ports: ReportsPorts) -> None:
@@ -194,11 +194,12 @@ async def test_an_unknown_incident_has_no_review(ports: ReportsPorts) -> None:
 
 
 async def test_a_review_is_reassembled_for_every_change_it_is_read_after(ports: ReportsPorts) -> None:
-    await record_event(envelope(), 1, ports)
+    await record(EVENT, envelope(), ports, 1)
     first = await review_of(ports)
     assert first.document["after_action"]["requirement"] is None
     for revision, requirement in [(2, "mandatory"), (1, "not_required")]:
-        await record_decision(
+        await record(
+            DECISION,
             {
                 "incident_id": INC,
                 "revision": revision,
@@ -208,8 +209,8 @@ async def test_a_review_is_reassembled_for_every_change_it_is_read_after(ports: 
             },
             ports,
         )
-    await record_escalation(ESCALATION, ports)
-    await record_escalation(ESCALATION, ports)
+    await record(ESCALATION, ESCALATION_BODY, ports)
+    await record(ESCALATION, ESCALATION_BODY, ports)
     second = await review_of(ports)
     assert second.etag != first.etag
     assert second.document["after_action"]["requirement"] == "mandatory"
@@ -224,7 +225,7 @@ async def test_a_review_is_reassembled_for_every_change_it_is_read_after(ports: 
 
 
 async def test_the_background_assembler_brings_the_list_up_to_date(ports: ReportsPorts) -> None:
-    await record(ports, envelope("a", "INC-1"), envelope("b", "INC-2"))
+    await record_all(ports, envelope("a", "INC-1"), envelope("b", "INC-2"))
     assert await assemble_stale(ports) == 2
     assert await assemble_stale(ports) == 0
     rows = await ports.store.list_reviews(ReviewQuery(now=NOW))
@@ -238,9 +239,9 @@ async def test_the_background_assembler_brings_the_list_up_to_date(ports: Report
 
 
 async def test_an_edit_needs_the_etag_of_the_review_it_was_made_on(ports: ReportsPorts) -> None:
-    await record_event(envelope(), 1, ports)
+    await record(EVENT, envelope(), ports, 1)
     read = await review_of(ports)
-    patch = Narrative(root_cause="The incident was caused by pool exhaustion.")
+    patch = NarrativeEdit(root_cause="The incident was caused by pool exhaustion.")
     assert problem(await edit_narrative(INC, patch, None, ports, author=EDITOR)).status == 428
     conflict = problem(await edit_narrative(INC, patch, '"not-it"', ports, author=EDITOR))
     assert conflict.status == 412 and conflict.extensions["current_etag"] == read.etag
@@ -251,11 +252,13 @@ async def test_an_edit_needs_the_etag_of_the_review_it_was_made_on(ports: Report
 
 
 async def test_two_editors_of_the_same_review_the_second_is_refused(ports: ReportsPorts) -> None:
-    await record_event(envelope(), 1, ports)
+    await record(EVENT, envelope(), ports, 1)
     read = await review_of(ports)
-    ok(await edit_narrative(INC, Narrative(went_well=["Failover held"]), read.etag, ports, author=EDITOR))
+    ok(await edit_narrative(INC, NarrativeEdit(went_well=["Failover held"]), read.etag, ports, author=EDITOR))
     second = problem(
-        await edit_narrative(INC, Narrative(went_well=["Paging was fast"]), read.etag, ports, author=EDITOR)
+        await edit_narrative(
+            INC, NarrativeEdit(went_well=["Paging was fast"]), read.etag, ports, author=EDITOR
+        )
     )
     assert second.status == 412
     assert (await review_of(ports)).document["went_well"] == ["Failover held"]
@@ -264,7 +267,7 @@ async def test_two_editors_of_the_same_review_the_second_is_refused(ports: Repor
 async def test_a_patch_replaces_the_sections_given_and_null_returns_one_to_the_record(
     ports: ReportsPorts,
 ) -> None:
-    await record(
+    await record_all(
         ports,
         envelope(),
         ev(
@@ -280,7 +283,7 @@ async def test_a_patch_replaces_the_sections_given_and_null_returns_one_to_the_r
     first = ok(
         await edit_narrative(
             INC,
-            Narrative(root_cause="The incident was caused by pool exhaustion.", went_well=["Paging"]),
+            NarrativeEdit(root_cause="The incident was caused by pool exhaustion.", went_well=["Paging"]),
             etag,
             ports,
             author=EDITOR,
@@ -289,7 +292,7 @@ async def test_a_patch_replaces_the_sections_given_and_null_returns_one_to_the_r
     second = ok(
         await edit_narrative(
             INC,
-            Narrative.model_validate({"learning_statements": ["Runbook step 4 fixed by SRE lead"]}),
+            NarrativeEdit.model_validate({"learning_statements": ["Runbook step 4 fixed by SRE lead"]}),
             first.etag,
             ports,
             author=EDITOR,
@@ -299,7 +302,7 @@ async def test_a_patch_replaces_the_sections_given_and_null_returns_one_to_the_r
     assert second.document["went_well"] == ["Paging"]
     back = ok(
         await edit_narrative(
-            INC, Narrative.model_validate({"root_cause": None}), second.etag, ports, author=EDITOR
+            INC, NarrativeEdit.model_validate({"root_cause": None}), second.etag, ports, author=EDITOR
         )
     )
     assert back.document["root_cause"]["text"] == "Pool ran dry"
@@ -307,9 +310,9 @@ async def test_a_patch_replaces_the_sections_given_and_null_returns_one_to_the_r
 
 
 async def test_an_empty_patch_or_an_unknown_incident_changes_nothing(ports: ReportsPorts) -> None:
-    assert problem(await edit_narrative(INC, Narrative(), "*", ports, author=EDITOR)).status == 404
-    await record_event(envelope(), 1, ports)
-    empty = problem(await edit_narrative(INC, Narrative(), "*", ports, author=EDITOR))
+    assert problem(await edit_narrative(INC, NarrativeEdit(), "*", ports, author=EDITOR)).status == 404
+    await record(EVENT, envelope(), ports, 1)
+    empty = problem(await edit_narrative(INC, NarrativeEdit(), "*", ports, author=EDITOR))
     assert empty.status == 422 and "root_cause" in empty.errors[0].message
     assert (await ports.store.narrative_for(INC)).version == 0
 
@@ -333,7 +336,7 @@ def test_if_match_compares_strongly(header: str, matches: bool) -> None:
 
 
 async def test_a_created_item_is_published_as_a_valid_event_and_shown_at_once(ports: ReportsPorts) -> None:
-    await record_event(envelope(), 1, ports)
+    await record(EVENT, envelope(), ports, 1)
     accepted = ok(
         await create_action_item(
             INC,
@@ -371,7 +374,7 @@ async def test_a_created_item_is_published_as_a_valid_event_and_shown_at_once(po
 
 
 async def test_an_item_id_is_taken_once(ports: ReportsPorts) -> None:
-    await record_event(envelope(), 1, ports)
+    await record(EVENT, envelope(), ports, 1)
     ok(
         await create_action_item(
             INC, NewActionItem(item_id="AI-7", title="Add a pool alert"), ports, author=EDITOR
@@ -387,7 +390,7 @@ async def test_an_item_id_is_taken_once(ports: ReportsPorts) -> None:
 
 
 async def test_update_and_complete_an_item(ports: ReportsPorts) -> None:
-    await record_event(envelope(), 1, ports)
+    await record(EVENT, envelope(), ports, 1)
     ok(
         await create_action_item(
             INC, NewActionItem(item_id="AI-7", title="Add a pool alert"), ports, author=EDITOR
@@ -425,7 +428,7 @@ async def test_unknown_incidents_and_items_are_404_and_publish_nothing(ports: Re
     assert (
         problem(await create_action_item(INC, NewActionItem(title="x"), ports, author=EDITOR)).status == 404
     )
-    await record_event(envelope(), 1, ports)
+    await record(EVENT, envelope(), ports, 1)
     assert (
         problem(
             await update_action_item(INC, "AI-404", ActionItemChanges(owner="x"), ports, author=EDITOR)
@@ -437,7 +440,7 @@ async def test_unknown_incidents_and_items_are_404_and_publish_nothing(ports: Re
 
 
 async def test_an_unacknowledged_publish_is_a_503_and_changes_nothing(ports: ReportsPorts) -> None:
-    await record_event(envelope(), 1, ports)
+    await record(EVENT, envelope(), ports, 1)
     before = await review_of(ports)
     publisher_of(ports).answering = False
     refused = problem(
@@ -452,7 +455,7 @@ async def test_an_unacknowledged_publish_is_a_503_and_changes_nothing(ports: Rep
 
 
 async def test_publication_is_refused_while_a_lint_error_remains(ports: ReportsPorts) -> None:
-    await record(
+    await record_all(
         ports,
         envelope(),
         ev(INC, "mim", "role.assigned", "2026-11-20T09:15:00Z", role="mim", person="Dana Reyes"),
@@ -461,7 +464,7 @@ async def test_publication_is_refused_while_a_lint_error_remains(ports: ReportsP
     etag = (await review_of(ports)).etag
     etag = ok(
         await edit_narrative(
-            INC, Narrative(root_cause="Dana Reyes restarted the pool."), etag, ports, author=EDITOR
+            INC, NarrativeEdit(root_cause="Dana Reyes restarted the pool."), etag, ports, author=EDITOR
         )
     ).etag
     refused = problem(await publish_review(INC, ports, author=EDITOR))
@@ -474,7 +477,7 @@ async def test_publication_is_refused_while_a_lint_error_remains(ports: ReportsP
     ok(
         await edit_narrative(
             INC,
-            Narrative(root_cause="The incident was caused by pool exhaustion."),
+            NarrativeEdit(root_cause="The incident was caused by pool exhaustion."),
             etag,
             ports,
             author=EDITOR,
@@ -504,7 +507,7 @@ def decision(incident: str, revision: int, **fields: Any) -> dict[str, Any]:
 
 
 async def test_a_repeat_links_the_earlier_review_and_follows_its_open_items(ports: ReportsPorts) -> None:
-    await record(
+    await record_all(
         ports,
         envelope("a1", "INC-A", data={"title": "Checkout slow", "severity": "high"}),
         ev(
@@ -518,7 +521,7 @@ async def test_a_repeat_links_the_earlier_review_and_follows_its_open_items(port
         ev("INC-A", "a3", "actionitem.created", "2026-11-20T11:01:00Z", item_id="AI-2", title="Pool alert"),
         envelope("b1", "INC-B", data={"title": "Checkout down", "severity": "low"}),
     )
-    await record_decision(decision("INC-B", 1, repeat_of=["INC-A"]), ports)
+    await record(DECISION, decision("INC-B", 1, repeat_of=["INC-A"]), ports)
     await assemble_stale(ports)
     earlier = (await review_of(ports, "INC-B")).document["earlier_reviews"]
     assert [(e["incident_id"], e["title"], e["status"], e["link"]) for e in earlier] == [
@@ -527,8 +530,8 @@ async def test_a_repeat_links_the_earlier_review_and_follows_its_open_items(port
     assert [i["item_id"] for i in earlier[0]["open_action_items"]] == ["AI-1", "AI-2"]
 
     # Completing an earlier item marks the repeat's review: it no longer lists it.
-    await record_event(
-        ev("INC-A", "a4", "actionitem.completed", "2026-11-22T10:00:00Z", item_id="AI-1"), 9, ports
+    await record(
+        EVENT, ev("INC-A", "a4", "actionitem.completed", "2026-11-22T10:00:00Z", item_id="AI-1"), ports, 9
     )
     await assemble_stale(ports)  # INC-A first; that marks INC-B
     await assemble_stale(ports)
@@ -540,7 +543,7 @@ async def test_an_alert_firing_again_after_a_completion_flags_the_published_revi
     ports: ReportsPorts,
 ) -> None:
     alert = {"alert_name": "DbPoolSaturated", "service": "checkout"}
-    await record(
+    await record_all(
         ports,
         ev("INC-A", "a0", "alert.fired", "2026-11-01T09:00:00Z", **alert),
         envelope("a1", "INC-A"),
@@ -560,7 +563,7 @@ async def test_an_alert_firing_again_after_a_completion_flags_the_published_revi
     await assemble_stale(ports)
     assert (await review_of(ports, "INC-A")).document["effectiveness"] == []
     # Another incident fires the same alert on the same service 9 days after the completion.
-    await record_event(ev("INC-C", "c1", "alert.fired", "2026-11-14T10:00:00Z", **alert), 10, ports)
+    await record(EVENT, ev("INC-C", "c1", "alert.fired", "2026-11-14T10:00:00Z", **alert), ports, 10)
     assert "INC-A" in await ports.store.stale_reviews(100)
     (finding,) = (await review_of(ports, "INC-A")).document["effectiveness"]
     assert (finding["item_id"], finding["recurred_in"], finding["recurred_at"]) == (
@@ -571,7 +574,7 @@ async def test_an_alert_firing_again_after_a_completion_flags_the_published_revi
 
 
 async def test_lists_page_with_a_cursor_and_refuse_a_forged_one(ports: ReportsPorts) -> None:
-    await record(ports, *(envelope(f"e{n}", f"INC-{n}") for n in range(5)))
+    await record_all(ports, *(envelope(f"e{n}", f"INC-{n}") for n in range(5)))
     await assemble_stale(ports)
     seen: list[str] = []
     cursor: str | None = None

@@ -909,6 +909,7 @@ async def test_openapi_lists_every_path(client: httpx.AsyncClient) -> None:
         "/v1/reviews/{incident_id}",
         "/v1/reviews/{incident_id}.md",
         "/v1/reviews/{incident_id}.html",
+        "/v1/reviews/{incident_id}/invite.ics",
         "/v1/reviews/{incident_id}/publish",
         "/v1/reviews/{incident_id}/action-items",
         "/v1/reviews/{incident_id}/action-items/{item_id}",

@@ -43,6 +43,7 @@ def body_schema(openapi: dict[str, Any], path: str, method: str) -> dict[str, An
     [
         ("/v1/reviews/INC-1", {"GET", "PATCH"}),
         ("/v1/reviews/INC-1.md", {"GET"}),
+        ("/v1/reviews/INC-1/invite.ics", {"GET"}),
         ("/v1/reviews/INC-1/publish", {"POST"}),
     ],
 )

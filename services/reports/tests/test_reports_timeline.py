@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import random
 from typing import Any
 
@@ -18,28 +17,18 @@ from majorops.reports.domain.timeline import (
     summarize_incident,
 )
 from majorops.shared.events import Severity, validate_event
+from majorops.shared.testing import IncidentEvents
 
 INCIDENT = "INC-1042"
-_ids = itertools.count(1)
+event = IncidentEvents(INCIDENT, prefix="ev", source="test")
 
 
 def ev(
     type_: str, time: str, arrival: int | None = None, event_id: str | None = None, **data: Any
 ) -> RecordedEvent:
     """One recorded event; arrival defaults to a fresh, growing stream sequence."""
-    number = next(_ids)
-    event = validate_event(
-        {
-            "specversion": "1.0",
-            "id": event_id or f"ev-{number}",
-            "source": "test",
-            "type": f"majorops.{type_}",
-            "time": time,
-            "subject": INCIDENT,
-            "data": data,
-        }
-    )
-    return RecordedEvent(event, arrival if arrival is not None else number)
+    recorded = event(type_, time, event_id=event_id, **data)
+    return RecordedEvent(recorded, arrival if arrival is not None else event.built)
 
 
 def checkout_incident() -> list[RecordedEvent]:
@@ -312,20 +301,12 @@ def test_timeline_text_states_the_facts_of_the_data(type_: str, data: dict[str, 
 
 
 def test_a_deployment_added_type_gets_a_plain_text() -> None:
-    event = validate_event(
-        {
-            "specversion": "1.0",
-            "id": "x1",
-            "source": "test",
-            "type": "majorops.change.rolled_back",
-            "time": "2026-11-20T09:00:00Z",
-            "subject": INCIDENT,
-            "data": {"anything": 1},
-        },
+    custom = validate_event(
+        event.envelope("change.rolled_back", "2026-11-20T09:00:00Z", {"anything": 1}, event_id="x1"),
         frozenset({"majorops.change.rolled_back"}),
     )
-    assert describe_event(event) == "Change rolled back"
-    assert build_timeline([RecordedEvent(event, 1)])[0].type == "change.rolled_back"
+    assert describe_event(custom) == "Change rolled back"
+    assert build_timeline([RecordedEvent(custom, 1)])[0].type == "change.rolled_back"
 
 
 def test_status_turns_published_with_the_review_published_event() -> None:

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from majorops.cli import history, review, send, tail
 from majorops.cli.settings_help import SERVICE_SETTINGS, Parser
 from majorops.cli.supervisor import (
     SERVICES,
@@ -92,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
         "  kubectl create secret generic majorops --from-env-file=.env   (deploy/k8s)\n"
         "Each run prints new ones: keep the file, it is the only copy.",
     )
+    # Operator commands against a running system; each module imports its HTTP or NATS client
+    # only when run, so `--help` stays light.
+    for command in (send, history, review, tail):
+        command.add_parser(sub)
     for name in SERVICES:
         sub.add_parser(
             name,
@@ -143,6 +148,9 @@ def _sync_interval(flag: str | None, setting: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    run = getattr(args, "run", None)
+    if run is not None:  # send, import, review, tail
+        sys.exit(run(args))
     if args.command == "up":
         sys.exit(run_up(up_options(args)))
     if args.command == "secrets":

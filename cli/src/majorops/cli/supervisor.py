@@ -26,7 +26,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -351,6 +350,10 @@ class System:
             f"ingest       http://{opts.host}:{opts.ingest_port}/v1/events  (NATS request: majorops.ingest)"
         )
         self.say(f"reports      http://{opts.host}:{opts.reports_port}/v1/reviews")
+        self.say(
+            f"workbench    http://{opts.host}:{opts.reports_port}/workbench  "
+            "(a browser page: paste $REPORTS_WRITE_TOKEN, or open it with #token=<that token> appended)"
+        )
         self.say(f"policy       {self.probed('policy')}   reminders  {self.probed('reminders')}")
         self.say("probes       /healthz /readyz /metrics (Prometheus) on every HTTP port above, no token")
         self.say(f"store        {store}")
@@ -411,6 +414,8 @@ class System:
         }
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         pending = dict(urls)
+        import httpx  # only once the system runs: `majorops --help` stays light
+
         with httpx.Client(timeout=1.0) as client:
             while pending and time.monotonic() < deadline:
                 for name, url in list(pending.items()):

@@ -176,9 +176,14 @@ def forbidden(token_name: str, needed: Role) -> Problem:
 # --- the gate in front of an HTTP API (reports) -----------------------------------------------------
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
+OPEN_PATHS = frozenset(
+    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/workbench"}
+)
 """Paths anyone may reach: liveness, readiness and metrics (for probes and scrapers, which carry no
-token) and the API's own description (the same as in the repository's docs/api)."""
+token), the API's own description (the same as in the repository's docs/api) and the workbench page
+of reports (a shell without data: its script reads everything through the API with the user's token)."""
+OPEN_PREFIXES = ("/workbench/static/",)
+"""Path prefixes anyone may reach: the workbench page's script and style sheet (no data either)."""
 
 
 def role_of(tokens: Sequence[tuple[Token, Role]], given: str) -> tuple[str, Role] | None:
@@ -219,7 +224,7 @@ class TokenGate:
         self.realm = realm
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["path"].startswith(OPEN_PREFIXES):
             await self.app(scope, receive, send)
             return
         headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}

@@ -349,6 +349,18 @@ def decoding_json(handle: JsonBatchHandler) -> BatchHandler:
     return handle_batch
 
 
+def log_recorded(logger: Any, event: CloudEvent, arrival: int, new: bool) -> None:
+    """Log one consumed event as stored (``event.recorded``) or already held (``event.duplicate``,
+    a redelivery or a republication), with the ids a reader of the logs looks it up by."""
+    logger.info(
+        "event.recorded" if new else "event.duplicate",
+        incident_id=event.incident_id,
+        event_id=event.id,
+        type=event.type,
+        arrival=arrival,
+    )
+
+
 def valid_events(
     messages: Sequence[tuple[Any, int]], extra_types: frozenset[str] = frozenset()
 ) -> tuple[list[BaseException | None], list[tuple[int, CloudEvent]]]:

@@ -16,7 +16,8 @@ JetStream is reached through subjects too, so its permissions are subjects (nats
 - ``$JS.API.CONSUMER.MSG.NEXT.<stream>.<durable>``: fetch; ``$JS.ACK.<stream>.<durable>.>``: ack,
   nak, term and in-progress of what was fetched.
 - ``$JS.API.CONSUMER.INFO.<stream>.<durable>``: reminders reads the ack floor of its events and
-  decisions durables (is an incident's record complete?).
+  decisions durables, and of ``policy-events`` (is an incident's record complete, its decision
+  up to date?).
 - ``$JS.API.STREAM.MSG.GET.<stream>``: one message by sequence or last by subject — reminders on the
   events and decisions streams (same question), ingest on its key-value bucket (``get``; the bucket
   has no direct get). ``$JS.API.DIRECT.GET.<stream>[.<subject>]``: the same from any replica —
@@ -227,6 +228,8 @@ USERS: Final[tuple[NatsUser, ...]] = (
                     f"{JS_API}.CONSUMER.INFO.{stream}.{subjects.durable_name(REMINDERS, stream)}"
                     for stream in (subjects.EVENTS_STREAM, subjects.DECISIONS_STREAM)
                 ),
+                # Has policy decided on every event? (reads its ack floor; fetching stays policy's)
+                f"{JS_API}.CONSUMER.INFO.{subjects.EVENTS_STREAM}.{subjects.durable_name(POLICY, subjects.EVENTS_STREAM)}",
                 f"{JS_API}.STREAM.MSG.GET.{subjects.EVENTS_STREAM}",
                 f"{JS_API}.STREAM.MSG.GET.{subjects.DECISIONS_STREAM}",
                 f"{JS_API}.DIRECT.GET.{subjects.ESCALATIONS_STREAM}",

@@ -349,12 +349,22 @@ class HttpTelemetry:
             return path
         from starlette.routing import Match
 
-        for candidate in self.routes():
+        for candidate in _route_candidates(self.routes()):
             if candidate.matches(scope)[0] is not Match.NONE:
                 found = getattr(candidate, "path", None)
                 if isinstance(found, str):
                     return found
         return UNMATCHED_ROUTE
+
+
+def _route_candidates(routes: Sequence[BaseRoute]) -> Sequence[Any]:
+    """The app's routes with FastAPI's included routers opened up: FastAPI keeps an ``APIRouter``
+    included with ``include_router`` as one route of the app, whose own routes carry the paths."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # a plain Starlette app
+        return routes
+    return list(iter_route_contexts(routes))
 
 
 def metrics_endpoint(telemetry: Telemetry, broker: NatsBroker | None) -> Callable[[], Awaitable[Any]]:

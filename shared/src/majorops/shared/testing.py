@@ -10,13 +10,20 @@ pytest: the fixtures built on it are in the repository's root ``conftest.py``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import os
+import signal
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from datetime import UTC, datetime
+from dataclasses import KW_ONLY, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import nats
 from nats.aio.msg import Msg
@@ -27,8 +34,15 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
 from majorops.shared import subjects
+from majorops.shared.decisions import AfterActionDecision, Deadlines
+from majorops.shared.events import EVENT_TYPE_PREFIX, CloudEvent, validate_event
 from majorops.shared.jetstream import ensure_streams
+from majorops.shared.problems import PROBLEM_MEDIA_TYPE
 from majorops.shared.settings import CommonSettings
+from majorops.shared.storage.eventlog import StoredEvent
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 T = TypeVar("T")
 SettingsT = TypeVar("SettingsT", bound=CommonSettings)
@@ -115,43 +129,259 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def event_type(kind: str) -> str:
+    """The full event type of ``kind``, given with or without its ``majorops.`` prefix."""
+    return kind if kind.startswith(EVENT_TYPE_PREFIX) else EVENT_TYPE_PREFIX + kind
+
+
 def event_envelope(
     incident: str,
     event_id: str,
     type_: str,
-    time: str,
+    time: str | datetime,
     data: dict[str, Any] | None = None,
     source: str = "pagerduty/prod",
 ) -> dict[str, Any]:
-    """A CloudEvents envelope as a producer posts it (``type_`` in full, e.g. ``majorops.incident.declared``)."""
+    """A CloudEvents envelope as a producer posts it (``type_`` with or without its ``majorops.``
+    prefix; ``time`` as written, or a datetime written as :func:`iso` does)."""
     return {
         "specversion": "1.0",
         "id": event_id,
         "source": source,
-        "type": type_,
-        "time": time,
+        "type": event_type(type_),
+        "time": time if isinstance(time, str) else iso(time),
         "subject": incident,
         "data": data if data is not None else {},
     }
+
+
+def unique_event_id(incident: str) -> str:
+    """A fresh event id of ``incident``: unique across tests that share one nats-server (whose
+    duplicate window would drop a second ``e-1`` as a redelivery of the first)."""
+    return f"{incident}-{uuid.uuid4().hex[:8]}"
+
+
+def declared_envelope(incident: str, event_id: str, **data: Any) -> dict[str, Any]:
+    """``incident.declared`` as a producer posts it: P1 "Checkout latency" at 09:14 on the example
+    day; keywords replace (or add) data fields."""
+    declared = {"title": "Checkout latency", "severity": "P1", **data}
+    return event_envelope(incident, event_id, "majorops.incident.declared", "2026-11-20T09:14:00Z", declared)
+
+
+def step_envelope(incident: str, n: int, type_: str = "majorops.timeline.logged") -> dict[str, Any]:
+    """The ``n``-th of a run of valid events of one incident, for tests that count them: id
+    ``<incident>-e<n>``, at 09:<n mod 60> on the example day; a timeline entry ``step <n>`` by
+    default, a P1 declaration for ``incident.declared``, no data for the other types."""
+    data: dict[str, Any] = {}
+    if type_ == "majorops.timeline.logged":
+        data = {"text": f"step {n}"}
+    elif type_ == "majorops.incident.declared":
+        data = declared_envelope(incident, "")["data"]
+    return event_envelope(incident, f"{incident}-e{n}", type_, f"2026-11-20T09:{n % 60:02d}:00Z", data)
+
+
+EXAMPLE_START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+"""09:00 UTC on the day of CONTRACT §3's example incident (when its first alert fired)."""
+
+EventTime = datetime | str | float
+"""When an event happened, as a test gives it: an aware datetime, an RFC 3339 string (kept as
+written), or a number of minutes after the builder's ``start``."""
+
+
+@dataclass
+class IncidentEvents:
+    """Events of one incident as a producer sends them, built for tests.
+
+    ``events("role.assigned", at, role="mim", person="Dana Reyes")`` (or the data as a dict after
+    ``at``) is the event as ingest accepts it: validated and normalised, never hand-constructed;
+    :meth:`envelope` is the JSON a producer posts. ``kind`` is the event type with or without its
+    ``majorops.`` prefix. Event ids are ``<prefix>-1``, ``<prefix>-2``, … in the order built; with
+    ``content_ids`` they are derived from the event's content, so the same event built twice is the
+    same event (as a redelivery is); with ``unique_ids`` they are :func:`unique_event_id`.
+    ``incident`` and ``event_id`` may be given per event.
+    """
+
+    incident: str = "INC-1042"
+    _: KW_ONLY
+    prefix: str = "e"
+    source: str = "tests"
+    start: datetime = EXAMPLE_START
+    content_ids: bool = False
+    unique_ids: bool = False
+    built: int = field(default=0, init=False)
+    """How many events this builder made (the number in the last ``<prefix>-<n>`` id)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> CloudEvent:
+        """The validated event, built from the arguments of :meth:`envelope`."""
+        return validate_event(self.envelope(*args, **kwargs))
+
+    def envelope(
+        self,
+        kind: str,
+        at: EventTime,
+        data: dict[str, Any] | None = None,
+        /,
+        *,
+        incident: str | None = None,
+        event_id: str | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """The envelope as a producer posts it, not validated (a test may make it invalid)."""
+        self.built += 1
+        body = {**(data or {}), **fields}
+        subject = incident or self.incident
+        type_ = event_type(kind)
+        time = self.time(at)
+        if event_id is None and self.content_ids:
+            content = json.dumps([type_, time, body, subject], sort_keys=True, default=str)
+            event_id = hashlib.sha256(content.encode()).hexdigest()[:16]
+        elif event_id is None and self.unique_ids:
+            event_id = unique_event_id(subject)
+        return event_envelope(
+            subject, event_id or f"{self.prefix}-{self.built}", type_, time, body, self.source
+        )
+
+    def time(self, at: EventTime) -> str:
+        """``at`` as the envelope's ``time``."""
+        if isinstance(at, str):
+            return at
+        if isinstance(at, datetime):
+            return iso(at)
+        return iso(self.start + timedelta(minutes=at))
+
+
+def event_kinds_and_data(times: SearchStrategy[datetime]) -> SearchStrategy[tuple[str, dict[str, Any]]]:
+    """Hypothesis: the type (short) and valid data of one event of an incident, of every type a
+    service folds; ``times`` draws the times the data names (meetings, RCA dues). A few values per
+    field, so that histories repeat them: the same item, vendor or fingerprint several times."""
+    from hypothesis import strategies as st
+
+    severities = st.sampled_from(["critical", "high", "medium", "low", "P1", "p2", "P3", "p4"])
+    items = st.sampled_from(["AI-1", "AI-2", "AI-3"])
+    vendors = st.sampled_from(["Acme Cloud", "acme cloud ", "DNSCo"])
+    stamps = times.map(iso)
+    no_data = [
+        "incident.confirmed",
+        "incident.mitigated",
+        "incident.resolved",
+        "incident.closed",
+        "afteraction.held",
+        "review.published",
+    ]
+    return st.one_of(
+        st.tuples(
+            st.just("alert.fired"),
+            st.fixed_dictionaries(
+                {"alert_name": st.just("HighLatency")},
+                optional={"customer_count": st.integers(0, 3), "external_impact": st.booleans()},
+            ),
+        ),
+        st.tuples(
+            st.just("incident.declared"),
+            st.fixed_dictionaries(
+                {"title": st.sampled_from(["Checkout latency", "Checkout down"]), "severity": severities},
+                optional={"customer_impact": st.booleans()},
+            ),
+        ),
+        st.tuples(
+            st.just("incident.updated"),
+            st.one_of(
+                st.fixed_dictionaries({"severity": severities}),
+                st.fixed_dictionaries({"customer_impact": st.booleans()}),
+            ),
+        ),
+        st.tuples(st.sampled_from(no_data), st.just({})),
+        st.tuples(
+            st.just("rootcause.identified"),
+            st.fixed_dictionaries(
+                {"fingerprint": st.sampled_from(["db-pool-exhaustion", "dns-ttl"])},
+                optional={"unusual": st.booleans()},
+            ),
+        ),
+        st.tuples(
+            st.sampled_from(["afteraction.scheduled", "afteraction.rescheduled"]),
+            st.fixed_dictionaries({"meeting_at": stamps}),
+        ),
+        st.tuples(
+            st.just("actionitem.created"),
+            st.fixed_dictionaries(
+                {"item_id": items, "title": st.sampled_from(["Fix pool", "Alarm"])},
+                optional={"owner": st.just("@dreyes"), "due": st.just("2026-12-01")},
+            ),
+        ),
+        st.tuples(
+            st.just("actionitem.updated"),
+            st.one_of(
+                st.fixed_dictionaries({"item_id": items, "owner": st.sampled_from(["@dreyes", "@kim"])}),
+                st.fixed_dictionaries({"item_id": items, "due": st.just("2026-12-15")}),
+            ),
+        ),
+        st.tuples(st.just("actionitem.completed"), st.fixed_dictionaries({"item_id": items})),
+        st.tuples(st.just("vendor.engaged"), st.fixed_dictionaries({"vendor": vendors})),
+        st.tuples(st.just("vendor.rca_committed"), st.fixed_dictionaries({"vendor": vendors, "due": stamps})),
+        st.tuples(st.just("vendor.rca_received"), st.fixed_dictionaries({"vendor": vendors})),
+        st.tuples(
+            st.just("role.assigned"),
+            st.fixed_dictionaries(
+                {"role": st.just("mim"), "person": st.sampled_from(["Dana Reyes", "@kpatel"])}
+            ),
+        ),
+        st.tuples(st.just("timeline.logged"), st.just({"text": "note"})),
+    )
+
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+EXAMPLE_INCIDENT = "INC-1042"
+"""The incident of the contract's examples."""
+EXAMPLE_CLOSE = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+"""When CONTRACT §3's example incident closed: Friday 2026-11-20 12:00 UTC."""
+
+
+EXAMPLE_ACTION_ITEM: dict[str, Any] = {
+    "item_id": "AI-7",
+    "title": "Raise pool size",
+    "owner": "Sam Lee",
+    "due": "2026-12-01",
+}
+"""The data of the examples' action item (CONTRACT §4 names AI-7): owned, due by the end of a day."""
+
+
+def mandatory_decision(
+    incident: str = EXAMPLE_INCIDENT, revision: int = 1, **fields: Any
+) -> AfterActionDecision:
+    """A decision as policy publishes it for a critical incident closed at :data:`EXAMPLE_CLOSE`:
+    After Action mandatory, to be scheduled a day and held a week (5 business days) after the close;
+    ``fields`` replace or add any field."""
+    deadlines = Deadlines(
+        schedule_by=EXAMPLE_CLOSE + timedelta(days=1), hold_by=EXAMPLE_CLOSE + timedelta(days=7)
+    )
+    base = {
+        "incident_id": incident,
+        "revision": revision,
+        "requirement": "mandatory",
+        "severity": "critical",
+        "closed_at": EXAMPLE_CLOSE,
+        "deadlines": deadlines,
+    }
+    return AfterActionDecision.model_validate(base | fields)
 
 
 def contract_example_events(incident: str = "INC-1042") -> list[dict[str, Any]]:
     """CONTRACT §3's example incident, in the order it happened: alerted 09:00, declared P1 09:14
     with customer impact, resolved 11:15, closed Friday 2026-11-20 12:00."""
 
-    def ev(n: int, kind: str, at: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
-        return event_envelope(incident, f"{incident}-{n}", f"majorops.{kind}", at, data)
-
+    event = IncidentEvents(incident, prefix=incident, source="pagerduty/prod").envelope
     return [
-        ev(1, "alert.fired", "2026-11-20T09:00:00Z", {"alert_name": "HighLatency"}),
-        ev(
-            2,
+        event("alert.fired", "2026-11-20T09:00:00Z", {"alert_name": "HighLatency"}),
+        event(
             "incident.declared",
             "2026-11-20T09:14:00Z",
             {"title": "Checkout latency", "severity": "P1", "customer_impact": True},
         ),
-        ev(3, "incident.resolved", "2026-11-20T11:15:00Z"),
-        ev(4, "incident.closed", "2026-11-20T12:00:00Z"),
+        event("incident.resolved", "2026-11-20T11:15:00Z"),
+        event("incident.closed", "2026-11-20T12:00:00Z"),
     ]
 
 
@@ -186,12 +416,136 @@ def contract_example_published(incident: str = "INC-1042", revision: int = 4) ->
     }
 
 
+def with_deadlines(decision: AfterActionDecision, **deadlines: datetime) -> AfterActionDecision:
+    """The decision with these deadlines set as well (the others as they were)."""
+    return decision.model_copy(update={"deadlines": decision.deadlines.model_copy(update=deadlines)})
+
+
+LEARNING_REVIEW_KEYS = (
+    "incident_id",
+    "status",
+    "summary",
+    "timeline",
+    "metrics",
+    "after_action",
+    "data_gaps",
+    "attendees",
+    "vendors",
+    "root_cause",
+    "went_well",
+    "changes",
+    "learning_statements",
+    "action_items",
+    "escalations",
+    "lint",
+)
+"""The members CONTRACT §5 says a Learning Review's JSON has at least, in its order."""
+
+
+def contract_example_escalation() -> dict[str, Any]:
+    """CONTRACT §4's example escalation, as reminders publishes it."""
+    return {
+        "escalation_id": "INC-1042:after_action_not_scheduled:1",
+        "incident_id": "INC-1042",
+        "kind": "after_action_not_scheduled",
+        "level": 1,
+        "due_at": "2026-11-21T12:00:00Z",
+        "fired_at": "2026-11-21T12:00:03Z",
+        "notify": {"role": "mim", "person": "Dana Reyes"},
+        "message": "After Action for INC-1042 not scheduled within 24 h of close",
+    }
+
+
 def contract_decision(incident: str, revision: int, requirement: str = "mandatory") -> dict[str, Any]:
     """A decision as CONTRACT §3 shows it (no extension fields), at any revision and requirement."""
     decision = contract_example_published(incident, revision)
     for extension in ("declared_at", "resolved_at", "repeat_open_action_items"):
         del decision[extension]
     return decision | {"requirement": requirement}
+
+
+# --- fakes of the ports ---------------------------------------------------------------------------
+
+
+class InMemoryEventLog:
+    """The event-log part of a service's store port in a dict, with the adapters' rules: each event
+    once by id (the first stored wins), read back by event time, ties by arrival. A test's fake of a
+    whole store extends it with the rest of its port."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, StoredEvent] = {}
+
+    async def open(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def append_event(self, event: StoredEvent) -> bool:
+        if event.event_id in self.events:
+            return False
+        self.events[event.event_id] = event
+        return True
+
+    async def append_events(self, events: Sequence[StoredEvent]) -> list[bool]:
+        return [await self.append_event(event) for event in events]
+
+    async def events_for(self, incident_id: str) -> list[StoredEvent]:
+        mine = [e for e in self.events.values() if e.incident_id == incident_id]
+        return sorted(mine, key=lambda e: (e.time_utc, e.arrival))
+
+    async def incident_ids(self) -> list[str]:
+        return sorted({e.incident_id for e in self.events.values()})
+
+
+def stored_note(incident: str, event_id: str, time: str, arrival: int) -> StoredEvent:
+    """A timeline note (``note <event_id>``) as a store holds it, arrived at stream sequence ``arrival``."""
+    envelope = event_envelope(
+        incident, event_id, "timeline.logged", time, {"text": f"note {event_id}"}, "test"
+    )
+    return StoredEvent.from_event(validate_event(envelope), arrival)
+
+
+StoreT = TypeVar("StoreT")
+
+
+@asynccontextmanager
+async def store_places(
+    kind: str,
+    service: str,
+    tmp_path: Path,
+    sqlite: Callable[[Path], StoreT],
+    mongo: Callable[[str, str], StoreT],
+    mongodb_url: Callable[[], str],
+) -> AsyncIterator[Callable[[], StoreT]]:
+    """Makes a service's stores (``kind``: ``sqlite`` or ``mongodb``) on one and the same place, so a
+    test can close one and reopen another: a SQLite file in ``tmp_path``, or a fresh MongoDB database
+    at ``mongodb_url()`` (asked only for MongoDB), dropped afterwards."""
+    if kind == "sqlite":
+        path = tmp_path / f"{service}.sqlite3"
+        yield lambda: sqlite(path)
+        return
+    from majorops.shared.storage.mongo import mongo_client
+
+    url = mongodb_url()
+    database = f"majorops_test_{uuid.uuid4().hex[:8]}_{service}"
+    try:
+        yield lambda: mongo(url, database)
+    finally:
+        client: Any = mongo_client(url, "majorops-tests")
+        await client.drop_database(database)
+        await client.close()
+
+
+class EventStore(Protocol):
+    """Anything that reads an incident's stored events back (every service's store)."""
+
+    async def events_for(self, incident_id: str) -> list[StoredEvent]: ...
+
+
+async def stored_event_ids(store: EventStore, incident_id: str) -> list[str]:
+    """The ids of the incident's stored events, in the store's order (event time, then arrival)."""
+    return [event.event_id for event in await store.events_for(incident_id)]
 
 
 # --- JetStream -------------------------------------------------------------------------------------
@@ -275,6 +629,14 @@ async def consumed_messages(
         await sub.unsubscribe()
 
 
+async def published_events(nats_url: str, incident: str, limit: int = 100) -> list[Msg]:
+    """Every event JetStream holds for one incident (at most ``limit``), read back through an
+    ephemeral consumer, in stream order."""
+    async with connected_jetstream(nats_url) as js:
+        root = f"{subjects.EVENTS_ROOT}.{incident}.>"
+        return await consumed_messages(js, subjects.EVENTS_STREAM, root, limit, 0.5)
+
+
 async def dead_letters(js: JetStreamContext, service: str) -> list[dict[str, Any]]:
     """Every dead letter of ``service`` (``subject``, ``payload``, ``reason``, ``service``, …)."""
     msgs = await consumed_messages(js, subjects.DEADLETTER_STREAM, subjects.deadletter_subject(service))
@@ -313,6 +675,33 @@ async def consumers_settled(
 def service_durables(service: str, *streams: str) -> tuple[tuple[str, str], ...]:
     """``(stream, durable)`` of each stream a service consumes."""
     return tuple((stream, subjects.durable_name(service, stream)) for stream in streams)
+
+
+# --- HTTP ----------------------------------------------------------------------------------------
+
+
+async def http_get(url: str) -> Any:
+    """``GET url`` with a fresh client (no token): the ``httpx.Response``."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=5) as http:
+        return await http.get(url)
+
+
+def problem_of(resp: Any, status: int, slug: str | None = None) -> dict[str, Any]:
+    """The RFC 9457 document of a refusal (an ``httpx.Response``), its shape checked: the status,
+    the media type, the members every problem has, the ``type`` of ``slug``, the error entries."""
+    assert resp.status_code == status, resp.text[:600]
+    assert resp.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    doc: dict[str, Any] = resp.json()
+    assert {"type", "title", "status", "detail"} <= set(doc)
+    assert doc["status"] == status
+    if slug is not None:
+        assert doc["type"] == f"https://majorops.dev/problems/{slug}", doc
+    for error in doc.get("errors", []):
+        assert {"field", "message"} <= set(error) <= {"field", "message", "index"}, error
+        assert error["field"] and error["message"], error
+    return doc
 
 
 # --- metrics ---------------------------------------------------------------------------------------
@@ -425,10 +814,44 @@ async def running(*runtimes: Runtime) -> AsyncIterator[None]:
         await asyncio.gather(*(runtime.stop() for runtime in runtimes))
 
 
+class ServiceProcess:
+    """A service running as its own process, as a container runs it, its output in a log file."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log_path: Path) -> None:
+        self.process = process
+        self.log_path = log_path
+
+    async def stop(self, timeout: float = DEADLINE_SECONDS) -> int:
+        """Stop it as an orchestrator does (SIGTERM) and wait for it; its exit code."""
+        self.process.send_signal(signal.SIGTERM)
+        return await asyncio.to_thread(self.process.wait, timeout)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text()
+
+
+@asynccontextmanager
+async def service_process(
+    service: str, environment: Mapping[str, str], log_path: Path
+) -> AsyncIterator[ServiceProcess]:
+    """``python -m majorops.<service>`` with this environment (over the test's own), logging to
+    ``log_path``; killed on the way out if the test did not stop it."""
+    env = {**os.environ, **environment}
+    with log_path.open("wb") as log_file:
+        # Popen only starts it (it does not wait): nothing blocks the event loop.
+        process = subprocess.Popen(  # noqa: ASYNC220
+            [sys.executable, "-m", f"majorops.{service}"], env=env, stdout=log_file, stderr=log_file
+        )
+        try:
+            yield ServiceProcess(process, log_path)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
 def up_command(data_dir: Path, nats_port: int, ingest_port: int, reports_port: int, *more: str) -> list[str]:
     """``majorops up`` (this environment's) on the given data dir and ports, with ``more`` options."""
-    import sys
-
     return [
         str(Path(sys.executable).parent / "majorops"),
         "up",

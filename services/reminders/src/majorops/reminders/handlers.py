@@ -30,7 +30,7 @@ from majorops.reminders.ports import (
     StoredPlan,
     utc_now,
 )
-from majorops.shared.consumers import valid_events
+from majorops.shared.consumers import log_recorded, valid_events
 from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.events import CloudEvent, EventValidationError, validate_event
 from majorops.shared.jetstream import PoisonMessage, UnacknowledgedPublish
@@ -94,13 +94,7 @@ async def _store_and_mark(
     for incident_id in dict.fromkeys(event.incident_id for event, _ in events):
         await store.mark_changed(incident_id, now)
     for (event, arrival), new in zip(events, new_flags, strict=True):
-        log.info(
-            "event.recorded" if new else "event.duplicate",
-            incident_id=event.incident_id,
-            event_id=event.id,
-            type=event.type,
-            arrival=arrival,
-        )
+        log_recorded(log, event, arrival, new)
 
 
 async def record_decision(raw_decision: object, store: RemindersStore, clock: Clock = utc_now) -> str:
@@ -172,6 +166,25 @@ async def _plan(
     return plan_incident(record, decision, sent=sent, now=clock(), interval=policy.interval, lead=policy.lead)
 
 
+async def _plan_or_postpone(
+    store: RemindersStore,
+    due: DueIncident,
+    policy: EscalationPolicy,
+    clock: Clock,
+    retry_after: timedelta,
+    outcome: PassOutcome,
+) -> IncidentPlan | None:
+    """:func:`_plan` of a due incident; ``None`` when planning failed: then it is logged, counted as
+    failed and looked at again ``retry_after`` later (one broken incident never stops the pass)."""
+    try:
+        return await _plan(store, due.incident_id, policy, clock)
+    except Exception:
+        log.exception("incident.plan_failed", incident_id=due.incident_id)
+        outcome.failed.append(due.incident_id)
+        await store.postpone(due.incident_id, due.version, clock() + retry_after)
+        return None
+
+
 def _stored(plan: IncidentPlan, due: DueIncident, policy: EscalationPolicy, clock: Clock) -> StoredPlan:
     return StoredPlan(
         incident_id=plan.incident_id,
@@ -208,12 +221,8 @@ async def fire_due(
     plans: list[StoredPlan] = []
     to_send: list[DueIncident] = []
     for item in due:
-        try:
-            plan = await _plan(store, item.incident_id, policy, clock)
-        except Exception:
-            log.exception("incident.plan_failed", incident_id=item.incident_id)
-            outcome.failed.append(item.incident_id)
-            await store.postpone(item.incident_id, item.version, clock() + retry_after)
+        plan = await _plan_or_postpone(store, item, policy, clock, retry_after, outcome)
+        if plan is None:
             continue
         if plan.notices:
             to_send.append(item)
@@ -223,12 +232,8 @@ async def fire_due(
         complete = await freshness.complete([item.incident_id for item in to_send])
         notices: list[Notice] = []
         for item in to_send:
-            try:
-                plan = await _plan(store, item.incident_id, policy, clock)
-            except Exception:
-                log.exception("incident.plan_failed", incident_id=item.incident_id)
-                outcome.failed.append(item.incident_id)
-                await store.postpone(item.incident_id, item.version, clock() + retry_after)
+            plan = await _plan_or_postpone(store, item, policy, clock, retry_after, outcome)
+            if plan is None:
                 continue
             stored = _stored(plan, item, policy, clock)
             if item.incident_id in complete:

@@ -28,7 +28,9 @@ the escalation would be published a second time rather than never.
 
 *Met in time never fires.* Right before claiming, the scheduler checks that reminders' durable
 consumers have acknowledged every event and decision JetStream holds for the incident (their ack floor
-is past the incident's last message), then re-reads the record and re-derives the plan: a level fires
+is past the incident's last message) and that policy has decided on every one of those events (its
+durable's ack floor too: a decision lagging behind the events must not fire a deadline they moved),
+then re-reads the record and re-derives the plan: a level fires
 only if no meeting event has a time at or before the level's time. So a history replayed in one burst
 fires exactly what would have fired live (the events are all stored before anything is claimed).
 What the record cannot know is an event that has not reached JetStream yet; a level already published

@@ -16,6 +16,10 @@ def sortable_utc(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+ROW_COLUMNS = ("event_id", "incident_id", "type", "time_utc", "arrival", "envelope")
+"""The columns of an event as a table row (SQLite): :meth:`StoredEvent.row` and :meth:`StoredEvent.from_row`."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
     """One event as a service stored it. ``arrival`` is the JetStream stream sequence (ties by arrival)."""
@@ -43,6 +47,18 @@ class StoredEvent:
 
     def envelope_json(self) -> str:
         return json.dumps(self.envelope, ensure_ascii=False, separators=(",", ":"))
+
+    def row(self) -> tuple[str, str, str, str, int, str]:
+        """The event as a row of a table of :data:`ROW_COLUMNS` (the envelope as JSON text)."""
+        return (self.event_id, self.incident_id, self.type, self.time_utc, self.arrival, self.envelope_json())
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> StoredEvent:
+        """The event of a row of :data:`ROW_COLUMNS`, as :meth:`row` wrote it."""
+        event_id, incident_id, type_, time_utc, arrival, envelope = row[: len(ROW_COLUMNS)]
+        return cls(
+            str(event_id), str(incident_id), str(type_), str(time_utc), int(arrival), json.loads(envelope)
+        )
 
 
 class EventLog(Protocol):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
+import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import aiosqlite
 
@@ -28,6 +29,30 @@ _ROWS_PER_STATEMENT = 400
 """SQLite allows 32766 bound parameters per statement; six per event stays far below."""
 
 
+WAL_SWITCH_SECONDS = 30.0
+
+
+async def _use_wal(conn: aiosqlite.Connection) -> None:
+    """Put the file in WAL mode (it stays so: the mode is kept in the file).
+
+    Switching a new file to WAL needs it alone for a moment, and SQLite answers "database is locked"
+    at once, without waiting for its busy timeout, when another process switches it at the same
+    moment: of two replicas starting together on a fresh file, one would exit (found by the
+    reliability campaign, RELIABILITY.md). So the switch is tried again for a while.
+    """
+    deadline = time.monotonic() + WAL_SWITCH_SECONDS
+    attempt = 0
+    while True:
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            attempt += 1
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(min(0.01 * 2**attempt, 0.5))
+
+
 class SqliteDatabase:
     """An aiosqlite connection with the pragmas several processes need to share one file safely."""
 
@@ -39,7 +64,7 @@ class SqliteDatabase:
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(self.path, timeout=30.0, isolation_level=None)
-        await conn.execute("PRAGMA journal_mode=WAL")
+        await _use_wal(conn)
         await conn.execute("PRAGMA synchronous=FULL")
         await conn.execute("PRAGMA busy_timeout=30000")
         for script in self._schema:
@@ -72,14 +97,7 @@ class SqliteEventLog:
         cursor = await self.db.conn.execute(
             "INSERT OR IGNORE INTO events (event_id, incident_id, type, time_utc, arrival, envelope) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                event.event_id,
-                event.incident_id,
-                event.type,
-                event.time_utc,
-                event.arrival,
-                event.envelope_json(),
-            ),
+            event.row(),
         )
         return cursor.rowcount == 1
 
@@ -96,11 +114,7 @@ class SqliteEventLog:
             rows = await self.db.conn.execute_fetchall(
                 "INSERT OR IGNORE INTO events (event_id, incident_id, type, time_utc, arrival, envelope) "
                 "VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk)) + " RETURNING event_id",
-                [
-                    value
-                    for e in chunk
-                    for value in (e.event_id, e.incident_id, e.type, e.time_utc, e.arrival, e.envelope_json())
-                ],
+                [value for e in chunk for value in e.row()],
             )
             inserted.update(str(row[0]) for row in rows)
         new: list[bool] = []
@@ -115,7 +129,7 @@ class SqliteEventLog:
             "WHERE incident_id = ? ORDER BY time_utc, arrival",
             (incident_id,),
         )
-        return [_row_to_event(row) for row in rows]
+        return [StoredEvent.from_row(row) for row in rows]
 
     async def incident_ids(self) -> list[str]:
         return [
@@ -124,14 +138,3 @@ class SqliteEventLog:
                 "SELECT DISTINCT incident_id FROM events ORDER BY incident_id"
             )
         ]
-
-
-def _row_to_event(row: Any) -> StoredEvent:
-    return StoredEvent(
-        event_id=row[0],
-        incident_id=row[1],
-        type=row[2],
-        time_utc=row[3],
-        arrival=int(row[4]),
-        envelope=json.loads(row[5]),
-    )

@@ -13,13 +13,14 @@ from datetime import datetime, timedelta
 
 from majorops.policy.domain.business_days import BusinessCalendar
 from majorops.policy.domain.facts import IncidentFacts
-from majorops.shared.decisions import Deadlines
+from majorops.shared.decisions import ACTION_ITEM_REVIEW_AFTER_PUBLICATION, Deadlines
 from majorops.shared.events import Severity
 
 SCHEDULE_WITHIN = timedelta(hours=24)
 DRAFT_BEFORE_MEETING = timedelta(hours=48)
 PUBLISH_WITHIN = timedelta(hours=48)
-ACTION_REVIEW_AFTER = timedelta(days=30)
+ACTION_REVIEW_AFTER = ACTION_ITEM_REVIEW_AFTER_PUBLICATION
+"""The action-item review, 30 days after publication (``action_review_at``)."""
 HOLD_WITHIN_BUSINESS_DAYS_CRITICAL = 5
 HOLD_WITHIN_BUSINESS_DAYS_OTHER = 10
 
@@ -53,7 +54,8 @@ def _publish_by(facts: IncidentFacts, calendar: BusinessCalendar) -> datetime | 
 
 
 def _action_review_at(facts: IncidentFacts, calendar: BusinessCalendar) -> datetime | None:
-    # 30 × 24 h: "calendar days" only says weekends and holidays count, so no calendar is needed.
+    # The action-item review, 30 days after publication. 30 × 24 h: "calendar days" only says
+    # weekends and holidays count, so no calendar is needed.
     published = facts.review_published_at
     return None if published is None else published + ACTION_REVIEW_AFTER
 

@@ -1,70 +1,30 @@
 """The After Action decision of one incident, derived from its facts (CONTRACT §3).
 
-:class:`DecisionContent` is the decision without its ``revision``: the service publishes a new
-revision exactly when the content changes, so content equality is what "changed" means. It also
-carries ``declared_at`` and ``resolved_at`` (so reminders never re-derives the rules) and, for a
-repeat incident, the earlier incidents' action items still open — the learning that was not
-implemented, which is why a repeat needs an After Action at all.
+The decision's shape is the contract's (:mod:`majorops.shared.decisions`): policy derives a
+:class:`~majorops.shared.decisions.DecisionContent` (the decision without its ``revision``) and
+publishes a new revision exactly when the content changes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-
-from pydantic import BaseModel, ConfigDict, Field
+from dataclasses import asdict
 
 from majorops.policy.domain.business_days import BusinessCalendar
 from majorops.policy.domain.deadlines import compute_deadlines
-from majorops.policy.domain.facts import IncidentFacts, OpenActionItem
+from majorops.policy.domain.facts import IncidentFacts
 from majorops.policy.domain.rules import evaluate_rules
-from majorops.shared.decisions import AfterActionDecision, Deadlines, Reason, Requirement, UtcTime
-from majorops.shared.decisions import EarlierOpenActionItem as SharedEarlierOpenActionItem
-from majorops.shared.events import Severity
+from majorops.shared.decisions import DecisionContent, EarlierOpenActionItem
 
-
-class EarlierOpenActionItem(SharedEarlierOpenActionItem):
-    """An action item of an earlier incident with the same root cause, still open (as published)."""
-
-    @classmethod
-    def of(cls, incident_id: str, item: OpenActionItem) -> EarlierOpenActionItem:
-        """The item as listed in a later incident's decision."""
-        return cls(
-            incident_id=incident_id, item_id=item.item_id, title=item.title, owner=item.owner, due=item.due
-        )
+__all__ = ["DecisionContent", "EarlierOpenActionItem", "derive_decision", "open_items_of"]
 
 
 def open_items_of(facts: IncidentFacts) -> tuple[EarlierOpenActionItem, ...]:
     """An incident's open action items, as a later repeat of it would list them."""
-    return tuple(EarlierOpenActionItem.of(facts.incident_id, item) for item in facts.open_action_items)
-
-
-class DecisionContent(BaseModel):
-    """Everything of :class:`AfterActionDecision` except ``revision``; equal content, no new revision."""
-
-    model_config = ConfigDict(frozen=True)
-
-    incident_id: str
-    requirement: Requirement
-    reasons: list[Reason] = Field(default_factory=list)
-    severity: Severity | None = None
-    duration_seconds: int | None = None
-    customer_impact: bool = False
-    repeat_of: list[str] = Field(default_factory=list)
-    closed_at: UtcTime | None = None
-    deadlines: Deadlines = Field(default_factory=Deadlines)
-    declared_at: UtcTime | None = None
-    resolved_at: UtcTime | None = None
-    repeat_open_action_items: list[EarlierOpenActionItem] = Field(default_factory=list)
-    """For a repeat: the earlier incidents' action items still open, sorted by incident and item."""
-
-    def with_revision(self, revision: int) -> AfterActionDecision:
-        """The decision as published, at that revision."""
-        return AfterActionDecision.model_validate({**self.model_dump(), "revision": revision})
-
-    @classmethod
-    def of_decision(cls, decision: AfterActionDecision) -> DecisionContent:
-        """The content of a published decision (e.g. the last one stored), to compare with a new one."""
-        return cls.model_validate(decision.model_dump(exclude={"revision"}))
+    return tuple(
+        EarlierOpenActionItem(incident_id=facts.incident_id, **asdict(item))
+        for item in facts.open_action_items
+    )
 
 
 def derive_decision(

@@ -4,7 +4,8 @@ The fold depends only on the *set* of events: each event id counts once, every "
 choice is a minimum/maximum over a total order (event time, then event id), and every boolean is an
 "ever true". Such folds are commutative and idempotent, so :class:`FactsAccumulator` can take the
 events one at a time in any order, in O(1) per event, and re-deriving an incident of N events costs
-O(N) — never a refold of the history per new event.
+O(N) — never a refold of the history per new event. What each event type contributes is one row of
+:data:`FACT_READERS`, a fold of the shared reading of :mod:`majorops.shared.record`.
 
 Events are expected to have passed :func:`majorops.shared.events.validate_event` (the handler
 validates before storing); a reused event id with a different body is ignored like the event log
@@ -14,28 +15,12 @@ ignores it (the first one stored wins), because the contract says the same id is
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from majorops.shared.events import (
-    SEVERITY_RANK,
-    ActionItemCompleted,
-    ActionItemCreated,
-    ActionItemUpdated,
-    AfterActionRescheduled,
-    AfterActionScheduled,
-    AlertFired,
-    CloudEvent,
-    EventType,
-    IncidentDeclared,
-    IncidentUpdated,
-    RootCauseIdentified,
-    Severity,
-    parse_rfc3339,
-)
-
-EventKey = tuple[datetime, str]
-"""The total order every tie is broken by: event time, then event id."""
+from majorops.shared import events
+from majorops.shared.events import SEVERITY_RANK, CloudEvent, EventType, Severity, parse_rfc3339
+from majorops.shared.record import EventFold, EventKey, TypedEvent, earliest, latest
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +101,6 @@ class IncidentFacts:
         return -(-microseconds // 1_000_000)
 
 
-def _earliest(current: datetime | None, candidate: datetime) -> datetime:
-    return candidate if current is None or candidate < current else current
-
-
 @dataclass(slots=True)
 class _ActionItemState:
     # Each field keeps the value of the latest (time, id) event that set it, so the result is
@@ -130,11 +111,125 @@ class _ActionItemState:
     completed: bool = False
 
     def set_latest(self, name: str, key: EventKey, value: str | None) -> None:
-        if value is None:
-            return
-        current: tuple[EventKey, str] | None = getattr(self, name)
-        if current is None or key > current[0]:
-            setattr(self, name, (key, value))
+        if value is not None:
+            setattr(self, name, latest(getattr(self, name), key, value))
+
+
+@dataclass(slots=True)
+class _FactsFold:
+    """The running state of one incident's facts (what :data:`FACT_READERS` writes)."""
+
+    known: IncidentFacts
+    """The facts read straight off the events so far; root cause, meeting and items come from below."""
+    root_cause: tuple[EventKey, events.RootCauseIdentified] | None = None
+    fingerprint_first_seen: dict[str, datetime] = field(default_factory=dict)
+    meeting: tuple[EventKey, datetime] | None = None
+    items: dict[str, _ActionItemState] = field(default_factory=dict)
+    open_items: tuple[OpenActionItem, ...] | None = None
+    """The open items as :meth:`FactsAccumulator.facts` lists them; ``None`` until asked again."""
+
+    def raise_severity(self, severity: Severity | None) -> None:
+        current = self.known.severity
+        if severity is not None and (current is None or SEVERITY_RANK[severity] > SEVERITY_RANK[current]):
+            self.known = replace(self.known, severity=severity)
+
+    def start(self, at: datetime) -> None:
+        self.known = replace(self.known, started_at=earliest(self.known.started_at, at))
+
+    def impact(self, signal: bool | None) -> None:
+        if signal and not self.known.customer_impact:
+            self.known = replace(self.known, customer_impact=True)
+
+    def item(self, item_id: str) -> _ActionItemState:
+        self.open_items = None
+        return self.items.setdefault(item_id, _ActionItemState())
+
+
+def _alert_fired(facts: _FactsFold, read: TypedEvent[events.AlertFired]) -> None:
+    facts.start(read.at)
+    facts.impact((read.data.customer_count or 0) > 0 or read.data.external_impact)
+
+
+def _incident_confirmed(facts: _FactsFold, read: TypedEvent[events.NoData]) -> None:
+    facts.start(read.at)
+
+
+def _incident_declared(facts: _FactsFold, read: TypedEvent[events.IncidentDeclared]) -> None:
+    facts.known = replace(facts.known, declared_at=earliest(facts.known.declared_at, read.at))
+    facts.start(read.at)
+    facts.raise_severity(read.data.severity)
+    facts.impact(read.data.customer_impact)
+
+
+def _incident_updated(facts: _FactsFold, read: TypedEvent[events.IncidentUpdated]) -> None:
+    facts.raise_severity(read.data.severity)
+    facts.impact(read.data.customer_impact)
+
+
+def _incident_resolved(facts: _FactsFold, read: TypedEvent[events.NoData]) -> None:
+    facts.known = replace(facts.known, resolved_at=earliest(facts.known.resolved_at, read.at))
+
+
+def _incident_closed(facts: _FactsFold, read: TypedEvent[events.NoData]) -> None:
+    facts.known = replace(facts.known, closed_at=earliest(facts.known.closed_at, read.at))
+
+
+def _root_cause_identified(facts: _FactsFold, read: TypedEvent[events.RootCauseIdentified]) -> None:
+    fingerprint = read.data.fingerprint
+    facts.fingerprint_first_seen[fingerprint] = earliest(
+        facts.fingerprint_first_seen.get(fingerprint), read.at
+    )
+    facts.root_cause = latest(facts.root_cause, read.key, read.data)
+
+
+def _after_action_held(facts: _FactsFold, read: TypedEvent[events.NoData]) -> None:
+    held = earliest(facts.known.after_action_held_at, read.at)
+    facts.known = replace(facts.known, after_action_held_at=held)
+
+
+def _review_published(facts: _FactsFold, read: TypedEvent[events.NoData]) -> None:
+    published = earliest(facts.known.review_published_at, read.at)
+    facts.known = replace(facts.known, review_published_at=published)
+
+
+def _meeting_set(
+    facts: _FactsFold, read: TypedEvent[events.AfterActionScheduled | events.AfterActionRescheduled]
+) -> None:
+    facts.meeting = latest(facts.meeting, read.key, parse_rfc3339(read.data.meeting_at).astimezone(UTC))
+
+
+def _action_item_changed(
+    facts: _FactsFold, read: TypedEvent[events.ActionItemCreated | events.ActionItemUpdated]
+) -> None:
+    state = facts.item(read.data.item_id)
+    state.set_latest("title", read.key, read.data.title)
+    state.set_latest("owner", read.key, read.data.owner)
+    state.set_latest("due", read.key, read.data.due)
+
+
+def _action_item_completed(facts: _FactsFold, read: TypedEvent[events.ActionItemCompleted]) -> None:
+    facts.item(read.data.item_id).completed = True
+
+
+FACT_READERS: EventFold[_FactsFold] = EventFold(
+    {
+        EventType.ALERT_FIRED: _alert_fired,
+        EventType.INCIDENT_CONFIRMED: _incident_confirmed,
+        EventType.INCIDENT_DECLARED: _incident_declared,
+        EventType.INCIDENT_UPDATED: _incident_updated,
+        EventType.INCIDENT_RESOLVED: _incident_resolved,
+        EventType.INCIDENT_CLOSED: _incident_closed,
+        EventType.ROOTCAUSE_IDENTIFIED: _root_cause_identified,
+        EventType.AFTERACTION_HELD: _after_action_held,
+        EventType.REVIEW_PUBLISHED: _review_published,
+        EventType.AFTERACTION_SCHEDULED: _meeting_set,
+        EventType.AFTERACTION_RESCHEDULED: _meeting_set,
+        EventType.ACTIONITEM_CREATED: _action_item_changed,
+        EventType.ACTIONITEM_UPDATED: _action_item_changed,
+        EventType.ACTIONITEM_COMPLETED: _action_item_completed,
+    }
+)
+"""What each event type contributes to policy's facts; the types not listed change none of them."""
 
 
 @dataclass(slots=True)
@@ -147,21 +242,10 @@ class FactsAccumulator:
 
     incident_id: str
     _seen: set[str] = field(default_factory=set, init=False)
-    _severity: Severity | None = field(default=None, init=False)
-    _declared_at: datetime | None = field(default=None, init=False)
-    _started_at: datetime | None = field(default=None, init=False)
-    _resolved_at: datetime | None = field(default=None, init=False)
-    _closed_at: datetime | None = field(default=None, init=False)
-    _customer_impact: bool = field(default=False, init=False)
-    _root_cause_key: EventKey | None = field(default=None, init=False)
-    _root_cause: RootCauseIdentified | None = field(default=None, init=False)
-    _fingerprint_first_seen: dict[str, datetime] = field(default_factory=dict, init=False)
-    _held_at: datetime | None = field(default=None, init=False)
-    _published_at: datetime | None = field(default=None, init=False)
-    _meeting_key: EventKey | None = field(default=None, init=False)
-    _meeting_at: datetime | None = field(default=None, init=False)
-    _items: dict[str, _ActionItemState] = field(default_factory=dict, init=False)
-    _open_items_cache: tuple[OpenActionItem, ...] | None = field(default=None, init=False)
+    _fold: _FactsFold = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._fold = _FactsFold(IncidentFacts(self.incident_id))
 
     def add(self, event: CloudEvent) -> bool:
         """Fold one event in; ``False`` (and no change) when its id was already folded.
@@ -176,77 +260,13 @@ class FactsAccumulator:
         if event.id in self._seen:
             return False
         self._seen.add(event.id)
-        at = event.occurred_at.astimezone(UTC)
-        key: EventKey = (at, event.id)
-        kind = event.type
-        if kind == EventType.ALERT_FIRED:
-            alert = AlertFired.model_validate(event.data)
-            self._started_at = _earliest(self._started_at, at)
-            if (alert.customer_count or 0) > 0 or alert.external_impact:
-                self._customer_impact = True
-        elif kind == EventType.INCIDENT_CONFIRMED:
-            self._started_at = _earliest(self._started_at, at)
-        elif kind == EventType.INCIDENT_DECLARED:
-            declared = IncidentDeclared.model_validate(event.data)
-            self._declared_at = _earliest(self._declared_at, at)
-            self._started_at = _earliest(self._started_at, at)
-            self._raise_severity(declared.severity)
-            self._customer_impact = self._customer_impact or bool(declared.customer_impact)
-        elif kind == EventType.INCIDENT_UPDATED:
-            updated = IncidentUpdated.model_validate(event.data)
-            if updated.severity is not None:
-                self._raise_severity(updated.severity)
-            self._customer_impact = self._customer_impact or bool(updated.customer_impact)
-        elif kind == EventType.INCIDENT_RESOLVED:
-            self._resolved_at = _earliest(self._resolved_at, at)
-        elif kind == EventType.INCIDENT_CLOSED:
-            self._closed_at = _earliest(self._closed_at, at)
-        elif kind == EventType.ROOTCAUSE_IDENTIFIED:
-            root_cause = RootCauseIdentified.model_validate(event.data)
-            first = self._fingerprint_first_seen.get(root_cause.fingerprint)
-            self._fingerprint_first_seen[root_cause.fingerprint] = _earliest(first, at)
-            if self._root_cause_key is None or key > self._root_cause_key:
-                self._root_cause_key, self._root_cause = key, root_cause
-        elif kind == EventType.AFTERACTION_HELD:
-            self._held_at = _earliest(self._held_at, at)
-        elif kind == EventType.REVIEW_PUBLISHED:
-            self._published_at = _earliest(self._published_at, at)
-        elif kind in (EventType.AFTERACTION_SCHEDULED, EventType.AFTERACTION_RESCHEDULED):
-            model = (
-                AfterActionScheduled if kind == EventType.AFTERACTION_SCHEDULED else AfterActionRescheduled
-            )
-            meeting = model.model_validate(event.data)
-            if self._meeting_key is None or key > self._meeting_key:
-                self._meeting_key = key
-                self._meeting_at = parse_rfc3339(meeting.meeting_at).astimezone(UTC)
-        elif kind in (
-            EventType.ACTIONITEM_CREATED,
-            EventType.ACTIONITEM_UPDATED,
-            EventType.ACTIONITEM_COMPLETED,
-        ):
-            self._add_action_item_event(event, key)
+        FACT_READERS.read(self._fold, event)
         return True
 
-    def _raise_severity(self, severity: Severity) -> None:
-        if self._severity is None or SEVERITY_RANK[severity] > SEVERITY_RANK[self._severity]:
-            self._severity = severity
-
-    def _add_action_item_event(self, event: CloudEvent, key: EventKey) -> None:
-        self._open_items_cache = None
-        if event.type == EventType.ACTIONITEM_COMPLETED:
-            completed = ActionItemCompleted.model_validate(event.data)
-            self._items.setdefault(completed.item_id, _ActionItemState()).completed = True
-            return
-        model = ActionItemCreated if event.type == EventType.ACTIONITEM_CREATED else ActionItemUpdated
-        item = model.model_validate(event.data)
-        state = self._items.setdefault(item.item_id, _ActionItemState())
-        state.set_latest("title", key, item.title)
-        state.set_latest("owner", key, item.owner)
-        state.set_latest("due", key, item.due)
-
     def _open_action_items(self) -> tuple[OpenActionItem, ...]:
-        if self._open_items_cache is None:
-            self._open_items_cache = tuple(
+        fold = self._fold
+        if fold.open_items is None:
+            fold.open_items = tuple(
                 OpenActionItem(
                     item_id=item_id,
                     # An item known only from an update that named no title still exists; its id
@@ -255,33 +275,27 @@ class FactsAccumulator:
                     owner=state.owner[1] if state.owner else None,
                     due=state.due[1] if state.due else None,
                 )
-                for item_id, state in sorted(self._items.items())
+                for item_id, state in sorted(fold.items.items())
                 if not state.completed
             )
-        return self._open_items_cache
+        return fold.open_items
 
     def facts(self) -> IncidentFacts:
         """The facts of every event folded so far."""
+        fold = self._fold
         root_cause = None
-        if self._root_cause is not None:
+        if fold.root_cause is not None:
+            identified = fold.root_cause[1]
             root_cause = RootCause(
-                fingerprint=self._root_cause.fingerprint,
-                identified_at=self._fingerprint_first_seen[self._root_cause.fingerprint],
-                unusual=bool(self._root_cause.unusual),
-                vendor_related=bool(self._root_cause.vendor_related),
+                fingerprint=identified.fingerprint,
+                identified_at=fold.fingerprint_first_seen[identified.fingerprint],
+                unusual=bool(identified.unusual),
+                vendor_related=bool(identified.vendor_related),
             )
-        return IncidentFacts(
-            incident_id=self.incident_id,
-            severity=self._severity,
-            declared_at=self._declared_at,
-            started_at=self._started_at,
-            resolved_at=self._resolved_at,
-            closed_at=self._closed_at,
-            customer_impact=self._customer_impact,
+        return replace(
+            fold.known,
             root_cause=root_cause,
-            after_action_held_at=self._held_at,
-            review_published_at=self._published_at,
-            meeting_at=self._meeting_at,
+            meeting_at=fold.meeting[1] if fold.meeting else None,
             open_action_items=self._open_action_items(),
             event_count=len(self._seen),
         )

@@ -6,7 +6,8 @@ with a root cause); these pure functions answer the two questions it asks of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import operator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,12 +30,13 @@ class RootCauseSighting:
         return cls(facts.incident_id, facts.root_cause.fingerprint, facts.root_cause.identified_at)
 
 
-def find_repeat_of(sighting: RootCauseSighting | None, index: Iterable[RootCauseSighting]) -> tuple[str, ...]:
-    """The other incidents with the same fingerprint identified strictly earlier, sorted by id.
-
-    Two incidents whose root causes were identified at the very same instant repeat neither
-    (neither came earlier), so the answer never depends on which was processed first.
-    """
+def _same_fingerprint(
+    sighting: RootCauseSighting | None,
+    index: Iterable[RootCauseSighting],
+    identified: Callable[[datetime, datetime], bool],
+) -> tuple[str, ...]:
+    """The other incidents of the index with the sighting's fingerprint whose identification time
+    stands in ``identified(theirs, ours)``, sorted by id; none without a sighting."""
     if sighting is None:
         return ()
     return tuple(
@@ -44,10 +46,19 @@ def find_repeat_of(sighting: RootCauseSighting | None, index: Iterable[RootCause
                 for other in index
                 if other.fingerprint == sighting.fingerprint
                 and other.incident_id != sighting.incident_id
-                and other.identified_at < sighting.identified_at
+                and identified(other.identified_at, sighting.identified_at)
             }
         )
     )
+
+
+def find_repeat_of(sighting: RootCauseSighting | None, index: Iterable[RootCauseSighting]) -> tuple[str, ...]:
+    """The other incidents with the same fingerprint identified strictly earlier, sorted by id.
+
+    Two incidents whose root causes were identified at the very same instant repeat neither
+    (neither came earlier), so the answer never depends on which was processed first.
+    """
+    return _same_fingerprint(sighting, index, operator.lt)
 
 
 def incidents_to_reevaluate(
@@ -83,16 +94,4 @@ def later_repeats_of(
 
     Their decisions list this incident's open action items, so they change when those items do.
     """
-    if sighting is None:
-        return ()
-    return tuple(
-        sorted(
-            {
-                other.incident_id
-                for other in index
-                if other.fingerprint == sighting.fingerprint
-                and other.incident_id != sighting.incident_id
-                and other.identified_at > sighting.identified_at
-            }
-        )
-    )
+    return _same_fingerprint(sighting, index, operator.gt)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import structlog
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from majorops.reminders.plan import Notice, NoticeCategory
-from majorops.shared import subjects
+from majorops.shared import nats_access, subjects
 from majorops.shared.jetstream import DeadLetter, publish_acked, publish_acked_batch
 from majorops.shared.telemetry import Telemetry
+
+log = structlog.get_logger(__name__)
 
 
 class JetStreamNoticePublisher:
@@ -66,15 +70,24 @@ class JetStreamNoticePublisher:
 
 
 class JetStreamRecordFreshness:
-    """:class:`~majorops.reminders.ports.RecordFreshness` from reminders' own durable consumers.
+    """:class:`~majorops.reminders.ports.RecordFreshness` from the durable consumers' ack floors.
 
     A durable's ack floor is the stream sequence up to which every message was acknowledged, i.e.
     stored (or dead-lettered) by some replica. The record of an incident is complete when the last
     message of the incident on each stream is at or below the floor. When a consumer has nothing
     pending at all, one request answers for every incident.
+
+    Policy's durable is asked first: policy acknowledges an event only once the decision that
+    includes it is published, so policy's floor past the incident's last event means the decisions
+    stream holds the decision of every event JetStream has. Without it a decision lagging behind the
+    events (policy stalled on its store, paused, restarting) could fire a deadline the events have
+    already moved: a meeting rescheduled later moves ``draft_due`` later, and the old one must not
+    fire. Where no policy consumes (no ``policy-events`` durable, or nobody fetching from it and
+    nothing of it unacknowledged), or the NATS user may not read it (a warning), the record is
+    checked as before.
     """
 
-    def __init__(self, js: JetStreamContext, service: str) -> None:
+    def __init__(self, js: JetStreamContext, service: str, policy: str | None = nats_access.POLICY) -> None:
         self.js = js
         self.sources = (
             (subjects.EVENTS_STREAM, subjects.durable_name(service, subjects.EVENTS_STREAM), _events_of),
@@ -84,9 +97,14 @@ class JetStreamRecordFreshness:
                 _decisions_of,
             ),
         )
+        self.policy_durable = (
+            None if policy is None else subjects.durable_name(policy, subjects.EVENTS_STREAM)
+        )
 
     async def complete(self, incident_ids: Sequence[str]) -> set[str]:
         complete = set(incident_ids)
+        if self.policy_durable is not None:
+            complete = await self._decided(complete)
         for stream, durable, subject_of in self.sources:
             try:
                 info = await self.js.consumer_info(stream, durable)
@@ -103,6 +121,33 @@ class JetStreamRecordFreshness:
                 if last.seq is not None and last.seq > floor:
                     complete.discard(incident_id)
         return complete
+
+    async def _decided(self, incident_ids: set[str]) -> set[str]:
+        """The incidents whose every event policy has decided on (its decision is published)."""
+        assert self.policy_durable is not None
+        try:
+            info = await self.js.consumer_info(subjects.EVENTS_STREAM, self.policy_durable)
+        except NotFoundError:
+            return incident_ids  # no policy consumes here: nothing to wait for
+        except (NatsError, TimeoutError) as exc:
+            log.warning("freshness.policy_unknown", durable=self.policy_durable, error=repr(exc))
+            return incident_ids
+        if not info.num_pending and not info.num_ack_pending:
+            return incident_ids  # policy has decided on everything
+        if not info.num_ack_pending and not info.num_waiting:
+            # Nobody holds or asks for policy's messages: no policy runs (a deployment without it,
+            # a test of reminders alone). Waiting for it would hold back every escalation.
+            return incident_ids
+        floor = info.ack_floor.stream_seq if info.ack_floor and info.ack_floor.stream_seq else 0
+        decided = set(incident_ids)
+        for incident_id in sorted(incident_ids):
+            try:
+                last = await self.js.get_msg(subjects.EVENTS_STREAM, subject=_events_of(incident_id))
+            except NotFoundError:
+                continue
+            if last.seq is not None and last.seq > floor:
+                decided.discard(incident_id)
+        return decided
 
 
 def count_notice(telemetry: Telemetry, notice: Notice) -> None:

@@ -162,6 +162,8 @@ def _decision_rows(record: IncidentRecord, decision: AfterActionDecision) -> Ite
 
 
 def _action_items_open_at_review(record: IncidentRecord, review_at: datetime) -> Obligation:
+    """The action-item review, 30 days after publication (``action_review_at``): "Unresolved items
+    at the 30-day review are escalated"."""
     # The review looks at the items that exist when it is due: an item first named later was not
     # open at the review (its own due date covers it), and leaving it out keeps ``met_at`` one
     # instant — the completion of the last covered item — so levels follow the same rule as others.
@@ -185,42 +187,43 @@ def _action_items_open_at_review(record: IncidentRecord, review_at: datetime) ->
     )
 
 
+def _per_item(
+    record: IncidentRecord,
+    kind: ObligationKind,
+    item: str,
+    due_at: datetime,
+    met_at: datetime | None,
+    action_item: ActionItem | None = None,
+) -> Obligation:
+    """A row of one of the per-item kinds (an action item's id or a vendor's name as ``item``)."""
+    return Obligation(record.incident_id, kind, due_at, met_at, item=item, action_item=action_item)
+
+
 def _action_item_rows(record: IncidentRecord) -> Iterable[Obligation]:
     for item in record.action_items:
         if item.due_at is not None:
-            yield Obligation(
-                incident_id=record.incident_id,
-                kind=ObligationKind.ACTION_ITEM_OVERDUE,
-                due_at=item.due_at,
-                met_at=item.completed_at,
-                item=item.item_id,
-                action_item=item,
+            yield _per_item(
+                record, ObligationKind.ACTION_ITEM_OVERDUE, item.item_id, item.due_at, item.completed_at, item
             )
 
 
 def _vendor_rca_not_committed_rows(record: IncidentRecord, closed_at: datetime) -> Iterable[Obligation]:
     for vendor in record.vendors:
-        if vendor.engaged_at is None:
-            continue
-        answers = [t for t in (vendor.rca_committed_at, vendor.rca_received_at) if t is not None]
-        yield Obligation(
-            incident_id=record.incident_id,
-            kind=ObligationKind.VENDOR_RCA_NOT_COMMITTED,
-            due_at=closed_at,
-            met_at=min(answers) if answers else None,
-            item=vendor.name,
-        )
+        if vendor.engaged_at is not None:
+            answers = [t for t in (vendor.rca_committed_at, vendor.rca_received_at) if t is not None]
+            met_at = min(answers) if answers else None
+            yield _per_item(record, ObligationKind.VENDOR_RCA_NOT_COMMITTED, vendor.name, closed_at, met_at)
 
 
 def _vendor_rca_overdue_rows(record: IncidentRecord) -> Iterable[Obligation]:
     for vendor in record.vendors:
         if vendor.rca_due_at is not None:
-            yield Obligation(
-                incident_id=record.incident_id,
-                kind=ObligationKind.VENDOR_RCA_OVERDUE,
-                due_at=vendor.rca_due_at,
-                met_at=vendor.rca_received_at,
-                item=vendor.name,
+            yield _per_item(
+                record,
+                ObligationKind.VENDOR_RCA_OVERDUE,
+                vendor.name,
+                vendor.rca_due_at,
+                vendor.rca_received_at,
             )
 
 

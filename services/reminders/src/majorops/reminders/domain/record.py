@@ -3,7 +3,9 @@
 The reading depends only on the *set* of events: each event id counts once (the first occurrence in
 the given list wins, as in the event log, because the contract says the same id is the same event),
 and every "earliest"/"latest" choice is a minimum/maximum over one total order — event time, then
-event id. So the same events in any order give the same record.
+event id. So the same events in any order give the same record. It is the shared reading of
+:mod:`majorops.shared.record`: what each event type contributes is one row of
+:data:`RECORD_READERS`, and a test checks that policy, reminders and reports read a record alike.
 
 Rules that belong to policy (severity, deadlines, requirement) are *not* derived here; they come
 from the decision. This module only reads what the obligation table of CONTRACT §4 needs beyond it:
@@ -17,14 +19,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
-from pydantic import ValidationError
+from pydantic import BaseModel
 
 from majorops.shared.events import (
     ActionItemCompleted,
     ActionItemCreated,
     ActionItemUpdated,
+    AfterActionRescheduled,
     CloudEvent,
     EventType,
+    IncidentDeclared,
+    IncidentUpdated,
     MtmHeld,
     RoleAssigned,
     Severity,
@@ -33,17 +38,19 @@ from majorops.shared.events import (
     VendorRcaReceived,
     due_moment,
     mtm_item_id,
-    normalise_severity,
     parse_rfc3339,
 )
-
-EventKey = tuple[datetime, str]
-"""The total order every tie is broken by: event time (UTC), then event id."""
-
-
-def vendor_key(name: str) -> str:
-    """How two mentions of a vendor are matched: trimmed and case-insensitive ("Acme" = "acme ")."""
-    return name.strip().casefold()
+from majorops.shared.record import (
+    EventFold,
+    EventKey,
+    TypedEvent,
+    distinct_events,
+    earliest,
+    event_key,
+    in_event_order,
+    latest,
+    vendor_key,
+)
 
 
 def role_key(role: str) -> str:
@@ -117,15 +124,12 @@ class _ItemFold:
     completed_at: datetime | None = None
     from_mtm: bool = False
 
-    def see(self, key: EventKey) -> None:
-        self.first_seen = min(self.first_seen, key)
-
-    def set_latest(self, name: str, key: EventKey, value: str | None) -> None:
-        # The latest (time, id) event that *sent* the field wins, whatever the arrival order; an
+    def set_sent(self, change: BaseModel, key: EventKey) -> None:
+        # The latest (time, id) event that *sent* a field wins, whatever the arrival order; an
         # explicit null clears it (e.g. a due date withdrawn by an update).
-        current: tuple[EventKey, str | None] | None = getattr(self, name)
-        if current is None or key > current[0]:
-            setattr(self, name, (key, value))
+        for name in ("title", "owner", "due"):
+            if name in change.model_fields_set:
+                setattr(self, name, latest(getattr(self, name), key, getattr(change, name)))
 
 
 @dataclass(slots=True)
@@ -137,23 +141,98 @@ class _VendorFold:
     received_at: datetime | None = None
 
 
-def _earliest(current: datetime | None, candidate: datetime) -> datetime:
-    return candidate if current is None or candidate < current else current
+@dataclass(slots=True)
+class _RecordFold:
+    """The running state of :func:`read_record` (what :data:`RECORD_READERS` writes)."""
+
+    items: dict[str, _ItemFold] = field(default_factory=dict)
+    vendors: dict[str, _VendorFold] = field(default_factory=dict)
+    reschedules: list[datetime] = field(default_factory=list)
+    roles: dict[str, tuple[EventKey, str]] = field(default_factory=dict)
+    critical_since: datetime | None = None
+
+    def item(self, item_id: str, key: EventKey) -> _ItemFold:
+        fold = self.items.get(item_id)
+        if fold is None:
+            fold = self.items[item_id] = _ItemFold(first_seen=key)
+        fold.first_seen = min(fold.first_seen, key)
+        return fold
+
+    def vendor(self, name: str, key: EventKey) -> _VendorFold:
+        fold = self.vendors.get(vendor_key(name))
+        if fold is None:
+            fold = self.vendors[vendor_key(name)] = _VendorFold(name=(key, name.strip()))
+        elif key < fold.name[0]:
+            fold.name = (key, name.strip())
+        return fold
 
 
-def _distinct(incident_id: str, events: Iterable[CloudEvent]) -> list[tuple[EventKey, CloudEvent]]:
-    seen: set[str] = set()
-    out: list[tuple[EventKey, CloudEvent]] = []
-    for event in events:
-        if event.subject != incident_id:
-            # Mixing incidents would silently corrupt both incidents' escalations.
-            raise ValueError(f"event {event.id!r} belongs to incident {event.subject!r}, not {incident_id!r}")
-        if event.id in seen:
-            continue
-        seen.add(event.id)
-        out.append(((event.occurred_at.astimezone(UTC), event.id), event))
-    out.sort(key=lambda pair: pair[0])
-    return out
+def _action_item_changed(fold: _RecordFold, read: TypedEvent[ActionItemCreated | ActionItemUpdated]) -> None:
+    fold.item(read.data.item_id, read.key).set_sent(read.data, read.key)
+
+
+def _action_item_completed(fold: _RecordFold, read: TypedEvent[ActionItemCompleted]) -> None:
+    item = fold.item(read.data.item_id, read.key)
+    item.completed_at = earliest(item.completed_at, read.at)
+
+
+def _mtm_held(fold: _RecordFold, read: TypedEvent[MtmHeld]) -> None:
+    for index, mtm_item in enumerate(read.data.action_items or []):
+        item = fold.item(mtm_item_id(read.event.id, index), read.key)
+        item.from_mtm = True
+        item.set_sent(mtm_item, read.key)
+
+
+def _vendor_engaged(fold: _RecordFold, read: TypedEvent[VendorEngaged]) -> None:
+    vendor = fold.vendor(read.data.vendor, read.key)
+    vendor.engaged_at = earliest(vendor.engaged_at, read.at)
+
+
+def _vendor_rca_committed(fold: _RecordFold, read: TypedEvent[VendorRcaCommitted]) -> None:
+    vendor = fold.vendor(read.data.vendor, read.key)
+    vendor.committed_at = earliest(vendor.committed_at, read.at)
+    vendor.due = latest(vendor.due, read.key, parse_rfc3339(read.data.due).astimezone(UTC))
+
+
+def _vendor_rca_received(fold: _RecordFold, read: TypedEvent[VendorRcaReceived]) -> None:
+    vendor = fold.vendor(read.data.vendor, read.key)
+    vendor.received_at = earliest(vendor.received_at, read.at)
+
+
+def _after_action_rescheduled(fold: _RecordFold, read: TypedEvent[AfterActionRescheduled]) -> None:
+    fold.reschedules.append(read.at)
+
+
+def _role_assigned(fold: _RecordFold, read: TypedEvent[RoleAssigned]) -> None:
+    role = role_key(read.data.role)
+    fold.roles[role] = latest(fold.roles.get(role), read.key, read.data.person)
+
+
+def _severity_set(fold: _RecordFold, read: TypedEvent[IncidentDeclared | IncidentUpdated]) -> None:
+    if read.data.severity == Severity.CRITICAL:
+        fold.critical_since = earliest(fold.critical_since, read.at)
+
+
+RECORD_READERS: EventFold[_RecordFold] = EventFold(
+    {
+        EventType.ACTIONITEM_CREATED: _action_item_changed,
+        EventType.ACTIONITEM_UPDATED: _action_item_changed,
+        EventType.ACTIONITEM_COMPLETED: _action_item_completed,
+        EventType.MTM_HELD: _mtm_held,
+        EventType.VENDOR_ENGAGED: _vendor_engaged,
+        EventType.VENDOR_RCA_COMMITTED: _vendor_rca_committed,
+        EventType.VENDOR_RCA_RECEIVED: _vendor_rca_received,
+        EventType.AFTERACTION_RESCHEDULED: _after_action_rescheduled,
+        EventType.ROLE_ASSIGNED: _role_assigned,
+        EventType.INCIDENT_DECLARED: _severity_set,
+        EventType.INCIDENT_UPDATED: _severity_set,
+    },
+    # One event whose data does not fit its type is left out rather than blocking the whole
+    # incident's reminders.
+    skip_invalid=True,
+)
+"""What each event type contributes to the record beyond its time (every type's earliest time is
+kept in :attr:`IncidentRecord.first_at`)."""
 
 
 def read_record(incident_id: str, events: Iterable[CloudEvent], *, timezone: tzinfo = UTC) -> IncidentRecord:
@@ -165,96 +244,29 @@ def read_record(incident_id: str, events: Iterable[CloudEvent], *, timezone: tzi
     Raises ``ValueError`` for an event of another incident.
     """
     first_at: dict[str, datetime] = {}
-    items: dict[str, _ItemFold] = {}
-    vendors: dict[str, _VendorFold] = {}
-    reschedules: list[datetime] = []
-    roles: dict[str, tuple[EventKey, str]] = {}
-    critical_since: datetime | None = None
-
-    def item(item_id: str, key: EventKey) -> _ItemFold:
-        fold = items.get(item_id)
-        if fold is None:
-            fold = items[item_id] = _ItemFold(first_seen=key)
-        fold.see(key)
-        return fold
-
-    def vendor(name: str, key: EventKey) -> _VendorFold:
-        fold = vendors.get(vendor_key(name))
-        if fold is None:
-            fold = vendors[vendor_key(name)] = _VendorFold(name=(key, name.strip()))
-        elif key < fold.name[0]:
-            fold.name = (key, name.strip())
-        return fold
-
-    for key, event in _distinct(incident_id, events):
-        at = key[0]
-        kind = event.type
-        first_at.setdefault(kind, at)  # events are in (time, id) order: the first is the earliest
-        try:
-            if kind == EventType.ACTIONITEM_CREATED or kind == EventType.ACTIONITEM_UPDATED:
-                change = (
-                    ActionItemCreated.model_validate(event.data)
-                    if kind == EventType.ACTIONITEM_CREATED
-                    else ActionItemUpdated.model_validate(event.data)
-                )
-                fold = item(change.item_id, key)
-                for name in ("title", "owner", "due"):
-                    if name in change.model_fields_set:
-                        fold.set_latest(name, key, getattr(change, name))
-            elif kind == EventType.ACTIONITEM_COMPLETED:
-                done = ActionItemCompleted.model_validate(event.data)
-                fold = item(done.item_id, key)
-                fold.completed_at = _earliest(fold.completed_at, at)
-            elif kind == EventType.MTM_HELD:
-                mtm = MtmHeld.model_validate(event.data)
-                for index, mtm_item in enumerate(mtm.action_items or []):
-                    fold = item(mtm_item_id(event.id, index), key)
-                    fold.from_mtm = True
-                    for name in ("title", "owner", "due"):
-                        if name in mtm_item.model_fields_set:
-                            fold.set_latest(name, key, getattr(mtm_item, name))
-            elif kind == EventType.VENDOR_ENGAGED:
-                engaged = VendorEngaged.model_validate(event.data)
-                v = vendor(engaged.vendor, key)
-                v.engaged_at = _earliest(v.engaged_at, at)
-            elif kind == EventType.VENDOR_RCA_COMMITTED:
-                committed = VendorRcaCommitted.model_validate(event.data)
-                v = vendor(committed.vendor, key)
-                v.committed_at = _earliest(v.committed_at, at)
-                if v.due is None or key > v.due[0]:
-                    v.due = (key, parse_rfc3339(committed.due).astimezone(UTC))
-            elif kind == EventType.VENDOR_RCA_RECEIVED:
-                received = VendorRcaReceived.model_validate(event.data)
-                v = vendor(received.vendor, key)
-                v.received_at = _earliest(v.received_at, at)
-            elif kind == EventType.AFTERACTION_RESCHEDULED:
-                reschedules.append(at)
-            elif kind == EventType.ROLE_ASSIGNED:
-                assigned = RoleAssigned.model_validate(event.data)
-                roles[role_key(assigned.role)] = (key, assigned.person)  # (time, id) order: last wins
-            elif kind in (EventType.INCIDENT_DECLARED, EventType.INCIDENT_UPDATED):
-                if normalise_severity(event.data.get("severity")) == Severity.CRITICAL.value:
-                    critical_since = _earliest(critical_since, at)
-        except ValidationError:
-            continue
-
+    fold = _RecordFold()
+    for event in in_event_order(distinct_events(incident_id, events)):
+        first_at.setdefault(event.type, event_key(event)[0])  # in (time, id) order: the first is the earliest
+        RECORD_READERS.read(fold, event)
     return IncidentRecord(
         incident_id=incident_id,
         first_at=first_at,
-        action_items=tuple(_action_item(item_id, fold, timezone) for item_id, fold in sorted(items.items())),
+        action_items=tuple(
+            _action_item(item_id, item, timezone) for item_id, item in sorted(fold.items.items())
+        ),
         vendors=tuple(
             Vendor(
-                name=fold.name[1],
-                engaged_at=fold.engaged_at,
-                rca_committed_at=fold.committed_at,
-                rca_due_at=fold.due[1] if fold.due else None,
-                rca_received_at=fold.received_at,
+                name=vendor.name[1],
+                engaged_at=vendor.engaged_at,
+                rca_committed_at=vendor.committed_at,
+                rca_due_at=vendor.due[1] if vendor.due else None,
+                rca_received_at=vendor.received_at,
             )
-            for fold in sorted(vendors.values(), key=lambda f: f.name[0])
+            for vendor in sorted(fold.vendors.values(), key=lambda v: v.name[0])
         ),
-        reschedules=tuple(reschedules),
-        people={role: person for role, (_, person) in roles.items()},
-        critical_since=critical_since,
+        reschedules=tuple(fold.reschedules),
+        people={role: person for role, (_, person) in fold.roles.items()},
+        critical_since=fold.critical_since,
     )
 
 

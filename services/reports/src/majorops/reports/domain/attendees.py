@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from majorops.reports.domain.vendors import vendor_key
-from majorops.shared.events import CloudEvent, EventType
+from majorops.reports.domain.timeline import review_fold
+from majorops.shared.events import CloudEvent, EventType, RoleAssigned, TrackOpened, VendorEngaged
+from majorops.shared.record import EventFold, TypedEvent, vendor_key
 
 MIM = "mim"
 TECHNICAL_RECOVERY_LEAD = "technical_recovery_lead"
@@ -69,41 +70,46 @@ class _Roster:
     engaged_vendors: dict[str, str] = field(default_factory=dict)
 
 
-def _fold_roster(events: Iterable[CloudEvent]) -> _Roster:
-    roster = _Roster()
-    for event in events:
-        data = event.data
-        if event.type == EventType.TRACK_OPENED:
-            track = str(data["track"])
-            if track not in roster.tracks_opened:
-                roster.tracks_opened.append(track)
-            if data.get("lead"):
-                roster.track_leads[track] = str(data["lead"])
-        elif event.type == EventType.ROLE_ASSIGNED:
-            # Roles are matched as the summary matches them: "MIM" and " mim" are the MIM.
-            role, person, track_name = (
-                str(data["role"]).strip().lower(),
-                str(data["person"]),
-                data.get("track"),
-            )
-            roster.latest[role] = person
-            if role == VENDOR_REPRESENTATIVE:
-                # Which vendor? An explicit extra ``vendor`` field, else the ``track`` named after it.
-                target = data.get("vendor") or track_name
-                if target:
-                    roster.vendor_reps[vendor_key(str(target))] = person
-                else:
-                    roster.unattached_vendor_rep = person
-            elif track_name and role == TRACK_LEAD:
-                roster.track_leads[str(track_name)] = person
-            elif track_name and role == SME:
-                smes = roster.track_smes.setdefault(str(track_name), [])
-                if person not in smes:
-                    smes.append(person)
-        elif event.type == EventType.VENDOR_ENGAGED:
-            name = str(data["vendor"]).strip()
-            roster.engaged_vendors.setdefault(vendor_key(name), name)
-    return roster
+def _track_opened(roster: _Roster, read: TypedEvent[TrackOpened]) -> None:
+    track = read.data.track
+    if track not in roster.tracks_opened:
+        roster.tracks_opened.append(track)
+    if read.data.lead:
+        roster.track_leads[track] = read.data.lead
+
+
+def _role_assigned(roster: _Roster, read: TypedEvent[RoleAssigned]) -> None:
+    # Roles are matched as the summary matches them: "MIM" and " mim" are the MIM.
+    role, person, track = read.data.role.strip().lower(), read.data.person, read.data.track
+    roster.latest[role] = person
+    if role == VENDOR_REPRESENTATIVE:
+        # Which vendor? An explicit extra ``vendor`` field, else the ``track`` named after it.
+        target = (read.data.model_extra or {}).get("vendor") or track
+        if target:
+            roster.vendor_reps[vendor_key(str(target))] = person
+        else:
+            roster.unattached_vendor_rep = person
+    elif track and role == TRACK_LEAD:
+        roster.track_leads[track] = person
+    elif track and role == SME:
+        smes = roster.track_smes.setdefault(track, [])
+        if person not in smes:
+            smes.append(person)
+
+
+def _vendor_engaged(roster: _Roster, read: TypedEvent[VendorEngaged]) -> None:
+    name = read.data.vendor.strip()
+    roster.engaged_vendors.setdefault(vendor_key(name), name)
+
+
+ROSTER_READERS: EventFold[_Roster] = review_fold(
+    {
+        EventType.TRACK_OPENED: _track_opened,
+        EventType.ROLE_ASSIGNED: _role_assigned,
+        EventType.VENDOR_ENGAGED: _vendor_engaged,
+    }
+)
+"""Who holds what, read in record order (a later assignment replaces an earlier one)."""
 
 
 def choose_attendees(
@@ -115,7 +121,7 @@ def choose_attendees(
     vendor_related: bool,
 ) -> Attendees:
     """The required and optional attendees for the incident (``events`` in record order)."""
-    roster = _fold_roster(events)
+    roster = ROSTER_READERS.read_all(_Roster(), events)
     required = [
         Attendee(role=MIM, person=roster.latest.get(MIM), reason="Chairs the After Action"),
         Attendee(

@@ -5,8 +5,11 @@ means a prior learning was not implemented." So a repeat's review links the earl
 the same root cause and lists their action items still open: the learning not yet implemented.
 
 "Lessons are not learned until behavior changes." After publication, an action item completed
-while the same alert (same ``alert_name`` on the same ``service``) fires again within 30 days is
-flagged as possibly ineffective: the fix shipped, the symptom came back.
+while the same alert (same ``alert_name`` on the same ``service``) fires again within the
+ineffective-fix window (:data:`INEFFECTIVE_FIX_WINDOW`, 30 days from the item's completion) is
+flagged as possibly ineffective: the fix shipped, the symptom came back. The flag is there for the
+action-item review, 30 days after publication (``action_review_at``, see
+:data:`~majorops.shared.decisions.ACTION_ITEM_REVIEW_AFTER_PUBLICATION`), a different clock.
 
 Pure: the caller gives what its store knows of the earlier incidents and the alert fires that
 match; these functions only decide what the review shows.
@@ -17,20 +20,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from majorops.reports.domain.action_items import ActionItem, ActionItemFields
 from majorops.reports.domain.timeline import ReviewStatus
 from majorops.shared.decisions import AfterActionDecision, EarlierOpenActionItem, UtcTime, format_utc
 from majorops.shared.events import AlertFired, CloudEvent, EventType, Severity
 
-if TYPE_CHECKING:
-    # learning_review imports this module to fill the review; the reverse is types only.
-    from majorops.reports.domain.learning_review import ActionItem
+INEFFECTIVE_FIX_WINDOW = timedelta(days=30)
+"""The ineffective-fix window: how long after an action item's *completion* a recurring alert puts
+the fix in doubt. Not the action-item review, which is 30 days after the review's *publication*."""
 
-EFFECTIVENESS_WINDOW = timedelta(days=30)
-"""How long after an action item's completion a recurring alert puts the item in doubt."""
+EFFECTIVENESS_WINDOW = INEFFECTIVE_FIX_WINDOW
+"""The former name of :data:`INEFFECTIVE_FIX_WINDOW`, kept for the adapters that import it."""
 
 REVIEW_PATH = "/v1/reviews/{incident_id}"
 """Where a review is read over HTTP: the link from one review to another."""
@@ -46,15 +49,8 @@ def review_path(incident_id: str) -> str:
 # --- earlier reviews of a repeat incident -------------------------------------------------------
 
 
-class EarlierActionItem(BaseModel):
+class EarlierActionItem(ActionItemFields):
     """An action item of an earlier incident with the same root cause, still open."""
-
-    model_config = _FROZEN
-
-    item_id: str
-    title: str
-    owner: str | None = None
-    due: str | None = None
 
 
 class EarlierReview(BaseModel):
@@ -107,12 +103,12 @@ def link_earlier_reviews(
         record = known.get(incident_id, EarlierRecord())
         known_ids = {item.item_id for item in record.action_items}
         open_items = [
-            EarlierActionItem(item_id=i.item_id, title=i.title, owner=i.owner, due=i.due)
+            EarlierActionItem.model_validate(i, from_attributes=True)
             for i in record.action_items
             if i.status == "open"
         ]
         open_items += [
-            EarlierActionItem(item_id=i.item_id, title=i.title, owner=i.owner, due=i.due)
+            EarlierActionItem.model_validate(i, from_attributes=True)
             for i in sorted(from_policy.get(incident_id, []), key=lambda i: i.item_id)
             if i.item_id not in known_ids
         ]
@@ -181,6 +177,9 @@ def alert_fires_in(record: Iterable[CloudEvent]) -> list[AlertFire]:
 class EffectivenessFinding(BaseModel):
     """A completed action item whose incident's alert fired again within 30 days of completion."""
 
+    # The class docstring is the schema's description in the committed contract: the window is
+    # INEFFECTIVE_FIX_WINDOW (from the item's completion), not the action-item review.
+
     model_config = _FROZEN
 
     item_id: str
@@ -216,8 +215,9 @@ def possibly_ineffective(
 
     ``own_fires`` are the incident's alert fires (they say which alerts matter); ``fires`` are
     the fires of any incident that may follow a completion (the incident's own included). A fire
-    counts when it comes strictly after the completion and at most 30 days after it. Nothing is
-    flagged before the review is published: the flag is for the 30-day review of its actions.
+    counts when it comes strictly after the completion and within the ineffective-fix window
+    (:data:`INEFFECTIVE_FIX_WINDOW`). Nothing is flagged before the review is published: the flag is
+    for the action-item review, 30 days after publication.
     """
     if not published:
         return []
@@ -231,7 +231,7 @@ def possibly_ineffective(
         if item.completed_at is None:
             continue
         done = item.completed_at
-        within = [f for f in candidates if done < f.fired_at <= done + EFFECTIVENESS_WINDOW]
+        within = [f for f in candidates if done < f.fired_at <= done + INEFFECTIVE_FIX_WINDOW]
         if not within:
             continue
         first = within[0]

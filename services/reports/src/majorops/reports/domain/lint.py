@@ -40,66 +40,38 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from majorops.reports.domain.document import LearningReview
+from majorops.reports.domain.lint_findings import (
+    SEVERITY,
+    LintCode,
+    LintFinding,
+    LintSeverity,
+    blocking_findings,
+)
 from majorops.shared.escalations import MTM_RECOMMENDED_AFTER
 from majorops.shared.events import Severity
 
-if TYPE_CHECKING:
-    # learning_review imports this module to fill ``LearningReview.lint``; the reverse is types only.
-    from majorops.reports.domain.learning_review import LearningReview
-
-
-class LintCode(StrEnum):
-    NAME_IN_ROOT_CAUSE = "name_in_root_cause"
-    ROOT_CAUSE_FORMAT = "root_cause_format"
-    CHANGE_MISSING_OWNER_OR_DATE = "change_missing_owner_or_date"
-    VAGUE_LEARNING_STATEMENT = "vague_learning_statement"
-    ACTION_ITEM_MISSING_OWNER = "action_item_missing_owner"
-    ACTION_ITEM_MISSING_DUE = "action_item_missing_due"
-    VENDOR_ITEM_WITHOUT_DATE = "vendor_item_without_date"
-    CRITICAL_WITHOUT_MTM = "critical_without_mtm"
-
-
-LintSeverity = Literal["error", "warning"]
-
-SEVERITY: dict[LintCode, LintSeverity] = {
-    LintCode.NAME_IN_ROOT_CAUSE: "error",
-    LintCode.ROOT_CAUSE_FORMAT: "warning",
-    LintCode.CHANGE_MISSING_OWNER_OR_DATE: "error",
-    LintCode.VAGUE_LEARNING_STATEMENT: "warning",
-    LintCode.ACTION_ITEM_MISSING_OWNER: "error",
-    LintCode.ACTION_ITEM_MISSING_DUE: "error",
-    LintCode.VENDOR_ITEM_WITHOUT_DATE: "error",
-    LintCode.CRITICAL_WITHOUT_MTM: "warning",
-}
+__all__ = [
+    "ROOT_CAUSE_OPENING",
+    "SEVERITY",
+    "VAGUE_PHRASES",
+    "LintCode",
+    "LintFinding",
+    "LintSeverity",
+    "ResponderName",
+    "blocking_findings",
+    "lint_learning_review",
+    "names_in",
+    "responder_name",
+    "vague_reason",
+]
 
 ROOT_CAUSE_OPENING = "The incident was caused by"
 
 
-class LintFinding(BaseModel):
-    """One finding: what rule, how serious, where (``section`` and ``ref`` inside it) and how to fix it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    code: LintCode
-    severity: LintSeverity
-    section: str
-    message: str
-    ref: str | None = None
-    """Which entry of the section: ``text``, ``contributing_factors[1]``, an item id, a vendor."""
-
-
 def _finding(code: LintCode, section: str, message: str, ref: str | None = None) -> LintFinding:
     return LintFinding(code=code, severity=SEVERITY[code], section=section, message=message, ref=ref)
-
-
-def blocking_findings(findings: Iterable[LintFinding]) -> list[LintFinding]:
-    """The findings that block publication: every error."""
-    return [finding for finding in findings if finding.severity == "error"]
 
 
 # --- names ------------------------------------------------------------------------------------

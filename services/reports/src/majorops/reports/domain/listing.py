@@ -105,14 +105,7 @@ class ActionItemRecord:
 
     def as_item(self) -> ActionItem:
         """The record as a review's action item."""
-        return ActionItem(
-            item_id=self.item_id,
-            title=self.title,
-            owner=self.owner,
-            due=self.due,
-            status=self.status,
-            completed_at=self.completed_at,
-        )
+        return ActionItem.model_validate(self, from_attributes=True)
 
 
 def action_item_records(review: LearningReview, timezone: tzinfo = UTC) -> list[ActionItemRecord]:

@@ -11,17 +11,10 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 
+from majorops.reports.domain import wording
 from majorops.reports.domain.attendees import Attendee
 from majorops.reports.domain.data_gaps import DATA_GAP_TEXT
-from majorops.reports.domain.learning_review import (
-    DEADLINE_LABELS,
-    GUIDING_QUESTION,
-    SECTION_TITLES,
-    LearningReview,
-    format_when,
-    role_label,
-    yes_no,
-)
+from majorops.reports.domain.document import LearningReview
 from majorops.reports.domain.metrics import format_duration, metric_rows
 
 _CSS = """
@@ -87,7 +80,7 @@ def _person(person: str | None) -> str:
 
 def _seat(seat: Attendee) -> str:
     where = seat.track or seat.vendor
-    label = esc(role_label(seat.role)) + (f" — {esc(where)}" if where else "")
+    label = esc(wording.role_label(seat.role)) + (f" — {esc(where)}" if where else "")
     reason = f" ({esc(seat.reason)})" if seat.reason else ""
     return f"{label}: {_person(seat.person)}{reason}"
 
@@ -97,7 +90,7 @@ def _after_action(review: LearningReview) -> str:
     requirement = section.requirement.value.replace("_", " ") if section.requirement else "not decided yet"
     reasons = _list((f"{esc(r.text)} ({esc(r.rule)})" for r in section.reasons), "No rule applies yet.")
     deadlines = section.deadlines.model_dump()
-    meeting = esc(format_when(section.meeting_at))
+    meeting = esc(wording.format_when(section.meeting_at))
     if section.reschedules:
         meeting += f" (rescheduled {section.reschedules}×)"
     attendees = review.attendees
@@ -107,10 +100,13 @@ def _after_action(review: LearningReview) -> str:
         + (f"<p>Repeat of: {esc(', '.join(section.repeat_of))}</p>" if section.repeat_of else "")
         + _table(
             ["Deadline", "Due"],
-            ([esc(label), esc(format_when(deadlines[key]))] for key, label in DEADLINE_LABELS),
+            (
+                [esc(label), esc(wording.format_when(deadlines[key]))]
+                for key, label in wording.DEADLINE_LABELS
+            ),
         )
         + f"<p><strong>Meeting:</strong> {meeting} · <strong>Draft distributed:</strong> "
-        f"{esc(format_when(section.draft_distributed_at))} · <strong>Held:</strong> {esc(format_when(section.held_at))}</p>"
+        f"{esc(wording.format_when(section.draft_distributed_at))} · <strong>Held:</strong> {esc(wording.format_when(section.held_at))}</p>"
         "<h3>Attendees</h3><p><strong>Required</strong></p>"
         + _list((_seat(seat) for seat in attendees.required), "None")
         + "<p><strong>Optional / situational</strong></p>"
@@ -138,25 +134,23 @@ def _summary(review: LearningReview) -> str:
         ("Title", _or_dash(s.title)),
         ("Severity", esc(s.severity.value if s.severity else "unknown")),
         ("Duration", esc(format_duration(s.duration_seconds))),
-        ("Customer impact", esc(yes_no(s.customer_impact))),
+        ("Customer impact", esc(wording.yes_no(s.customer_impact))),
         ("Affected users", _or_dash(s.affected_users)),
         ("Revenue exposure", _or_dash(s.revenue_exposure)),
         ("SLA status", _or_dash(s.sla_status)),
-        ("Regulatory exposure", esc(yes_no(s.regulatory_exposure))),
+        ("Regulatory exposure", esc(wording.yes_no(s.regulatory_exposure))),
         ("MIM", _person(s.mim)),
         ("Key responders", esc(", ".join(s.responders)) or "—"),
     ]
     rows = "".join(f"<dt>{esc(name)}</dt><dd>{value}</dd>" for name, value in facts)
-    return (
-        f'<section id="summary"><h2>1. {esc(SECTION_TITLES[0])}</h2><dl class="facts">{rows}</dl></section>'
-    )
+    return f'<section id="summary"><h2>1. {esc(wording.SECTION_TITLES[0])}</h2><dl class="facts">{rows}</dl></section>'
 
 
 def _timeline(review: LearningReview) -> str:
     events = (
         _table(
             ["Time (UTC)", "Event", "Fact"],
-            ([esc(format_when(e.at)), esc(e.type), esc(e.text)] for e in review.timeline),
+            ([esc(wording.format_when(e.at)), esc(e.type), esc(e.text)] for e in review.timeline),
         )
         if review.timeline
         else _empty("No events recorded.")
@@ -166,7 +160,7 @@ def _timeline(review: LearningReview) -> str:
         ([esc(d.name), esc(d.definition), esc(format_duration(v))] for d, v in metric_rows(review.metrics)),
     )
     return (
-        f'<section id="timeline"><h2>2. {esc(SECTION_TITLES[1])}</h2>'
+        f'<section id="timeline"><h2>2. {esc(wording.SECTION_TITLES[1])}</h2>'
         "<p>Reconstructed from the incident record. Timestamps and facts only.</p>"
         f"{events}<h3>Key metrics</h3>{metrics}</section>"
     )
@@ -180,7 +174,7 @@ def _root_cause(review: LearningReview) -> str:
     if rc.vendor_related:
         extra += "<p><strong>Vendor-related:</strong> yes</p>"
     return (
-        f'<section id="root-cause" class="root-cause"><h2>3. {esc(SECTION_TITLES[2])}</h2>{text}'
+        f'<section id="root-cause" class="root-cause"><h2>3. {esc(wording.SECTION_TITLES[2])}</h2>{text}'
         f"<p><strong>Contributing factors:</strong></p>{factors}{extra}</section>"
     )
 
@@ -194,7 +188,7 @@ def _changes(review: LearningReview) -> str:
         if review.changes
         else _empty("No changes named yet. Each change needs an owner and a date.")
     )
-    return f'<section id="changes"><h2>5. {esc(SECTION_TITLES[4])}</h2>{body}</section>'
+    return f'<section id="changes"><h2>5. {esc(wording.SECTION_TITLES[4])}</h2>{body}</section>'
 
 
 def _action_items(review: LearningReview) -> str:
@@ -214,7 +208,7 @@ def _action_items(review: LearningReview) -> str:
         if review.action_items
         else _empty("No action items yet.")
     )
-    return f'<section id="action-items"><h2>7. {esc(SECTION_TITLES[6])}</h2>{body}</section>'
+    return f'<section id="action-items"><h2>7. {esc(wording.SECTION_TITLES[6])}</h2>{body}</section>'
 
 
 def _earlier_reviews(review: LearningReview) -> str:
@@ -270,13 +264,13 @@ def _vendors(review: LearningReview) -> str:
         (
             [
                 esc(v.vendor),
-                esc(format_when(v.engaged_at)),
-                esc(format_when(v.responded_at)),
+                esc(wording.format_when(v.engaged_at)),
+                esc(wording.format_when(v.responded_at)),
                 f"{v.response_minutes} min" if v.response_minutes is not None else "—",
                 f"{v.response_sla_minutes} min" if v.response_sla_minutes is not None else "unknown",
-                esc(yes_no(v.sla_met)),
-                esc(format_when(v.rca_due)),
-                esc(format_when(v.rca_received_at)),
+                esc(wording.yes_no(v.sla_met)),
+                esc(wording.format_when(v.rca_due)),
+                esc(wording.format_when(v.rca_received_at)),
             ]
             for v in review.vendors
         ),
@@ -292,10 +286,11 @@ def _escalations(review: LearningReview) -> str:
         ["Fired", "Kind", "Level", "Notified", "Message"],
         (
             [
-                esc(format_when(e.fired_at)),
+                esc(wording.format_when(e.fired_at)),
                 esc(e.kind) + (f" ({esc(e.item)})" if e.item else ""),
                 esc(e.level),
-                esc(role_label(e.notify.role)) + (f": {esc(e.notify.person)}" if e.notify.person else ""),
+                esc(wording.role_label(e.notify.role))
+                + (f": {esc(e.notify.person)}" if e.notify.person else ""),
                 esc(e.message),
             ]
             for e in review.escalations
@@ -319,21 +314,21 @@ def render_html(review: LearningReview) -> str:
     if review.summary.title:
         heading += f": {review.summary.title}"
     status = "published" if review.status == "published" else "draft"
-    published = f" {esc(format_when(review.published_at))}" if review.published_at else ""
+    published = f" {esc(wording.format_when(review.published_at))}" if review.published_at else ""
     body = "".join(
         [
             f"<header><h1>{esc(heading)}</h1>"
             f'<p class="status"><span class="badge {status}">{status.capitalize()}</span>{published}</p>'
-            f"<blockquote>{esc(GUIDING_QUESTION)}</blockquote></header>",
+            f"<blockquote>{esc(wording.GUIDING_QUESTION)}</blockquote></header>",
             _after_action(review),
             _data_gaps(review),
             _summary(review),
             _timeline(review),
             _root_cause(review),
-            f'<section id="went-well"><h2>4. {esc(SECTION_TITLES[3])}</h2>'
+            f'<section id="went-well"><h2>4. {esc(wording.SECTION_TITLES[3])}</h2>'
             f"{_list((esc(w) for w in review.went_well), 'Nothing recorded yet.')}</section>",
             _changes(review),
-            f'<section id="learning-statements"><h2>6. {esc(SECTION_TITLES[5])}</h2>'
+            f'<section id="learning-statements"><h2>6. {esc(wording.SECTION_TITLES[5])}</h2>'
             f"{_list((esc(s) for s in review.learning_statements), 'None yet.')}</section>",
             _action_items(review),
             _effectiveness(review),

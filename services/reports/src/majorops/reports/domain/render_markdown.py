@@ -10,17 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from majorops.reports.domain import wording
 from majorops.reports.domain.attendees import Attendees
 from majorops.reports.domain.data_gaps import DATA_GAP_TEXT
-from majorops.reports.domain.learning_review import (
-    DEADLINE_LABELS,
-    GUIDING_QUESTION,
-    SECTION_TITLES,
-    LearningReview,
-    format_when,
-    role_label,
-    yes_no,
-)
+from majorops.reports.domain.document import LearningReview
 from majorops.reports.domain.metrics import format_duration, metric_rows
 
 # Characters with a meaning anywhere in a line (emphasis, code, links, HTML, headings, tables).
@@ -92,7 +85,7 @@ def _attendee_lines(attendees: Attendees) -> list[str]:
             lines.append("_None_")
         for seat in group:
             where = seat.track or seat.vendor
-            label = role_label(seat.role) + (f" — {escape_inline(where)}" if where else "")
+            label = wording.role_label(seat.role) + (f" — {escape_inline(where)}" if where else "")
             reason = f" ({escape_inline(seat.reason)})" if seat.reason else ""
             lines.append(f"- {label}: {_person(seat.person)}{reason}")
     return lines
@@ -111,16 +104,17 @@ def _after_action_lines(review: LearningReview) -> list[str]:
     lines += [
         "",
         *_table(
-            ["Deadline", "Due"], ([label, format_when(deadlines[key])] for key, label in DEADLINE_LABELS)
+            ["Deadline", "Due"],
+            ([label, wording.format_when(deadlines[key])] for key, label in wording.DEADLINE_LABELS),
         ),
     ]
-    meeting = format_when(section.meeting_at)
+    meeting = wording.format_when(section.meeting_at)
     if section.reschedules:
         meeting += f" (rescheduled {section.reschedules}×)"
     lines += [
         "",
-        f"**Meeting:** {meeting} · **Draft distributed:** {format_when(section.draft_distributed_at)}"
-        f" · **Held:** {format_when(section.held_at)}",
+        f"**Meeting:** {meeting} · **Draft distributed:** {wording.format_when(section.draft_distributed_at)}"
+        f" · **Held:** {wording.format_when(section.held_at)}",
         "",
         *_attendee_lines(review.attendees),
     ]
@@ -147,20 +141,20 @@ def _summary_lines(review: LearningReview) -> list[str]:
         ("Title", _cell(s.title)),
         ("Severity", _cell(s.severity.value if s.severity else "unknown")),
         ("Duration", format_duration(s.duration_seconds)),
-        ("Customer impact", yes_no(s.customer_impact)),
+        ("Customer impact", wording.yes_no(s.customer_impact)),
         ("Affected users", _cell(s.affected_users)),
         ("Revenue exposure", _cell(s.revenue_exposure)),
         ("SLA status", _cell(s.sla_status)),
-        ("Regulatory exposure", yes_no(s.regulatory_exposure)),
+        ("Regulatory exposure", wording.yes_no(s.regulatory_exposure)),
         ("MIM", _person(s.mim)),
         ("Key responders", ", ".join(escape_inline(p) for p in s.responders) or "—"),
     ]
-    return [f"## 1. {SECTION_TITLES[0]}", "", *(f"- **{name}:** {value}" for name, value in facts)]
+    return [f"## 1. {wording.SECTION_TITLES[0]}", "", *(f"- **{name}:** {value}" for name, value in facts)]
 
 
 def _timeline_lines(review: LearningReview) -> list[str]:
     lines = [
-        f"## 2. {SECTION_TITLES[1]}",
+        f"## 2. {wording.SECTION_TITLES[1]}",
         "",
         "Reconstructed from the incident record. Timestamps and facts only.",
         "",
@@ -168,7 +162,7 @@ def _timeline_lines(review: LearningReview) -> list[str]:
     if review.timeline:
         lines += _table(
             ["Time (UTC)", "Event", "Fact"],
-            ([format_when(e.at), escape_inline(e.type), _cell(e.text)] for e in review.timeline),
+            ([wording.format_when(e.at), escape_inline(e.type), _cell(e.text)] for e in review.timeline),
         )
     else:
         lines.append("_No events recorded._")
@@ -182,7 +176,7 @@ def _timeline_lines(review: LearningReview) -> list[str]:
 
 def _root_cause_lines(review: LearningReview) -> list[str]:
     rc = review.root_cause
-    lines = [f"## 3. {SECTION_TITLES[2]}", ""]
+    lines = [f"## 3. {wording.SECTION_TITLES[2]}", ""]
     lines.append(escape_block(rc.text) if rc.text else "_Not written yet._")
     lines += ["", "**Contributing factors:**", "", *_bullets(rc.contributing_factors, "None recorded.")]
     if rc.fingerprint:
@@ -193,7 +187,7 @@ def _root_cause_lines(review: LearningReview) -> list[str]:
 
 
 def _change_lines(review: LearningReview) -> list[str]:
-    lines = [f"## 5. {SECTION_TITLES[4]}", ""]
+    lines = [f"## 5. {wording.SECTION_TITLES[4]}", ""]
     if not review.changes:
         return [*lines, "_No changes named yet. Each change needs an owner and a date._"]
     return lines + _table(
@@ -203,7 +197,7 @@ def _change_lines(review: LearningReview) -> list[str]:
 
 
 def _action_item_lines(review: LearningReview) -> list[str]:
-    lines = [f"## 7. {SECTION_TITLES[6]}", ""]
+    lines = [f"## 7. {wording.SECTION_TITLES[6]}", ""]
     if not review.action_items:
         return [*lines, "_No action items yet._"]
     return lines + _table(
@@ -276,13 +270,13 @@ def _vendor_lines(review: LearningReview) -> list[str]:
         (
             [
                 _cell(v.vendor),
-                format_when(v.engaged_at),
-                format_when(v.responded_at),
+                wording.format_when(v.engaged_at),
+                wording.format_when(v.responded_at),
                 f"{v.response_minutes} min" if v.response_minutes is not None else "—",
                 f"{v.response_sla_minutes} min" if v.response_sla_minutes is not None else "unknown",
-                yes_no(v.sla_met),
-                format_when(v.rca_due),
-                format_when(v.rca_received_at),
+                wording.yes_no(v.sla_met),
+                wording.format_when(v.rca_due),
+                wording.format_when(v.rca_received_at),
             ]
             for v in review.vendors
         ),
@@ -300,10 +294,10 @@ def _escalation_lines(review: LearningReview) -> list[str]:
         ["Fired", "Kind", "Level", "Notified", "Message"],
         (
             [
-                format_when(e.fired_at),
+                wording.format_when(e.fired_at),
                 escape_inline(e.kind) + (f" ({escape_inline(e.item)})" if e.item else ""),
                 str(e.level),
-                escape_inline(role_label(e.notify.role))
+                escape_inline(wording.role_label(e.notify.role))
                 + (f": {escape_inline(e.notify.person)}" if e.notify.person else ""),
                 _cell(e.message),
             ]
@@ -329,17 +323,17 @@ def render_markdown(review: LearningReview) -> str:
         title += f": {escape_inline(review.summary.title)}"
     status = "Published" if review.status == "published" else "Draft"
     if review.published_at is not None:
-        status += f" ({format_when(review.published_at)})"
+        status += f" ({wording.format_when(review.published_at)})"
     sections = [
-        [f"# {title}", "", f"**Status:** {status}", "", f"> {escape_inline(GUIDING_QUESTION)}"],
+        [f"# {title}", "", f"**Status:** {status}", "", f"> {escape_inline(wording.GUIDING_QUESTION)}"],
         _after_action_lines(review),
         _data_gap_lines(review),
         _summary_lines(review),
         _timeline_lines(review),
         _root_cause_lines(review),
-        [f"## 4. {SECTION_TITLES[3]}", "", *_bullets(review.went_well, "Nothing recorded yet.")],
+        [f"## 4. {wording.SECTION_TITLES[3]}", "", *_bullets(review.went_well, "Nothing recorded yet.")],
         _change_lines(review),
-        [f"## 6. {SECTION_TITLES[5]}", "", *_bullets(review.learning_statements, "None yet.")],
+        [f"## 6. {wording.SECTION_TITLES[5]}", "", *_bullets(review.learning_statements, "None yet.")],
         _action_item_lines(review),
         _effectiveness_lines(review),
         _earlier_review_lines(review),

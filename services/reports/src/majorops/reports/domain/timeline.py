@@ -8,7 +8,7 @@ not on the order they were delivered in, apart from the tie-break the contract n
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -46,6 +46,7 @@ from majorops.shared.events import (
     VendorResponded,
     parse_rfc3339,
 )
+from majorops.shared.record import EventFold, Reader, StateT, TypedEvent
 
 MIM_ROLE = "mim"
 
@@ -65,6 +66,12 @@ class RecordedEvent:
     @property
     def occurred_at(self) -> datetime:
         return self.event.occurred_at
+
+
+def review_fold(readers: Mapping[str, Reader[StateT]]) -> EventFold[StateT]:
+    """A fold of the incident record into a part of the review: one row per event type read, and an
+    event whose data does not fit its type left out, so the review still shows everything else."""
+    return EventFold(readers, skip_invalid=True)
 
 
 class ReviewStatus(StrEnum):
@@ -133,10 +140,7 @@ def describe_event(event: CloudEvent) -> str:
     """A short factual sentence built only from the event's type and data (no narrative)."""
     if event.type in _FIXED_TEXTS:
         return _FIXED_TEXTS[event.type]
-    try:
-        data = event.typed_data()
-    except ValidationError:
-        data = None
+    data = _typed_or_none(event)
     text = _describe_data(data) if data is not None else None
     # A deployment-added type has free-form data: say only what happened.
     return text or event.short_type.replace(".", " ").replace("_", " ").capitalize()
@@ -251,6 +255,61 @@ class IncidentSummary:
         }
 
 
+@dataclass
+class _SummaryFold:
+    """The running state of :func:`summarize_incident` (what :data:`SUMMARY_READERS` writes)."""
+
+    latest: dict[str, Any] = field(default_factory=dict)
+    severities: list[Severity] = field(default_factory=list)
+    impact_signals: list[bool] = field(default_factory=list)
+    mim: str | None = None
+    responders: dict[str, None] = field(default_factory=dict)
+
+
+_LATEST_FACTS = ("title", "affected_users", "revenue_exposure", "sla_status")
+
+
+def _incident_facts(fold: _SummaryFold, read: TypedEvent[IncidentDeclared | IncidentUpdated]) -> None:
+    for name in _LATEST_FACTS:
+        value = getattr(read.data, name)
+        if value is not None:
+            fold.latest[name] = value
+    if read.data.severity is not None:
+        fold.severities.append(read.data.severity)
+    if read.data.customer_impact is not None:
+        fold.impact_signals.append(read.data.customer_impact)
+
+
+def _alert_fired(fold: _SummaryFold, read: TypedEvent[AlertFired]) -> None:
+    if read.data.customer_count is not None:
+        fold.impact_signals.append(read.data.customer_count > 0)
+    if read.data.external_impact is not None:
+        fold.impact_signals.append(read.data.external_impact)
+
+
+def _role_assigned(fold: _SummaryFold, read: TypedEvent[RoleAssigned]) -> None:
+    fold.responders.setdefault(read.data.person.strip())
+    if read.data.role.strip().lower() == MIM_ROLE:
+        fold.mim = read.data.person.strip()
+
+
+def _track_opened(fold: _SummaryFold, read: TypedEvent[TrackOpened]) -> None:
+    if read.data.lead is not None:
+        fold.responders.setdefault(read.data.lead.strip())
+
+
+SUMMARY_READERS: EventFold[_SummaryFold] = review_fold(
+    {
+        EventType.INCIDENT_DECLARED: _incident_facts,
+        EventType.INCIDENT_UPDATED: _incident_facts,
+        EventType.ALERT_FIRED: _alert_fired,
+        EventType.ROLE_ASSIGNED: _role_assigned,
+        EventType.TRACK_OPENED: _track_opened,
+    }
+)
+"""What each event type contributes to the summary (read in record order: the last value wins)."""
+
+
 def summarize_incident(incident_id: str, events: Iterable[RecordedEvent]) -> IncidentSummary:
     """Fold the record into the summary.
 
@@ -263,46 +322,18 @@ def summarize_incident(incident_id: str, events: Iterable[RecordedEvent]) -> Inc
     - responders: every distinct person assigned a role or leading a track, in order of appearance.
     """
     ordered = in_record_order(events)
-    latest: dict[str, Any] = {}
-    severities: list[Severity] = []
-    impact_signals: list[bool] = []
-    mim: str | None = None
-    responders: dict[str, None] = {}
-    for recorded in ordered:
-        data = _typed_or_none(recorded.event)
-        match data:
-            case IncidentDeclared() | IncidentUpdated():
-                for name in ("title", "affected_users", "revenue_exposure", "sla_status"):
-                    value = getattr(data, name)
-                    if value is not None:
-                        latest[name] = value
-                if data.severity is not None:
-                    severities.append(data.severity)
-                if data.customer_impact is not None:
-                    impact_signals.append(data.customer_impact)
-            case AlertFired():
-                if data.customer_count is not None:
-                    impact_signals.append(data.customer_count > 0)
-                if data.external_impact is not None:
-                    impact_signals.append(data.external_impact)
-            case RoleAssigned():
-                responders.setdefault(data.person.strip())
-                if data.role.strip().lower() == MIM_ROLE:
-                    mim = data.person.strip()
-            case TrackOpened():
-                if data.lead is not None:
-                    responders.setdefault(data.lead.strip())
+    fold = SUMMARY_READERS.read_all(_SummaryFold(), (recorded.event for recorded in ordered))
     return IncidentSummary(
         incident_id=incident_id,
-        title=latest.get("title"),
-        severity=max(severities, key=SEVERITY_RANK.__getitem__) if severities else None,
+        title=fold.latest.get("title"),
+        severity=max(fold.severities, key=SEVERITY_RANK.__getitem__) if fold.severities else None,
         duration_seconds=incident_duration_seconds(ordered),
-        customer_impact=any(impact_signals) if impact_signals else None,
-        affected_users=latest.get("affected_users"),
-        revenue_exposure=latest.get("revenue_exposure"),
-        sla_status=latest.get("sla_status"),
-        mim=mim,
-        responders=tuple(responders),
+        customer_impact=any(fold.impact_signals) if fold.impact_signals else None,
+        affected_users=fold.latest.get("affected_users"),
+        revenue_exposure=fold.latest.get("revenue_exposure"),
+        sla_status=fold.latest.get("sla_status"),
+        mim=fold.mim,
+        responders=tuple(fold.responders),
     )
 
 

@@ -13,17 +13,20 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from majorops.reports.domain.timeline import review_fold
 from majorops.shared.decisions import UtcTime
-from majorops.shared.events import CloudEvent, EventType, parse_rfc3339
-
-_VENDOR_TYPES = frozenset(
-    {
-        EventType.VENDOR_ENGAGED,
-        EventType.VENDOR_RESPONDED,
-        EventType.VENDOR_RCA_COMMITTED,
-        EventType.VENDOR_RCA_RECEIVED,
-    }
+from majorops.shared.events import (
+    CloudEvent,
+    EventType,
+    VendorEngaged,
+    VendorRcaCommitted,
+    VendorRcaReceived,
+    VendorResponded,
+    parse_rfc3339,
 )
+from majorops.shared.record import EventFold, TypedEvent, vendor_key
+
+__all__ = ["VENDOR_READERS", "VendorRecord", "response_minutes", "summarise_vendors", "vendor_key"]
 
 
 class VendorRecord(BaseModel):
@@ -53,11 +56,6 @@ class VendorRecord(BaseModel):
         return self.engaged and self.rca_due is None and self.rca_received_at is None
 
 
-def vendor_key(name: str) -> str:
-    """Vendors are matched by name regardless of case and surrounding spaces ("AWS" = "aws ")."""
-    return name.strip().casefold()
-
-
 @dataclass
 class _VendorFold:
     name: str
@@ -74,34 +72,52 @@ def response_minutes(engaged_at: datetime, responded_at: datetime) -> int:
     return math.ceil((responded_at - engaged_at).total_seconds() / 60)
 
 
+def _vendor(folds: dict[str, _VendorFold], name: str) -> _VendorFold:
+    name = name.strip()
+    return folds.setdefault(vendor_key(name), _VendorFold(name=name))
+
+
+def _engaged(folds: dict[str, _VendorFold], read: TypedEvent[VendorEngaged]) -> None:
+    fold = _vendor(folds, read.data.vendor)
+    fold.engaged.append(read.event.occurred_at)
+    if read.data.response_sla_minutes is not None:
+        fold.sla_minutes = read.data.response_sla_minutes
+
+
+def _responded(folds: dict[str, _VendorFold], read: TypedEvent[VendorResponded]) -> None:
+    _vendor(folds, read.data.vendor).responded.append(read.event.occurred_at)
+
+
+def _rca_committed(folds: dict[str, _VendorFold], read: TypedEvent[VendorRcaCommitted]) -> None:
+    # A re-committed date replaces the earlier one: the latest promise is the one to chase.
+    _vendor(folds, read.data.vendor).rca_due = parse_rfc3339(read.data.due)
+
+
+def _rca_received(folds: dict[str, _VendorFold], read: TypedEvent[VendorRcaReceived]) -> None:
+    fold = _vendor(folds, read.data.vendor)
+    fold.received.append(read.event.occurred_at)
+    if read.data.url is not None and read.data.url.strip():
+        fold.url = read.data.url
+
+
+VENDOR_READERS: EventFold[dict[str, _VendorFold]] = review_fold(
+    {
+        EventType.VENDOR_ENGAGED: _engaged,
+        EventType.VENDOR_RESPONDED: _responded,
+        EventType.VENDOR_RCA_COMMITTED: _rca_committed,
+        EventType.VENDOR_RCA_RECEIVED: _rca_received,
+    }
+)
+"""What each ``vendor.*`` event contributes to its vendor's record, keyed by :func:`vendor_key`."""
+
+
 def summarise_vendors(events: Iterable[CloudEvent]) -> list[VendorRecord]:
     """Every vendor named by a ``vendor.*`` event, in order of first appearance.
 
     ``events`` must be in record order (event time, ties by arrival): the latest committed RCA
     date and the latest stated SLA win; the first engagement, response and receipt count.
     """
-    folds: dict[str, _VendorFold] = {}
-    for event in events:
-        if event.type not in _VENDOR_TYPES:
-            continue
-        name = str(event.data.get("vendor", "")).strip()
-        fold = folds.setdefault(vendor_key(name), _VendorFold(name=name))
-        at = event.occurred_at
-        if event.type == EventType.VENDOR_ENGAGED:
-            fold.engaged.append(at)
-            sla = event.data.get("response_sla_minutes")
-            if isinstance(sla, int):
-                fold.sla_minutes = sla
-        elif event.type == EventType.VENDOR_RESPONDED:
-            fold.responded.append(at)
-        elif event.type == EventType.VENDOR_RCA_COMMITTED:
-            # A re-committed date replaces the earlier one: the latest promise is the one to chase.
-            fold.rca_due = parse_rfc3339(event.data["due"])
-        else:
-            fold.received.append(at)
-            url = event.data.get("url")
-            if isinstance(url, str) and url.strip():
-                fold.url = url
+    folds = VENDOR_READERS.read_all({}, events)
     return [_record(fold) for fold in folds.values()]
 
 

@@ -1,0 +1,185 @@
+"""The clients of one reports process: the store, the broker and its durable consumers, the
+assembler task. Created by :func:`majorops.reports.app.create_app`, started in its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from nats.aio.msg import Msg
+
+from majorops.reports.adapters.jetstream import JetStreamEventPublisher
+from majorops.reports.adapters.mongo import MongoReviewStore
+from majorops.reports.adapters.sqlite import SqliteReviewStore
+from majorops.reports.config import ReportsSettings
+from majorops.reports.handlers import DECISION, ESCALATION, Consumed, assemble_stale, record, record_events
+from majorops.reports.ports import Clock, ReportsPorts, ReviewStore, utc_now
+from majorops.shared import subjects
+from majorops.shared.consumers import (
+    connect_broker,
+    consumers_of,
+    decoding_json,
+    start_broker,
+    subscribe_durable,
+)
+from majorops.shared.jetstream import decode_json, make_broker, streams_present
+from majorops.shared.lifecycle import stop_broker
+from majorops.shared.telemetry import telemetry_of
+
+SERVICE = "reports"
+MAX_ASSEMBLY_BACKOFF_SECONDS = 5.0
+"""The longest the assembler waits for a burst to settle because its last round was slow."""
+READY_NATS_TIMEOUT_SECONDS = 0.5
+CONSUMED_STREAMS = (subjects.EVENTS_STREAM, subjects.DECISIONS_STREAM, subjects.ESCALATIONS_STREAM)
+ASSEMBLY_BATCH = 50
+
+log = structlog.get_logger(__name__)
+
+
+async def open_store(settings: ReportsSettings) -> ReviewStore:
+    """MongoDB when ``MAJOROPS_MONGODB_URL`` is set, else the embedded SQLite file in the data dir."""
+    if settings.mongodb_url:
+        return await MongoReviewStore.open(settings.mongodb_url, settings.mongodb_reports_database)
+    return await SqliteReviewStore.open(settings.sqlite_path(SERVICE))
+
+
+class StoreNotOpen(RuntimeError):
+    """A message or request arrived before the store was opened (or after it closed)."""
+
+
+class ReportsRuntime:
+    """The clients of one reports process, created in the lifespan (never at import)."""
+
+    def __init__(self, settings: ReportsSettings, clock: Clock = utc_now) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.timezone = settings.zone
+        self.extra_types = settings.extra_types
+        self.broker = make_broker(settings, SERVICE)
+        self.telemetry = telemetry_of(self.broker)
+        self.store: ReviewStore | None = None
+        self.ports: ReportsPorts | None = None
+        self._wake = asyncio.Event()
+        self._assembler: asyncio.Task[None] | None = None
+        subscribe_durable(
+            self.broker,
+            service=SERVICE,
+            stream=subjects.EVENTS_STREAM,
+            subject=subjects.ALL_EVENTS,
+            settings=settings,
+            handle_batch=decoding_json(self.on_events),
+        )
+        for stream, subject, kind in (
+            (subjects.DECISIONS_STREAM, subjects.ALL_DECISIONS, DECISION),
+            (subjects.ESCALATIONS_STREAM, subjects.ALL_ESCALATIONS, ESCALATION),
+        ):
+            subscribe_durable(
+                self.broker,
+                service=SERVICE,
+                stream=stream,
+                subject=subject,
+                settings=settings,
+                handle=self.recording(kind),
+            )
+
+    async def start(self) -> None:
+        # The store first: the subscribers write to it from their first message on.
+        self.store = self.telemetry.timed_store(await open_store(self.settings))
+        try:
+            connection = await connect_broker(self.broker, stream_replicas=self.settings.stream_replicas)
+            self.ports = ReportsPorts(
+                store=self.store,
+                publisher=JetStreamEventPublisher(connection.jetstream()),
+                clock=self.clock,
+                timezone=self.timezone,
+                extra_types=self.extra_types,
+            )
+            await start_broker(self.broker)
+        except BaseException:
+            await self.stop()
+            raise
+        self._assembler = asyncio.create_task(self._assemble_forever(), name="reports-assembler")
+
+    @asynccontextmanager
+    async def lifespan(self, _: object) -> AsyncIterator[None]:
+        """The app's lifespan: started before the first request is served, stopped after the last."""
+        await self.start()
+        log.info(
+            "reports.started",
+            nats_url=self.settings.nats_url,
+            store="mongodb" if self.settings.mongodb_url else "sqlite",
+        )
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def stop(self) -> None:
+        if self._assembler is not None:
+            self._assembler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._assembler
+            self._assembler = None
+        await stop_broker(self.broker)
+        self.ports = None
+        if self.store is not None:
+            store, self.store = self.store, None
+            await store.close()
+
+    def open_ports(self) -> ReportsPorts:
+        if self.ports is None:
+            raise StoreNotOpen("the reports store is not open")
+        return self.ports
+
+    async def on_events(self, batch: Sequence[tuple[Any, int]]) -> list[BaseException | None]:
+        outcomes = await record_events(batch, self.open_ports())
+        self._wake.set()
+        return outcomes
+
+    def recording(self, kind: Consumed[Any]) -> Callable[[Msg], Awaitable[None]]:
+        """The subscriber of one stream of single messages: record it, wake the assembler."""
+
+        async def handle(raw: Msg) -> None:
+            await record(kind, decode_json(raw), self.open_ports())
+            self._wake.set()
+
+        return handle
+
+    async def _assemble_forever(self) -> None:
+        """Re-assemble the reviews marked changed: on a wake-up after a burst, and every poll period
+        (changes marked by other replicas, or an assembly that failed)."""
+        loop = asyncio.get_running_loop()
+        last_round = 0.0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.assemble_poll_seconds)
+            self._wake.clear()
+            # Coalesce: wait at least as long as the last round took, so that under a stream of
+            # events into big incidents re-assembling takes at most about half of the time and a
+            # burst costs one assembly, while an idle system still reacts in the short delay.
+            await asyncio.sleep(max(self.settings.assemble_delay_seconds, last_round))
+            began = loop.time()
+            try:
+                if await assemble_stale(self.open_ports(), ASSEMBLY_BATCH) >= ASSEMBLY_BATCH:
+                    self._wake.set()  # more are waiting
+            except Exception as exc:
+                log.warning("reports.assembler_failed", error=str(exc))
+            last_round = min(loop.time() - began, MAX_ASSEMBLY_BACKOFF_SECONDS)
+
+    async def ready(self) -> dict[str, bool]:
+        """Each readiness check by name: NATS connected, the consumed streams present, every durable
+        consumer bound, the store answering."""
+        nats_ok = await self.broker.ping(timeout=READY_NATS_TIMEOUT_SECONDS)
+        streams_ok = nats_ok and await streams_present(self.broker.connection.jetstream(), CONSUMED_STREAMS)
+        consumers = consumers_of(self.broker)
+        durables_ok = bool(consumers) and all(consumer.bound for consumer in consumers)
+        try:
+            store_ok = self.store is not None and await self.store.ping()
+        except Exception as exc:
+            log.warning("reports.store_unavailable", error=str(exc))
+            store_ok = False
+        return {"nats": nats_ok, "streams": streams_ok, "durables": durables_ok, "store": store_ok}
