@@ -22,6 +22,7 @@ from nats.js import JetStreamContext
 
 from majorops.cli.natsserver import NatsServer, free_port
 from majorops.shared.testing import connected_jetstream, purge_incidents
+from majorops.shared.testkit import connected_nats
 
 
 def docker_engine_answers() -> bool:
@@ -93,13 +94,8 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def nats_client(nats_url: str) -> AsyncIterator[object]:
-    import nats
-
-    nc = await nats.connect(nats_url)
-    try:
+    async with connected_nats(nats_url) as nc:
         yield nc
-    finally:
-        await nc.drain()
 
 
 @pytest.fixture

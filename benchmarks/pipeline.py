@@ -79,6 +79,7 @@ from majorops.shared import subjects
 from majorops.shared.consumers import DEFAULT_BATCH_SIZE
 from majorops.shared.jetstream import DUPLICATE_WINDOW_SECONDS
 from majorops.shared.testing import INGEST_TOKEN, READ_TOKEN, TOKEN_SETTINGS, bearer, processes_of, up_command
+from majorops.shared.testkit import UpPlaces
 
 OWN_SERVERS = True
 """The harness starts no shared server for this module: it starts its own (see the docstring)."""
@@ -286,26 +287,12 @@ def children_of(pid: int) -> list[int]:
 
 
 @dataclass
-class UpSystem:
+class UpSystem(UpPlaces):
     """``majorops up`` as a user runs it, in a subprocess, on free ports in a scratch data dir."""
 
-    data_dir: Path
     nats_url: str | None = None  # an external nats-server (variant B); None: the embedded one
     external: NatsServer | None = None
-    nats_port: int = field(default_factory=free_port)
-    ingest_port: int = field(default_factory=free_port)
-    reports_port: int = field(default_factory=free_port)
-    process: subprocess.Popen[str] | None = None
-    output: list[str] = field(default_factory=list)
     _reader: threading.Thread | None = None
-
-    @property
-    def ingest(self) -> str:
-        return f"http://127.0.0.1:{self.ingest_port}"
-
-    @property
-    def reports(self) -> str:
-        return f"http://127.0.0.1:{self.reports_port}"
 
     @property
     def url(self) -> str:
@@ -360,14 +347,10 @@ class UpSystem:
         self._reader.start()
         while not ready.wait(0.2):
             if self.process.poll() is not None or time.monotonic() - began > timeout:
-                raise RuntimeError("majorops up did not get ready:\n" + "".join(self.output) + self.logs())
+                raise RuntimeError(
+                    "majorops up did not get ready:\n" + "".join(self.output) + self.logs(tail=2000)
+                )
         return time.monotonic() - began
-
-    def logs(self) -> str:
-        out = []
-        for path in sorted((self.data_dir / "logs").glob("*.log")):
-            out.append(f"--- {path.name}\n" + path.read_text(errors="replace")[-2000:])
-        return "\n".join(out)
 
     def pids(self) -> dict[str, int]:
         """Service name (and ``nats-server``) → pid, from the supervisor's children."""

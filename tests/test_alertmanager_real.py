@@ -38,7 +38,9 @@ import pytest
 
 from majorops.cli.natsserver import free_port
 from majorops.shared.testing import processes_of
-from tests.test_e2e_up import Up, review, service_pid, token, wait_for
+from majorops.shared.testkit import UpProcess as Up
+from majorops.shared.testkit import wait_for
+from tests.test_e2e_up import review, service_pid, token
 
 pytestmark = pytest.mark.e2e
 

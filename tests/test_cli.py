@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -16,12 +17,31 @@ from majorops.ingest.config import IngestSettings
 from majorops.policy.config import PolicySettings
 from majorops.reminders.config import RemindersSettings
 from majorops.reports.config import ReportsSettings
+from majorops.shared.testkit import modules_loaded_by_cli
 
 MAJOROPS = str(Path(sys.executable).parent / "majorops")
 
 
-def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([MAJOROPS, *args], capture_output=True, text=True, timeout=timeout, check=False)
+def run(*args: str, timeout: float = 30, **settings: str) -> subprocess.CompletedProcess[str]:
+    """``majorops *args`` with ``settings`` (``MAJOROPS_…=value``) added to this environment."""
+    env = {**os.environ, **settings}
+    return subprocess.run(
+        [MAJOROPS, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
+
+
+def up_on_free_ports(data_dir: Path, ingest_port: int | None = None) -> list[str]:
+    """``up`` on ``data_dir`` with free ports (or the given ``ingest_port``)."""
+    ingest = free_port() if ingest_port is None else ingest_port
+    ports = [
+        "--nats-port",
+        str(free_port()),
+        "--ingest-port",
+        str(ingest),
+        "--reports-port",
+        str(free_port()),
+    ]
+    return ["up", "--data-dir", str(data_dir), *ports]
 
 
 def test_help_lists_up_and_every_service() -> None:
@@ -36,17 +56,7 @@ def test_up_refuses_a_port_in_use_and_says_which(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = run(
-            "up",
-            "--data-dir",
-            str(tmp_path / "d"),
-            "--nats-port",
-            str(free_port()),
-            "--ingest-port",
-            str(port),
-            "--reports-port",
-            str(free_port()),
-        )
+        result = run(*up_on_free_ports(tmp_path / "d", ingest_port=port))
     assert result.returncode != 0
     assert f"port {port} (ingest)" in result.stderr + result.stdout
     assert not (tmp_path / "d" / "nats").exists(), "nothing should have been started"
@@ -60,28 +70,7 @@ def test_up_rejects_an_invalid_port(tmp_path: Path) -> None:
 
 def test_up_stops_when_a_service_refuses_its_configuration(tmp_path: Path) -> None:
     """An unknown time zone: policy exits 78 and `majorops up` stops instead of restarting it forever."""
-    import os
-
-    env = {**os.environ, "MAJOROPS_TIMEZONE": "Mars/Olympus_Mons"}
-    result = subprocess.run(
-        [
-            MAJOROPS,
-            "up",
-            "--data-dir",
-            str(tmp_path / "d"),
-            "--nats-port",
-            str(free_port()),
-            "--ingest-port",
-            str(free_port()),
-            "--reports-port",
-            str(free_port()),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
+    result = run(*up_on_free_ports(tmp_path / "d"), timeout=60, MAJOROPS_TIMEZONE="Mars/Olympus_Mons")
     assert result.returncode == 78, result.stdout + result.stderr
     said = result.stdout + result.stderr
     assert "refus" in said and "Mars/Olympus_Mons" in said, said
@@ -131,32 +120,12 @@ def test_help_lists_every_field_of_the_settings_model_with_its_description(comma
 
 @pytest.mark.parametrize("command", ["--help", "reports --help", "up --help", "send --help", "tail --help"])
 def test_help_loads_neither_the_broker_nor_the_web_framework(command: str) -> None:
-    script = (
-        "import sys\n"
-        "from majorops.cli.main import main\n"
-        f"try:\n    main({command.split()!r})\nexcept SystemExit:\n    pass\n"
-        "heavy = ('faststream', 'nats', 'uvicorn', 'fastapi', 'pymongo', 'aiosqlite', 'httpx')\n"
-        "print(sorted(m for m in heavy if m in sys.modules))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == "[]"
+    heavy = ("faststream", "nats", "uvicorn", "fastapi", "pymongo", "aiosqlite", "httpx")
+    assert modules_loaded_by_cli(command.split(), heavy)[-1] == "[]"
 
 
 def test_up_refuses_an_unusable_log_setting_before_starting_anything(tmp_path: Path) -> None:
-    import os
-
-    env = {**os.environ, "MAJOROPS_LOG_MAX_BYTES": "lots"}
-    result = subprocess.run(
-        [MAJOROPS, "up", "--data-dir", str(tmp_path / "d")],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=env,
-        check=False,
-    )
+    result = run("up", "--data-dir", str(tmp_path / "d"), MAJOROPS_LOG_MAX_BYTES="lots")
     assert result.returncode == 78, result.stdout + result.stderr
     assert "MAJOROPS_LOG_MAX_BYTES='lots'" in result.stderr
     assert not (tmp_path / "d").exists(), "nothing should have been started"

@@ -28,8 +28,9 @@ import pytest
 from majorops.cli.credentials import read_env_file
 from majorops.cli.send import EventSender, Record, Tally, settle
 from majorops.cli.system_access import HttpService
-from majorops.shared.testing import processes_of
-from tests.test_e2e_up import Up, wait_for
+from majorops.shared.testing import event_envelope
+from majorops.shared.testkit import UpProcess as Up
+from majorops.shared.testkit import modules_loaded_by_cli, wait_for
 
 MAJOROPS = str(Path(sys.executable).parent / "majorops")
 OWN_VARIABLES = (
@@ -46,15 +47,19 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     up = Up(data_dir=tmp_path_factory.mktemp("operator") / "majorops")
     up.start()
     yield up
-    if up.process is not None and up.process.poll() is None:
-        up.stop()
-    for pid in processes_of(up.data_dir):
-        os.kill(pid, signal.SIGKILL)
+    up.reap()
 
 
 def user_env(**more: str) -> dict[str, str]:
     """A shell without any of the system's settings or secrets: the commands find them in the data dir."""
     return {**{k: v for k, v in os.environ.items() if not k.startswith(OWN_VARIABLES)}, **more}
+
+
+def following(args: list[str]) -> subprocess.Popen[str]:
+    """``majorops tail *args`` left running, as in a second terminal (its progress on stderr)."""
+    return subprocess.Popen(
+        [MAJOROPS, "tail", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=user_env()
+    )
 
 
 def majorops(
@@ -83,15 +88,7 @@ def at(system: Up, command: str) -> list[str]:
 
 
 def envelope(incident: str, n: int, kind: str, when: str, **data: Any) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": f"{incident}-{n}",
-        "source": "operator-tests",
-        "type": f"majorops.{kind}",
-        "time": when,
-        "subject": incident,
-        "data": data,
-    }
+    return event_envelope(incident, f"{incident}-{n}", kind, when, data, source="operator-tests")
 
 
 def jsonl(events: Sequence[dict[str, Any] | str]) -> str:
@@ -490,10 +487,8 @@ def test_import_refuses_a_csv_it_cannot_read_and_a_stream(system: Up, tmp_path: 
 
 def test_tail_prints_the_escalations_of_a_backdated_incident_as_they_fire(system: Up) -> None:
     incident = "OPS-TAIL-1"
-    with subprocess.Popen(
+    with following(
         [
-            MAJOROPS,
-            "tail",
             "escalations",
             "--incident",
             incident,
@@ -503,11 +498,7 @@ def test_tail_prints_the_escalations_of_a_backdated_incident_as_they_fire(system
             "--timeout",
             "60",
             *at(system, "tail"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=user_env(),
+        ]
     ) as follower:
         assert follower.stderr is not None
         ready = follower.stderr.readline()
@@ -551,13 +542,7 @@ def test_tail_prints_the_escalations_of_a_backdated_incident_as_they_fire(system
 
 
 def test_tail_stops_on_sigterm_leaving_no_consumer_and_on_timeout(system: Up) -> None:
-    with subprocess.Popen(
-        [MAJOROPS, "tail", "decisions", *at(system, "tail")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=user_env(),
-    ) as follower:
+    with following(["decisions", *at(system, "tail")]) as follower:
         assert follower.stderr is not None
         assert "following majorops.decisions.>" in follower.stderr.readline()
         began = time.monotonic()
@@ -618,18 +603,11 @@ def test_help_says_the_exit_statuses_and_loads_no_client(command: str) -> None:
     assert shown.returncode == 0
     assert "exit status:" in shown.stdout and "  77  " in shown.stdout and "  69  " in shown.stdout
     # The commands' modules load no HTTP or NATS client until run; the whole help, no broker or server.
-    script = (
-        "import sys\n"
+    first = (
         "from majorops.cli import history, review, send, tail\n"
         "print(sorted(m for m in ('httpx', 'nats', 'faststream') if m in sys.modules))\n"
-        "from majorops.cli.main import main\n"
-        f"try:\n    main([{command!r}, '--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = ('faststream', 'nats', 'uvicorn', 'fastapi', 'pymongo', 'aiosqlite')\n"
-        "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[0] == "[]"
-    assert done.stdout.splitlines()[-1] == "[]"
+    heavy = ("faststream", "nats", "uvicorn", "fastapi", "pymongo", "aiosqlite")
+    printed = modules_loaded_by_cli([command, "--help"], heavy, first)
+    assert printed[0] == "[]"
+    assert printed[-1] == "[]"

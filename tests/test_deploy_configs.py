@@ -196,12 +196,9 @@ def test_generated_nats_passwords_are_read_whole_by_nats_server(resolved: dict[s
                 assert re.fullmatch(r"[A-Za-z][A-Za-z0-9]{42}", value), value
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_compose_sets_what_each_service_needs_and_nothing_it_does_not_read(
-    resolved: dict[str, Any], service: str
-) -> None:
-    settings = settings_class(SERVICE_SETTINGS[service])
-    env = env_of(resolved["services"][service])
+def assert_given_what_it_reads(settings: type[BaseSettings], service: str, env: dict[str, str]) -> None:
+    """``env`` sets every setting ``service`` requires, none it does not read, and loads as that
+    service's NATS user with the deployment's stream replicas (over the Dockerfile's defaults)."""
     unknown = {k for k in env if k.startswith("MAJOROPS_")} - known_variables(settings)
     assert not unknown, f"{service} is given settings it does not read: {sorted(unknown)}"
     missing = required_variables(settings, service) - set(env)
@@ -209,6 +206,15 @@ def test_compose_sets_what_each_service_needs_and_nothing_it_does_not_read(
     loaded = load_with(settings, {**dockerfile_env(), **env})
     assert loaded.nats_user == service
     assert loaded.stream_replicas == int(DEPLOYMENT_REPLICAS)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_compose_sets_what_each_service_needs_and_nothing_it_does_not_read(
+    resolved: dict[str, Any], service: str
+) -> None:
+    settings = settings_class(SERVICE_SETTINGS[service])
+    env = env_of(resolved["services"][service])
+    assert_given_what_it_reads(settings, service, env)
     host, port = HTTP[service]
     assert env[host] == "0.0.0.0"
     check = " ".join(resolved["services"][service]["healthcheck"]["test"])
@@ -528,13 +534,7 @@ def test_each_deployment_sets_what_its_service_needs_and_nothing_it_does_not_rea
     pod = deployment["spec"]["template"]["spec"]
     [container] = pod["containers"]
     env = resolve_env(container, deployment_secrets())
-    unknown = {k for k in env if k.startswith("MAJOROPS_")} - known_variables(settings)
-    assert not unknown, f"{service} is given settings it does not read: {sorted(unknown)}"
-    missing = required_variables(settings, service) - set(env)
-    assert not missing, f"{service} lacks {sorted(missing)}"
-    loaded = load_with(settings, {**dockerfile_env(), **env})
-    assert loaded.nats_user == service
-    assert loaded.stream_replicas == int(DEPLOYMENT_REPLICAS)
+    assert_given_what_it_reads(settings, service, env)
     password = next(e for e in container["env"] if e["name"] == "MAJOROPS_NATS_PASSWORD")
     assert password["valueFrom"]["secretKeyRef"]["key"] == f"MAJOROPS_NATS_PASSWORD_{service.upper()}"
     host, port = HTTP[service]

@@ -13,9 +13,9 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,8 @@ import pytest
 from majorops.cli.credentials import ROUTE_PASSWORD_KEY, read_env_file
 from majorops.cli.natsserver import free_port
 from majorops.shared import subjects
-from majorops.shared.testing import bearer, processes_of, up_command
+from majorops.shared.testing import bearer, processes_of
+from majorops.shared.testkit import UpProcess, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -68,56 +69,14 @@ def free_ports(count: int) -> int:
     raise RuntimeError("no run of free ports")
 
 
-def wait_for(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except (httpx.HTTPError, OSError):
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+@dataclass
+class ClusterUp(UpProcess):
+    """``majorops up --cluster 3``: its nodes' client ports follow ``nats_port``."""
 
+    nats_port: int = field(default_factory=lambda: free_ports(NODES))
 
-class ClusterUp:
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.nats_port = free_ports(NODES)
-        self.ingest_port = free_port()
-        self.reports_port = free_port()
-        self.process: subprocess.Popen[str] | None = None
-        self.output: list[str] = []
-
-    def start(self, timeout: float = 60.0) -> None:
-        self.process = subprocess.Popen(
-            up_command(
-                self.data_dir, self.nats_port, self.ingest_port, self.reports_port, "--cluster", str(NODES)
-            ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={k: v for k, v in os.environ.items() if not k.startswith("MAJOROPS_")},
-        )
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            self.output.append(line)
-            if line.startswith("ready"):
-                return
-        raise AssertionError("majorops up --cluster did not get ready:\n" + "".join(self.output))
-
-    def stop(self, timeout: float = 30.0) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        rest, _ = self.process.communicate(timeout=timeout)
-        self.output.append(rest)
-        return self.process.returncode
+    def start(self, *options: str, timeout: float = 60.0) -> float:
+        return super().start("--cluster", str(NODES), *options, timeout=timeout)
 
     @property
     def credentials(self) -> dict[str, str]:

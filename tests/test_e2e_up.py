@@ -13,8 +13,6 @@ import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +20,9 @@ import httpx
 import pytest
 
 from majorops.cli.credentials import read_env_file
-from majorops.cli.natsserver import free_port
-from majorops.shared.testing import bearer, processes_of, up_command
+from majorops.shared.testing import bearer, event_envelope, processes_of
+from majorops.shared.testkit import UpProcess as Up
+from majorops.shared.testkit import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -31,78 +30,7 @@ SERVICES = ("ingest", "policy", "reminders", "reports")
 
 
 def event(incident: str, n: int, type_: str, time_: str, **data: Any) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": f"{incident}-{n}",
-        "source": "e2e",
-        "type": f"majorops.{type_}",
-        "time": time_,
-        "subject": incident,
-        "data": data,
-    }
-
-
-@dataclass
-class Up:
-    data_dir: Path
-    ingest_port: int = field(default_factory=free_port)
-    reports_port: int = field(default_factory=free_port)
-    nats_port: int = field(default_factory=free_port)
-    process: subprocess.Popen[str] | None = None
-    output: list[str] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
-    """``MAJOROPS_*`` settings of this test (every other one from the caller's environment is dropped)."""
-
-    @property
-    def ingest(self) -> str:
-        return f"http://127.0.0.1:{self.ingest_port}"
-
-    @property
-    def reports(self) -> str:
-        return f"http://127.0.0.1:{self.reports_port}"
-
-    def start(self, timeout: float = 60.0) -> float:
-        """Start and wait for the "ready" line; returns the seconds it took."""
-        began = time.monotonic()
-        self.process = subprocess.Popen(
-            up_command(self.data_dir, self.nats_port, self.ingest_port, self.reports_port),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**{k: v for k, v in os.environ.items() if not k.startswith("MAJOROPS_")}, **self.env},
-        )
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            self.output.append(line)
-            if line.startswith("ready"):
-                return time.monotonic() - began
-        raise AssertionError("majorops up did not get ready:\n" + "".join(self.output) + self.logs())
-
-    def logs(self) -> str:
-        out = []
-        for path in sorted((self.data_dir / "logs").glob("*.log")):
-            out.append(f"--- {path.name}\n" + path.read_text(errors="replace")[-3000:])
-        return "\n".join(out)
-
-    def stop_output(self) -> str:
-        """Stop and return what was printed after the "ready" line."""
-        self.stop()
-        return "".join(self.output)
-
-    def stop(self, timeout: float = 30.0) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            rest, _ = self.process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
-        self.output.append(rest)
-        return self.process.returncode
+    return event_envelope(incident, f"{incident}-{n}", type_, time_, data, source="e2e")
 
 
 def service_pid(data_dir: Path, service: str) -> int | None:
@@ -111,20 +39,6 @@ def service_pid(data_dir: Path, service: str) -> int | None:
         if f"-m majorops.{service}" in cmdline:
             return pid
     return None
-
-
-def wait_for(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except (httpx.HTTPError, OSError, sqlite3.Error):
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def token(up: Up, shell_name: str) -> str:
@@ -154,16 +68,6 @@ def stored_event_ids(db: Path, incident: str) -> set[str]:
         return {
             row[0] for row in conn.execute("SELECT event_id FROM events WHERE incident_id = ?", (incident,))
         }
-
-
-@pytest.fixture
-def up(tmp_path: Path) -> Iterator[Up]:
-    system = Up(data_dir=tmp_path / "majorops")
-    yield system
-    if system.process is not None and system.process.poll() is None:
-        system.stop()
-    for pid in processes_of(system.data_dir):
-        os.kill(pid, signal.SIGKILL)
 
 
 def test_up_serves_a_review_then_stops_cleanly_and_resumes(up: Up) -> None:

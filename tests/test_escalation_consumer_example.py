@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from majorops.shared.testing import processes_of
-from tests.test_e2e_up import Up, readme_quick_start, review, token, wait_for
+from majorops.shared.testkit import UpProcess as Up
+from majorops.shared.testkit import wait_for
+from tests.test_e2e_up import readme_quick_start, review, token
 
 pytestmark = pytest.mark.e2e
 
@@ -36,16 +35,6 @@ SAME_IN_README_AND_EXAMPLE = (
     "await msg.ack_sync()",
 )
 """What the README's example shows, each in the order the script does it."""
-
-
-@pytest.fixture
-def up(tmp_path: Path) -> Iterator[Up]:
-    system = Up(data_dir=tmp_path / "majorops")
-    yield system
-    if system.process is not None and system.process.poll() is None:
-        system.stop()
-    for pid in processes_of(system.data_dir):
-        os.kill(pid, signal.SIGKILL)
 
 
 def readme_example() -> str:

@@ -16,11 +16,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,8 +27,8 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from majorops.cli.credentials import read_env_file
-from majorops.cli.natsserver import free_port
-from majorops.shared.testing import bearer, event_envelope, iso, processes_of, up_command
+from majorops.shared.testing import bearer, event_envelope, iso
+from majorops.shared.testkit import UpProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -57,39 +54,8 @@ def chromium() -> str:
     )
 
 
-@dataclass
-class System:
+class System(UpProcess):
     """`majorops up` in a subprocess, as a user runs it."""
-
-    data_dir: Path
-    ingest_port: int = field(default_factory=free_port)
-    reports_port: int = field(default_factory=free_port)
-    nats_port: int = field(default_factory=free_port)
-    process: subprocess.Popen[str] | None = None
-    output: list[str] = field(default_factory=list)
-
-    @property
-    def reports(self) -> str:
-        return f"http://127.0.0.1:{self.reports_port}"
-
-    def start(self, timeout: float = 60.0) -> None:
-        self.process = subprocess.Popen(
-            up_command(self.data_dir, self.nats_port, self.ingest_port, self.reports_port),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={k: v for k, v in os.environ.items() if not k.startswith("MAJOROPS_")},
-        )
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            self.output.append(line)
-            if line.startswith("ready"):
-                return
-        raise AssertionError("majorops up did not get ready:\n" + "".join(self.output))
 
     def token(self, shell_name: str) -> str:
         return read_env_file(self.data_dir / "credentials.env")[shell_name]
@@ -111,16 +77,6 @@ class System:
         )
         return resp.json() if resp.status_code == 200 else None  # type: ignore[no-any-return]
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        for pid in processes_of(self.data_dir):
-            os.kill(pid, signal.SIGKILL)
-
 
 @pytest.fixture
 def system(tmp_path: Path) -> Iterator[System]:
@@ -128,7 +84,7 @@ def system(tmp_path: Path) -> Iterator[System]:
     try:
         yield running
     finally:
-        running.stop()
+        running.reap()
 
 
 def wait_for(probe: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:

@@ -17,7 +17,8 @@ from majorops.ingest.config import IngestSettings
 from majorops.ingest.domain.alertmanager import group_incident_id, webhook_to_events
 from majorops.shared.events import validate_event
 from majorops.shared.problems import Problem
-from majorops.shared.testing import INGEST_TOKEN, TOKEN_SETTINGS, bearer, connected_jetstream, purge_incidents
+from majorops.shared.testing import INGEST_TOKEN, TOKEN_SETTINGS, connected_jetstream, purge_incidents
+from majorops.shared.testkit import app_client
 
 FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "alertmanager"
 LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -231,11 +232,8 @@ def test_bad_payload_is_a_precise_problem(mutate: Any, field: str) -> None:
 @pytest.fixture
 async def client(nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(IngestSettings(nats_url=nats_url, **TOKEN_SETTINGS))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(
-            headers=bearer(INGEST_TOKEN), transport=httpx.ASGITransport(app=app), base_url="http://ingest"
-        ) as http:
-            yield http
+    async with app_client(app, INGEST_TOKEN, "http://ingest") as http:
+        yield http
 
 
 async def test_repeated_notifications_are_deduplicated(client: httpx.AsyncClient, unique_id: str) -> None:

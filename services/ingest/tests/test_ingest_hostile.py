@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
-import nats
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -44,13 +43,13 @@ from majorops.shared.json_body import MAX_JSON_DEPTH
 from majorops.shared.testing import (
     INGEST_TOKEN,
     TOKEN_SETTINGS,
-    bearer,
     consumed_messages,
     event_envelope,
     msg_id_of,
     problem_of,
     purge_incidents,
 )
+from majorops.shared.testkit import app_client, connected_nats
 
 EVENTS = "/v1/events"
 ALERTMANAGER = "/v1/webhooks/alertmanager"
@@ -73,21 +72,14 @@ async def client(nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """The real app with the tests' token (one for the module: it holds no state of a test); an
     exception inside the app fails the test rather than becoming a 500."""
     app = create_app(IngestSettings(nats_url=nats_url, **TOKEN_SETTINGS))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            headers=bearer(INGEST_TOKEN), transport=transport, base_url="http://ingest", timeout=60
-        ) as http:
-            yield http
+    async with app_client(app, INGEST_TOKEN, "http://ingest", timeout=60) as http:
+        yield http
 
 
 @pytest.fixture(scope="module")
 async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
-    connection = await nats.connect(nats_url)
-    try:
+    async with connected_nats(nats_url) as connection:
         yield connection
-    finally:
-        await connection.drain()
 
 
 # --- helpers -----------------------------------------------------------------------------------------

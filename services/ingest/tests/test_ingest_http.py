@@ -27,6 +27,7 @@ from majorops.shared.testing import (
     published_events,
     purge_incidents,
 )
+from majorops.shared.testkit import app_client
 
 # Captured from a real Alertmanager 0.25 (a copy of ../shared/fixtures/alertmanager).
 ALERTMANAGER_FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -35,12 +36,8 @@ ALERTMANAGER_FIXTURES = Path(__file__).resolve().parent / "fixtures"
 @pytest.fixture
 async def client(nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(IngestSettings(nats_url=nats_url, **TOKEN_SETTINGS))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            headers=bearer(INGEST_TOKEN), transport=transport, base_url="http://ingest"
-        ) as http:
-            yield http
+    async with app_client(app, INGEST_TOKEN, "http://ingest") as http:
+        yield http
 
 
 async def stored_events(nats_url: str, incident: str) -> list[dict[str, Any]]:

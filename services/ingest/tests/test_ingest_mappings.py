@@ -44,6 +44,7 @@ from majorops.shared.testing import (
     purge_incidents,
     stored_messages,
 )
+from majorops.shared.testkit import app_client
 from majorops.shared.webhook_signatures import WebhookSecret, signature_headers
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "webhooks"
@@ -477,11 +478,8 @@ async def client(nats_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClie
     (tmp_path / "helpline.json").write_text(json.dumps(doc_example("mapping")))
     tokens = f"{TOKEN_SETTINGS['ingest_tokens']},vendor:{VENDOR_SECRET}"
     app = create_app(IngestSettings(nats_url=nats_url, ingest_tokens=tokens, webhook_mappings_dir=tmp_path))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(
-            headers=bearer(INGEST_TOKEN), transport=httpx.ASGITransport(app=app), base_url="http://ingest"
-        ) as http:
-            yield http
+    async with app_client(app, INGEST_TOKEN, "http://ingest") as http:
+        yield http
 
 
 async def stored(nats_url: str, incident: str) -> list[tuple[str, dict[str, Any]]]:

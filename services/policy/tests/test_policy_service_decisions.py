@@ -187,6 +187,13 @@ async def test_shuffled_and_duplicated_events_reach_the_same_decision(
     assert content(found[-1].decision) == content(expected)
 
 
+async def publish_own(
+    js: JetStreamContext, incident: str, suffix: str, type_: str, time: str, data: dict[str, Any]
+) -> None:
+    """Publish ``incident``'s event ``<incident>-<suffix>`` as its producer does."""
+    await publish(js, testing.event_envelope(incident, f"{incident}-{suffix}", type_, time, data))
+
+
 async def test_a_late_root_cause_of_an_earlier_incident_republishes_the_later_one_as_a_repeat(
     nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
 ) -> None:
@@ -194,72 +201,40 @@ async def test_a_late_root_cause_of_an_earlier_incident_republishes_the_later_on
     fingerprint = f"db-pool-{unique_id}"
     runtime = PolicyRuntime(settings_for(nats_url, data_dir))
     async with running(runtime):
-        await publish(
-            js,
-            testing.event_envelope(
-                later,
-                f"{later}-d",
-                "incident.declared",
-                "2026-11-20T09:00:00Z",
-                {"title": "Slow", "severity": "low"},
-            ),
+        await publish_own(
+            js, later, "d", "incident.declared", "2026-11-20T09:00:00Z", {"title": "Slow", "severity": "low"}
         )
-        await publish(
-            js,
-            testing.event_envelope(
-                later,
-                f"{later}-rc",
-                "rootcause.identified",
-                "2026-11-20T10:00:00Z",
-                {"fingerprint": fingerprint},
-            ),
+        await publish_own(
+            js, later, "rc", "rootcause.identified", "2026-11-20T10:00:00Z", {"fingerprint": fingerprint}
         )
         before = await settled_decisions(js, later)
         assert before[-1].decision.repeat_of == []
         # The earlier incident and its root cause, identified weeks before, arrive only now.
-        await publish(
+        await publish_own(
             js,
-            testing.event_envelope(
-                earlier,
-                f"{earlier}-d",
-                "incident.declared",
-                "2026-11-01T09:00:00Z",
-                {"title": "Slow", "severity": "low"},
-            ),
+            earlier,
+            "d",
+            "incident.declared",
+            "2026-11-01T09:00:00Z",
+            {"title": "Slow", "severity": "low"},
         )
-        await publish(
+        await publish_own(
             js,
-            testing.event_envelope(
-                earlier,
-                f"{earlier}-ai",
-                "actionitem.created",
-                "2026-11-02T09:00:00Z",
-                {"item_id": "AI-7", "title": "Cap the pool"},
-            ),
+            earlier,
+            "ai",
+            "actionitem.created",
+            "2026-11-02T09:00:00Z",
+            {"item_id": "AI-7", "title": "Cap the pool"},
         )
-        await publish(
-            js,
-            testing.event_envelope(
-                earlier,
-                f"{earlier}-rc",
-                "rootcause.identified",
-                "2026-11-01T10:00:00Z",
-                {"fingerprint": fingerprint},
-            ),
+        await publish_own(
+            js, earlier, "rc", "rootcause.identified", "2026-11-01T10:00:00Z", {"fingerprint": fingerprint}
         )
         found = await settled_decisions(js, later)
         assert len(found) > len(before)
         # And a new incident with that root cause is a repeat of both, from its first decision on it.
         third = f"{unique_id}-3"
-        await publish(
-            js,
-            testing.event_envelope(
-                third,
-                f"{third}-rc",
-                "rootcause.identified",
-                "2026-11-25T10:00:00Z",
-                {"fingerprint": fingerprint},
-            ),
+        await publish_own(
+            js, third, "rc", "rootcause.identified", "2026-11-25T10:00:00Z", {"fingerprint": fingerprint}
         )
         newest = await settled_decisions(js, third)
         earliest = await decisions_on_stream(js, earlier)

@@ -313,13 +313,21 @@ async def test_a_cache_too_small_for_the_incidents_still_decides_correctly() -> 
 # --- crashes -------------------------------------------------------------------------------------
 
 
-async def test_a_publish_that_fails_once_is_published_by_the_redelivery_exactly_once() -> None:
+async def second_event_unacknowledged(**failure: int) -> tuple[PolicyPorts, list[dict[str, Any]]]:
+    """INC-1's contract example: the first event fed, then the second with the publisher failing as
+    ``failure`` sets it (``fail_before``, ``lose_ack_after``), so that event is not acknowledged."""
     ports = new_ports()
     events = testing.contract_example_events("INC-1")
     await feed(ports, events[:1])
-    publisher_of(ports).fail_before = 1
+    for name, value in failure.items():
+        setattr(publisher_of(ports), name, value)
     with pytest.raises(UnacknowledgedPublish):
         await feed(ports, events[1:2])
+    return ports, events
+
+
+async def test_a_publish_that_fails_once_is_published_by_the_redelivery_exactly_once() -> None:
+    ports, events = await second_event_unacknowledged(fail_before=1)
     # Stored, not published: the event is not acknowledged, so JetStream delivers it again.
     stored = (await ports.store.incident_state("INC-1")).decision
     assert stored is not None
@@ -332,12 +340,7 @@ async def test_a_publish_that_fails_once_is_published_by_the_redelivery_exactly_
 
 
 async def test_a_lost_acknowledgement_never_publishes_the_revision_twice() -> None:
-    ports = new_ports()
-    events = testing.contract_example_events("INC-1")
-    await feed(ports, events[:1])
-    publisher_of(ports).lose_ack_after = 1
-    with pytest.raises(UnacknowledgedPublish):
-        await feed(ports, events[1:2])
+    ports, events = await second_event_unacknowledged(lose_ack_after=1)
     # Redelivered long after JetStream's duplicate window: the subject's last message is checked.
     await feed(ports, events[1:])
     assert revisions(publisher_of(ports).of("INC-1")) == [1, 2, 3, 4]

@@ -16,6 +16,7 @@ from majorops.policy.config import PolicySettings
 from majorops.shared import subjects, testing
 from majorops.shared.consumers import connect_broker
 from majorops.shared.testing import eventually, http_get, metric, publish_event, running, scrape, unused_port
+from majorops.shared.testkit import serving_probes
 
 DURABLE = subjects.durable_name("policy", subjects.EVENTS_STREAM)
 
@@ -38,9 +39,7 @@ async def test_probes_say_alive_at_once_and_ready_only_once_started(
     nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
 ) -> None:
     runtime = PolicyRuntime(settings_for(nats_url, data_dir))
-    probes = runtime.probes()
-    assert probes is not None
-    async with probes:
+    async with serving_probes(runtime) as probes:
         assert (await http_get(f"{probes.url}/healthz")).json() == {"status": "ok"}
         before = await http_get(f"{probes.url}/readyz")
         assert before.status_code == 503
@@ -80,9 +79,7 @@ async def test_the_pending_gauge_shows_a_backlog_and_the_dead_letter_counter_a_p
     nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
 ) -> None:
     runtime = PolicyRuntime(settings_for(nats_url, data_dir))
-    probes = runtime.probes()
-    assert probes is not None
-    async with probes:
+    async with serving_probes(runtime) as probes:
         # Connected, the durable created, nothing consumed yet: what arrives now waits.
         await runtime.store.open()
         await connect_broker(runtime.broker)

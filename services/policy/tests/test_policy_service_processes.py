@@ -134,12 +134,12 @@ def incident_history(incident: str, n: int, fingerprint: str) -> list[dict[str, 
     def at(**offset: float) -> datetime:
         return start + timedelta(**offset)
 
+    def own(suffix: str, type_: str, when: datetime, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """This incident's event ``<incident>-<suffix>``."""
+        return event_envelope(incident, f"{incident}-{suffix}", type_, when, data)
+
     declared = {0: "P1", 1: "low", 2: "P2", 3: "medium", 4: "P3", 5: "high", 6: "P4", 7: "P2"}[n]
-    events = [
-        event_envelope(
-            incident, f"{incident}-d", "incident.declared", at(), {"title": "t", "severity": declared}
-        )
-    ]
+    events = [own("d", "incident.declared", at(), {"title": "t", "severity": declared})]
     updates: dict[int, dict[str, Any]] = {
         1: {"severity": "P2"},
         2: {"customer_impact": True},
@@ -147,88 +147,35 @@ def incident_history(incident: str, n: int, fingerprint: str) -> list[dict[str, 
         4: {"severity": "low"},
     }
     if n in updates:
-        events.append(
-            event_envelope(incident, f"{incident}-u", "incident.updated", at(minutes=10), updates[n])
-        )
+        events.append(own("u", "incident.updated", at(minutes=10), updates[n]))
     if n != 6:  # incident 6 stays open
         resolved_after = {1: 80, 2: 100, 3: 120, 5: 160, 7: 200}.get(n, 60)
-        events.append(
-            event_envelope(incident, f"{incident}-r", "incident.resolved", at(minutes=resolved_after))
-        )
-        events.append(event_envelope(incident, f"{incident}-c", "incident.closed", at(hours=4)))
+        events.append(own("r", "incident.resolved", at(minutes=resolved_after)))
+        events.append(own("c", "incident.closed", at(hours=4)))
     if n in (1, 3, 5, 6, 7):  # one root cause, so each of these repeats the earlier ones
         rc = {"fingerprint": fingerprint}
-        events.append(event_envelope(incident, f"{incident}-rc", "rootcause.identified", at(hours=5), rc))
+        events.append(own("rc", "rootcause.identified", at(hours=5), rc))
     if n == 1:  # confirmed again later: the first sighting still counts
-        events.append(
-            event_envelope(
-                incident, f"{incident}-rc2", "rootcause.identified", at(days=2), {"fingerprint": fingerprint}
-            )
-        )
+        events.append(own("rc2", "rootcause.identified", at(days=2), {"fingerprint": fingerprint}))
         events += [
-            event_envelope(
-                incident,
-                f"{incident}-ai1",
-                "actionitem.created",
-                at(hours=6),
-                {"item_id": "AI-1", "title": "Cap the pool"},
-            ),
-            event_envelope(
-                incident,
-                f"{incident}-ai1u",
-                "actionitem.updated",
-                at(hours=7),
-                {"item_id": "AI-1", "owner": "ana"},
-            ),
-            event_envelope(
-                incident,
-                f"{incident}-ai2",
-                "actionitem.created",
-                at(hours=6),
-                {"item_id": "AI-2", "title": "Alert"},
-            ),
-            event_envelope(
-                incident, f"{incident}-ai2c", "actionitem.completed", at(hours=8), {"item_id": "AI-2"}
-            ),
+            own("ai1", "actionitem.created", at(hours=6), {"item_id": "AI-1", "title": "Cap the pool"}),
+            own("ai1u", "actionitem.updated", at(hours=7), {"item_id": "AI-1", "owner": "ana"}),
+            own("ai2", "actionitem.created", at(hours=6), {"item_id": "AI-2", "title": "Alert"}),
+            own("ai2c", "actionitem.completed", at(hours=8), {"item_id": "AI-2"}),
         ]
     if n == 3:
-        events.append(
-            event_envelope(
-                incident,
-                f"{incident}-ai3",
-                "actionitem.created",
-                at(hours=6),
-                {"item_id": "AI-3", "title": "Retry"},
-            )
-        )
+        events.append(own("ai3", "actionitem.created", at(hours=6), {"item_id": "AI-3", "title": "Retry"}))
     if n == 4:
         unusual = {"fingerprint": f"{fingerprint}-other", "unusual": True}
-        events.append(
-            event_envelope(incident, f"{incident}-rc", "rootcause.identified", at(hours=5), unusual)
-        )
+        events.append(own("rc", "rootcause.identified", at(hours=5), unusual))
     if n == 0:
-        events.append(event_envelope(incident, f"{incident}-held", "afteraction.held", at(days=3)))
-        events.append(event_envelope(incident, f"{incident}-pub", "review.published", at(days=4)))
-    events.append(
-        event_envelope(
-            incident,
-            f"{incident}-s",
-            "afteraction.scheduled",
-            at(hours=6),
-            {"meeting_at": at(days=7).isoformat()},
-        )
-    )
+        events.append(own("held", "afteraction.held", at(days=3)))
+        events.append(own("pub", "review.published", at(days=4)))
+    events.append(own("s", "afteraction.scheduled", at(hours=6), {"meeting_at": at(days=7).isoformat()}))
     for m in range(RESCHEDULES):
         meeting = {"meeting_at": at(days=7, hours=m + 1).isoformat()}
-        events.append(
-            event_envelope(
-                incident, f"{incident}-m{m}", "afteraction.rescheduled", at(hours=6, minutes=m + 1), meeting
-            )
-        )
-    events += [
-        event_envelope(incident, f"{incident}-t{k}", "timeline.logged", at(minutes=k), {"text": "note"})
-        for k in (1, 2)
-    ]
+        events.append(own(f"m{m}", "afteraction.rescheduled", at(hours=6, minutes=m + 1), meeting))
+    events += [own(f"t{k}", "timeline.logged", at(minutes=k), {"text": "note"}) for k in (1, 2)]
     return events
 
 

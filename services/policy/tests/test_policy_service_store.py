@@ -19,6 +19,7 @@ from majorops.policy.domain.repeats import RootCauseSighting
 from majorops.policy.ports import IncidentState, IndexedRootCause, PolicyStore, StoredDecision
 from majorops.shared.storage.sqlite import EVENTS_SCHEMA, SqliteDatabase, SqliteEventLog
 from majorops.shared.testing import store_places, stored_note
+from majorops.shared.testkit import opened
 
 StoreFactory = Callable[[], PolicyStore]
 
@@ -33,34 +34,31 @@ async def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         yield factory
 
 
-async def test_an_event_is_stored_once_whatever_its_redeliveries(new_store: StoreFactory) -> None:
-    store = new_store()
-    await store.open()
-    try:
-        assert await store.append_event(stored_note("INC-1", "e-1", "2026-11-20T09:00:00Z", 1)) is True
-        assert await store.append_event(stored_note("INC-1", "e-1", "2026-11-20T09:00:00Z", 5)) is False
-        [only] = await store.events_for("INC-1")
-        assert (only.event_id, only.arrival) == ("e-1", 1)
-        assert only.envelope["data"] == {"text": "note e-1"}
-    finally:
-        await store.close()
+@pytest.fixture
+async def store(new_store: StoreFactory) -> AsyncIterator[PolicyStore]:
+    """A store of each kind, open for the test and closed after it."""
+    async with opened(new_store()) as store:
+        yield store
 
 
-async def test_events_come_back_in_event_time_order_ties_by_arrival(new_store: StoreFactory) -> None:
-    store = new_store()
-    await store.open()
-    try:
-        # Arrival order differs from event time on purpose: late events are normal.
-        await store.append_event(stored_note("INC-1", "late", "2026-11-20T11:00:00+02:00", 1))
-        await store.append_event(stored_note("INC-1", "tie-b", "2026-11-20T09:30:00Z", 3))
-        await store.append_event(stored_note("INC-1", "tie-a", "2026-11-20T09:30:00Z", 2))
-        await store.append_event(stored_note("INC-1", "first", "2026-11-20T08:59:59.5Z", 4))
-        await store.append_event(stored_note("INC-2", "other", "2026-11-20T08:00:00Z", 5))
-        assert [e.event_id for e in await store.events_for("INC-1")] == ["first", "late", "tie-a", "tie-b"]
-        assert await store.incident_ids() == ["INC-1", "INC-2"]
-        assert await store.events_for("INC-unknown") == []
-    finally:
-        await store.close()
+async def test_an_event_is_stored_once_whatever_its_redeliveries(store: PolicyStore) -> None:
+    assert await store.append_event(stored_note("INC-1", "e-1", "2026-11-20T09:00:00Z", 1)) is True
+    assert await store.append_event(stored_note("INC-1", "e-1", "2026-11-20T09:00:00Z", 5)) is False
+    [only] = await store.events_for("INC-1")
+    assert (only.event_id, only.arrival) == ("e-1", 1)
+    assert only.envelope["data"] == {"text": "note e-1"}
+
+
+async def test_events_come_back_in_event_time_order_ties_by_arrival(store: PolicyStore) -> None:
+    # Arrival order differs from event time on purpose: late events are normal.
+    await store.append_event(stored_note("INC-1", "late", "2026-11-20T11:00:00+02:00", 1))
+    await store.append_event(stored_note("INC-1", "tie-b", "2026-11-20T09:30:00Z", 3))
+    await store.append_event(stored_note("INC-1", "tie-a", "2026-11-20T09:30:00Z", 2))
+    await store.append_event(stored_note("INC-1", "first", "2026-11-20T08:59:59.5Z", 4))
+    await store.append_event(stored_note("INC-2", "other", "2026-11-20T08:00:00Z", 5))
+    assert [e.event_id for e in await store.events_for("INC-1")] == ["first", "late", "tie-a", "tie-b"]
+    assert await store.incident_ids() == ["INC-1", "INC-2"]
+    assert await store.events_for("INC-unknown") == []
 
 
 async def test_the_record_survives_a_restart(new_store: StoreFactory) -> None:
@@ -96,54 +94,44 @@ def decision_content(incident: str, requirement: str = "not_required") -> Decisi
 
 
 async def test_event_counts_and_positions_follow_the_order_events_were_stored(
-    new_store: StoreFactory,
+    store: PolicyStore,
 ) -> None:
-    store = new_store()
-    await store.open()
-    try:
-        assert await store.incident_state("INC-1") == IncidentState("INC-1", 0, None)
-        await store.append_event(stored_note("INC-1", "late", "2026-11-20T11:00:00Z", 1))
-        await store.append_event(stored_note("INC-1", "early", "2026-11-20T09:00:00Z", 2))
-        await store.append_event(stored_note("INC-2", "other", "2026-11-20T09:00:00Z", 3))
-        await store.append_event(stored_note("INC-1", "late", "2026-11-20T11:00:00Z", 4))  # duplicate
-        await store.append_event(stored_note("INC-1", "middle", "2026-11-20T10:00:00Z", 5))
-        assert (await store.incident_state("INC-1")).event_count == 3
-        assert (await store.incident_state("INC-2")).event_count == 1
-        everything, position = await store.events_stored_after("INC-1", 0)
-        assert [e.event_id for e in everything] == ["late", "early", "middle"]
-        assert position == 3
-        rest, position = await store.events_stored_after("INC-1", 2)
-        # A store without an insertion order may also return events before the position.
-        rest_ids = [e.event_id for e in rest]
-        assert "middle" in rest_ids
-        assert set(rest_ids) <= {"late", "early", "middle"}
-        assert position == 3
-    finally:
-        await store.close()
+    assert await store.incident_state("INC-1") == IncidentState("INC-1", 0, None)
+    await store.append_event(stored_note("INC-1", "late", "2026-11-20T11:00:00Z", 1))
+    await store.append_event(stored_note("INC-1", "early", "2026-11-20T09:00:00Z", 2))
+    await store.append_event(stored_note("INC-2", "other", "2026-11-20T09:00:00Z", 3))
+    await store.append_event(stored_note("INC-1", "late", "2026-11-20T11:00:00Z", 4))  # duplicate
+    await store.append_event(stored_note("INC-1", "middle", "2026-11-20T10:00:00Z", 5))
+    assert (await store.incident_state("INC-1")).event_count == 3
+    assert (await store.incident_state("INC-2")).event_count == 1
+    everything, position = await store.events_stored_after("INC-1", 0)
+    assert [e.event_id for e in everything] == ["late", "early", "middle"]
+    assert position == 3
+    rest, position = await store.events_stored_after("INC-1", 2)
+    # A store without an insertion order may also return events before the position.
+    rest_ids = [e.event_id for e in rest]
+    assert "middle" in rest_ids
+    assert set(rest_ids) <= {"late", "early", "middle"}
+    assert position == 3
 
 
 async def test_a_decision_revision_is_stored_by_compare_and_set_then_marked_published(
-    new_store: StoreFactory,
+    store: PolicyStore,
 ) -> None:
-    store = new_store()
-    await store.open()
-    try:
-        await store.append_event(stored_note("INC-1", "e-1", "2026-11-20T09:00:00Z", 1))
-        first = decision_content("INC-1")
-        assert await store.save_decision("INC-1", first, 0, 1) is True
-        assert await store.save_decision("INC-1", decision_content("INC-1", "optional"), 0, 1) is False
-        state = await store.incident_state("INC-1")
-        assert state.decision == StoredDecision("INC-1", 1, first, published=False)
-        assert await store.unpublished_decisions() == [StoredDecision("INC-1", 1, first, published=False)]
-        await store.mark_published("INC-1", 1)
-        assert (await store.incident_state("INC-1")).decision == StoredDecision("INC-1", 1, first, True)
-        assert await store.unpublished_decisions() == []
-        second = decision_content("INC-1", "mandatory")
-        assert await store.save_decision("INC-1", second, 1, 1) is True
-        await store.mark_published("INC-1", 1)  # an old revision's mark changes nothing
-        assert (await store.incident_state("INC-1")).decision == StoredDecision("INC-1", 2, second, False)
-    finally:
-        await store.close()
+    await store.append_event(stored_note("INC-1", "e-1", "2026-11-20T09:00:00Z", 1))
+    first = decision_content("INC-1")
+    assert await store.save_decision("INC-1", first, 0, 1) is True
+    assert await store.save_decision("INC-1", decision_content("INC-1", "optional"), 0, 1) is False
+    state = await store.incident_state("INC-1")
+    assert state.decision == StoredDecision("INC-1", 1, first, published=False)
+    assert await store.unpublished_decisions() == [StoredDecision("INC-1", 1, first, published=False)]
+    await store.mark_published("INC-1", 1)
+    assert (await store.incident_state("INC-1")).decision == StoredDecision("INC-1", 1, first, True)
+    assert await store.unpublished_decisions() == []
+    second = decision_content("INC-1", "mandatory")
+    assert await store.save_decision("INC-1", second, 1, 1) is True
+    await store.mark_published("INC-1", 1)  # an old revision's mark changes nothing
+    assert (await store.incident_state("INC-1")).decision == StoredDecision("INC-1", 2, second, False)
 
 
 async def test_two_replicas_racing_for_the_same_revision_one_wins(new_store: StoreFactory) -> None:
@@ -179,38 +167,33 @@ async def test_sqlite_refuses_a_decision_derived_from_a_stale_event_count(tmp_pa
 
 
 async def test_the_fingerprint_index_keeps_the_entry_derived_from_the_most_events(
-    new_store: StoreFactory,
+    store: PolicyStore,
 ) -> None:
-    store = new_store()
-    await store.open()
-    try:
-        t1 = datetime(2026, 11, 1, 10, 0, 0, 123456, tzinfo=UTC)
-        t2 = datetime(2026, 11, 20, 10, tzinfo=UTC)
-        assert (await store.incident_state("INC-1")).root_cause is None
-        assert await store.index_root_cause(RootCauseSighting("INC-1", "db-pool", t1), 3) is True
-        assert await store.index_root_cause(RootCauseSighting("INC-2", "db-pool", t2), 2) is True
-        assert (await store.incident_state("INC-1")).root_cause == IndexedRootCause(
-            RootCauseSighting("INC-1", "db-pool", t1), None
-        )
-        # A replica whose view of INC-1 is behind (2 events) cannot overwrite the entry.
-        assert await store.index_root_cause(RootCauseSighting("INC-1", "dns", t2), 2) is False
-        assert sorted(await store.root_causes_with(["db-pool"]), key=lambda s: s.incident_id) == [
-            RootCauseSighting("INC-1", "db-pool", t1),
-            RootCauseSighting("INC-2", "db-pool", t2),
-        ]
-        # A corrected root cause remembers the fingerprint it replaced.
-        assert await store.index_root_cause(RootCauseSighting("INC-1", "dns", t2), 4) is True
-        assert (await store.incident_state("INC-1")).root_cause == IndexedRootCause(
-            RootCauseSighting("INC-1", "dns", t2), "db-pool"
-        )
-        assert await store.index_root_cause(RootCauseSighting("INC-1", "dns", t1), 5) is True
-        assert (await store.incident_state("INC-1")).root_cause == IndexedRootCause(
-            RootCauseSighting("INC-1", "dns", t1), "db-pool"
-        )
-        assert await store.root_causes_with(["dns"]) == [RootCauseSighting("INC-1", "dns", t1)]
-        assert await store.root_causes_with([]) == []
-    finally:
-        await store.close()
+    t1 = datetime(2026, 11, 1, 10, 0, 0, 123456, tzinfo=UTC)
+    t2 = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    assert (await store.incident_state("INC-1")).root_cause is None
+    assert await store.index_root_cause(RootCauseSighting("INC-1", "db-pool", t1), 3) is True
+    assert await store.index_root_cause(RootCauseSighting("INC-2", "db-pool", t2), 2) is True
+    assert (await store.incident_state("INC-1")).root_cause == IndexedRootCause(
+        RootCauseSighting("INC-1", "db-pool", t1), None
+    )
+    # A replica whose view of INC-1 is behind (2 events) cannot overwrite the entry.
+    assert await store.index_root_cause(RootCauseSighting("INC-1", "dns", t2), 2) is False
+    assert sorted(await store.root_causes_with(["db-pool"]), key=lambda s: s.incident_id) == [
+        RootCauseSighting("INC-1", "db-pool", t1),
+        RootCauseSighting("INC-2", "db-pool", t2),
+    ]
+    # A corrected root cause remembers the fingerprint it replaced.
+    assert await store.index_root_cause(RootCauseSighting("INC-1", "dns", t2), 4) is True
+    assert (await store.incident_state("INC-1")).root_cause == IndexedRootCause(
+        RootCauseSighting("INC-1", "dns", t2), "db-pool"
+    )
+    assert await store.index_root_cause(RootCauseSighting("INC-1", "dns", t1), 5) is True
+    assert (await store.incident_state("INC-1")).root_cause == IndexedRootCause(
+        RootCauseSighting("INC-1", "dns", t1), "db-pool"
+    )
+    assert await store.root_causes_with(["dns"]) == [RootCauseSighting("INC-1", "dns", t1)]
+    assert await store.root_causes_with([]) == []
 
 
 async def test_a_sqlite_store_of_an_older_policy_gets_its_event_counts_on_open(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from majorops.shared.testing import (
     scrape,
     unused_port,
 )
+from majorops.shared.testkit import serving_probes
 
 
 def settings_for(nats_url: str, data_dir: Path) -> RemindersSettings:
@@ -33,9 +34,7 @@ async def test_probes_and_the_escalations_of_a_backdated_incident_in_the_metrics
     nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
 ) -> None:
     runtime = RemindersRuntime(settings_for(nats_url, data_dir))
-    probes = runtime.probes()
-    assert probes is not None
-    async with probes:
+    async with serving_probes(runtime) as probes:
         assert (await http_get(f"{probes.url}/healthz")).status_code == 200
         before = await http_get(f"{probes.url}/readyz")
         assert before.status_code == 503

@@ -19,6 +19,7 @@ from majorops.reminders.plan import Notice, NoticeCategory
 from majorops.reminders.ports import DueIncident, RemindersStore, StoredPlan
 from majorops.shared.decisions import AfterActionDecision, Requirement
 from majorops.shared.testing import mandatory_decision, store_places, stored_note
+from majorops.shared.testkit import opened
 
 StoreFactory = Callable[[], RemindersStore]
 
@@ -48,12 +49,8 @@ async def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
 
 @pytest.fixture
 async def store(new_store: StoreFactory) -> AsyncIterator[RemindersStore]:
-    opened = new_store()
-    await opened.open()
-    try:
-        yield opened
-    finally:
-        await opened.close()
+    async with opened(new_store()) as store:
+        yield store
 
 
 async def test_events_are_stored_once_in_event_time_order(store: RemindersStore) -> None:

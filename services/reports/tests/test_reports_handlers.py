@@ -373,13 +373,18 @@ async def test_a_created_item_is_published_as_a_valid_event_and_shown_at_once(po
     assert [(r.incident_id, r.item_id) for r in page.items] == [(INC, item_id)]
 
 
-async def test_an_item_id_is_taken_once(ports: ReportsPorts) -> None:
+async def declare_with_a_pool_alert_item(ports: ReportsPorts) -> None:
+    """The incident declared, and given action item AI-7 "Add a pool alert" by the editor."""
     await record(EVENT, envelope(), ports, 1)
     ok(
         await create_action_item(
             INC, NewActionItem(item_id="AI-7", title="Add a pool alert"), ports, author=EDITOR
         )
     )
+
+
+async def test_an_item_id_is_taken_once(ports: ReportsPorts) -> None:
+    await declare_with_a_pool_alert_item(ports)
     again = problem(
         await create_action_item(
             INC, NewActionItem(item_id="AI-7", title="Something else"), ports, author=EDITOR
@@ -390,12 +395,7 @@ async def test_an_item_id_is_taken_once(ports: ReportsPorts) -> None:
 
 
 async def test_update_and_complete_an_item(ports: ReportsPorts) -> None:
-    await record(EVENT, envelope(), ports, 1)
-    ok(
-        await create_action_item(
-            INC, NewActionItem(item_id="AI-7", title="Add a pool alert"), ports, author=EDITOR
-        )
-    )
+    await declare_with_a_pool_alert_item(ports)
     updated = ok(
         await update_action_item(
             INC, "AI-7", ActionItemChanges(owner="DBA lead", due="2026-12-01"), ports, author=EDITOR

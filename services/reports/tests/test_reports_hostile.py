@@ -31,11 +31,11 @@ from majorops.shared.testing import (
     consumed_messages,
     event_envelope,
     eventually,
+    problem_of,
     publish_event,
     purge_incidents,
 )
 
-PROBLEM = "application/problem+json"
 ITEM = "AI-hostile"
 INCIDENT = f"T-{uuid.uuid4().hex[:12]}"
 """The module's incident: declared, with one action item, before the first test."""
@@ -100,19 +100,6 @@ async def record(client: httpx.AsyncClient, js: JetStreamContext) -> tuple[list[
     )
     review = await client.get(f"/v1/reviews/{INCIDENT}")
     return [json.loads(m.data)["id"] for m in msgs], review.headers["etag"]
-
-
-def problem_of(resp: httpx.Response, status: int, slug: str | None = None) -> dict[str, Any]:
-    assert resp.status_code == status, resp.text[:600]
-    assert resp.headers["content-type"] == PROBLEM
-    doc: dict[str, Any] = resp.json()
-    assert {"type", "title", "status", "detail"} <= set(doc)
-    assert doc["status"] == status
-    if slug is not None:
-        assert doc["type"] == f"https://majorops.dev/problems/{slug}", doc
-    for error in doc.get("errors", []):
-        assert {"field", "message"} <= set(error) <= {"field", "message", "index"}, error
-    return doc
 
 
 ENDPOINTS = {

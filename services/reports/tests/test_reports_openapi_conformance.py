@@ -16,7 +16,8 @@ from fastapi import FastAPI
 
 from majorops.reports.app import create_app
 from majorops.reports.config import ReportsSettings
-from majorops.shared.testing import TOKEN_SETTINGS, WRITE_TOKEN, bearer
+from majorops.shared.testing import TOKEN_SETTINGS, WRITE_TOKEN
+from majorops.shared.testkit import app_client
 
 PROBLEM = "application/problem+json"
 
@@ -24,12 +25,8 @@ PROBLEM = "application/problem+json"
 @pytest.fixture
 async def client(nats_url: str, data_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
     app: FastAPI = create_app(ReportsSettings(**TOKEN_SETTINGS, nats_url=nats_url, data_dir=data_dir))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            headers=bearer(WRITE_TOKEN), transport=transport, base_url="http://reports"
-        ) as http:
-            yield http
+    async with app_client(app, WRITE_TOKEN, "http://reports") as http:
+        yield http
 
 
 def body_schema(openapi: dict[str, Any], path: str, method: str) -> dict[str, Any]:

@@ -16,31 +16,28 @@ before its logging is set up (a refused setting) is there too.
 from __future__ import annotations
 
 import os
-import re
 import signal
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from majorops.cli.credentials import ISSUED, Credentials, load_or_generate
-from majorops.cli.natsserver import NatsCluster, NatsServer, die_with_parent, free_port, port_open
+from majorops.cli.natsserver import NatsCluster, NatsServer, free_port, port_open
+from majorops.cli.service_process import ServiceProcess
+
+# up's own settings live there; callers import them from here too.
+from majorops.cli.up_settings import CLUSTER_SIZES as CLUSTER_SIZES
+from majorops.cli.up_settings import MIB as MIB
+from majorops.cli.up_settings import ConfigurationRefused as ConfigurationRefused
+from majorops.cli.up_settings import UpOptions as UpOptions
+from majorops.cli.up_settings import UpSettings as UpSettings
+from majorops.cli.up_settings import check_cluster_size as check_cluster_size
+from majorops.cli.up_settings import check_sync_interval as check_sync_interval
+from majorops.cli.up_settings import show_size as show_size
 from majorops.shared import nats_access
-from majorops.shared.settings import (
-    DEFAULT_LOG_BACKUPS,
-    DEFAULT_LOG_MAX_BYTES,
-    ENV_PREFIX,
-    EX_CONFIG,
-    LogBackups,
-    LogMaxBytes,
-    redact_url,
-)
+from majorops.shared.settings import EX_CONFIG, redact_url
 
 SERVICES = ("ingest", "policy", "reminders", "reports")
 PROBE_PORTS = {"policy": 8082, "reminders": 8083}
@@ -48,178 +45,6 @@ PROBE_PORTS = {"policy": 8082, "reminders": 8083}
 READY_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
 MAX_RESTART_DELAY_SECONDS = 30.0
-MIB = 1024 * 1024
-
-
-class UpSettings(BaseSettings):
-    """What ``majorops up`` itself reads from the environment (a flag, where there is one, wins).
-
-    Every other ``MAJOROPS_*`` variable is passed on to the services unchanged.
-    """
-
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
-
-    data_dir: Path = Field(
-        default=Path(".majorops"),
-        description="Where JetStream, the SQLite stores and the logs live (--data-dir)",
-    )
-    nats_port: int = Field(
-        default=4222, ge=1, le=65535, description="Port of the embedded nats-server (--nats-port)"
-    )
-    ingest_port: int = Field(default=8080, ge=1, le=65535, description="Ingest's HTTP port (--ingest-port)")
-    reports_port: int = Field(default=8081, ge=1, le=65535, description="Reports' HTTP port (--reports-port)")
-    nats_url: str | None = Field(
-        default=None,
-        description="Use this NATS (JetStream enabled) instead of the embedded nats-server (--nats-url)",
-    )
-    mongodb_url: str | None = Field(
-        default=None,
-        description="Passed on to the services (MongoDB instead of SQLite); shown without its password",
-    )
-    nats_sync_interval: str = Field(
-        default="always",
-        description="JetStream's sync_interval for the embedded nats-server (--nats-sync-interval): "
-        "'always' fsyncs every write before acknowledging it (Jepsen: the default loses acknowledged "
-        "writes when the OS crashes); 'default' (the server's own, 2 min) or a duration such as 10s "
-        "trades that for throughput",
-    )
-    nats_cluster: int = Field(
-        default=1,
-        description="Embedded nats-servers (--cluster): 1, or 3 or 5 clustered on loopback (ports "
-        "MAJOROPS_NATS_PORT and up, each its own store in the data dir) with every stream replicated "
-        "on each (MAJOROPS_STREAM_REPLICAS), so that losing one leaves the system running",
-    )
-    stream_replicas: int | None = Field(
-        default=None,
-        ge=1,
-        le=5,
-        description="Copies of each stream the embedded NATS keeps (and the services are told); unset: "
-        "one per server of --cluster",
-    )
-    log_max_bytes: LogMaxBytes = DEFAULT_LOG_MAX_BYTES
-    log_backups: LogBackups = DEFAULT_LOG_BACKUPS
-
-    @field_validator("nats_cluster")
-    @classmethod
-    def _cluster_size(cls, value: int) -> int:
-        return check_cluster_size(value)
-
-    @field_validator("nats_sync_interval")
-    @classmethod
-    def _sync_interval(cls, value: str) -> str:
-        return check_sync_interval(value)
-
-    @field_validator("nats_url", "mongodb_url")
-    @classmethod
-    def _blank_is_unset(cls, value: str | None) -> str | None:
-        return value or None
-
-
-_DURATION = re.compile(r"^[1-9][0-9]*(ms|s|m|h)$")
-
-
-def check_sync_interval(value: str) -> str:
-    """``always``, ``default`` or a positive duration (``500ms``, ``10s``, ``2m``, ``1h``)."""
-    text = value.strip()
-    if text in ("always", "default") or _DURATION.match(text):
-        return text
-    raise ValueError(
-        f"nats sync interval {value!r}: use 'always', 'default' or a duration such as 10s, 500ms, 2m"
-    )
-
-
-CLUSTER_SIZES = (1, 3, 5)
-
-
-def check_cluster_size(value: int) -> int:
-    """1 (one server), 3 or 5: a cluster needs a majority up, so an even count adds no safety."""
-    if value not in CLUSTER_SIZES:
-        raise ValueError(f"nats cluster of {value}: use 1 (one server), 3 or 5")
-    return value
-
-
-def show_size(size: int) -> str:
-    """``10 MiB``, ``512 KiB`` or bytes: how the logs line says where rotation happens."""
-    for unit, factor in (("GiB", 1024 * MIB), ("MiB", MIB), ("KiB", 1024)):
-        if size % factor == 0:
-            return f"{size // factor} {unit}"
-    return f"{size} bytes"
-
-
-@dataclass
-class ServiceProcess:
-    name: str
-    env: Mapping[str, str]
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
-    last_start: float = 0.0
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", f"majorops.{self.name}"],
-                env={**self.env, "MAJOROPS_LOG_FILE": str(self.log_path.resolve())},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                preexec_fn=die_with_parent,
-            )
-        finally:
-            log.close()
-        self.last_start = time.monotonic()
-
-    def last_log_lines(self, count: int = 5) -> str:
-        """The end of the service's log, to show why it stopped."""
-        try:
-            lines = self.log_path.read_text(errors="replace").splitlines()[-count:]
-        except OSError:
-            return f"(no log at {self.log_path})"
-        return "\n".join(f"  {line}" for line in lines) + f"\n  (full log: {self.log_path})"
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def terminate(self) -> None:
-        if self.alive():
-            assert self.process is not None
-            self.process.send_signal(signal.SIGTERM)
-
-    def wait_or_kill(self, deadline: float) -> None:
-        if self.process is None:
-            return
-        try:
-            self.process.wait(max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-class ConfigurationRefused(Exception):
-    """A setting of ``majorops up`` itself is wrong (exit 78: restarting will not help)."""
-
-
-@dataclass
-class UpOptions:
-    data_dir: Path
-    nats_port: int
-    ingest_port: int
-    reports_port: int
-    nats_url: str | None
-    host: str = "127.0.0.1"
-    log_max_bytes: int = DEFAULT_LOG_MAX_BYTES
-    log_backups: int = DEFAULT_LOG_BACKUPS
-    nats_sync_interval: str = "always"
-    nats_cluster: int = 1
-    stream_replicas: int | None = None
-    """None: as many as the embedded cluster has servers (1 for one server)."""
 
 
 @dataclass

@@ -33,10 +33,8 @@ import asyncio
 import contextlib
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextvars import ContextVar
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 from faststream.nats import ConsumerConfig, DeliverPolicy, NatsBroker
@@ -45,16 +43,25 @@ from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
-from opentelemetry.trace import Span
 
 from majorops.shared import subjects, tracing
-from majorops.shared.events import CloudEvent, EventValidationError, validate_event
+
+# What a handler looks like to a consumer lives there; callers import it from here too.
+from majorops.shared.batch_handlers import MESSAGE_SPANS
+from majorops.shared.batch_handlers import BatchHandler as BatchHandler
+from majorops.shared.batch_handlers import JsonBatchHandler as JsonBatchHandler
+from majorops.shared.batch_handlers import MessageHandler as MessageHandler
+from majorops.shared.batch_handlers import concurrently as concurrently
+from majorops.shared.batch_handlers import decoding_json as decoding_json
+from majorops.shared.batch_handlers import handling as handling
+from majorops.shared.batch_handlers import log_recorded as log_recorded
+from majorops.shared.batch_handlers import message_span as message_span
+from majorops.shared.batch_handlers import one_at_a_time as one_at_a_time
+from majorops.shared.batch_handlers import valid_events as valid_events
 from majorops.shared.jetstream import (
     PoisonMessage,
     UnacknowledgedPublish,
-    arrival_sequence,
     dead_letter,
-    decode_json,
     message_metadata,
     require_streams,
     retry_delay,
@@ -64,36 +71,14 @@ from majorops.shared.telemetry import Telemetry, telemetry_of
 
 log = structlog.get_logger(__name__)
 
+
 DEFAULT_BATCH_SIZE = 64
 FETCH_WAIT_SECONDS = 5.0
 """How long one fetch long-polls when nothing is waiting (messages end the wait at once)."""
 MAX_FAILURE_PAUSE_SECONDS = 10.0
 
-BatchHandler = Callable[[Sequence[Msg]], Awaitable[Sequence[BaseException | None]]]
-"""Handles a batch; per message ``None`` (done), a :class:`PoisonMessage`, or the error to retry on."""
-MessageHandler = Callable[[Msg], Awaitable[None]]
-
-_MESSAGE_SPANS: ContextVar[dict[int, Span] | None] = ContextVar("majorops_message_spans", default=None)
-"""The span of each message of the batch in hand (by ``id(msg)``), for the per-message handlers."""
 
 ACKED, RETRIED, DEAD_LETTERED = "acked", "retried", "dead_lettered"
-
-
-def message_span(msg: Msg) -> Span | None:
-    """The span of a message of the batch being handled (None outside of a consumer's handling)."""
-    spans = _MESSAGE_SPANS.get()
-    return None if spans is None else spans.get(id(msg))
-
-
-@contextlib.contextmanager
-def handling(msg: Msg) -> Iterator[None]:
-    """Make the message's span the current one while it is handled on its own."""
-    span = message_span(msg)
-    if span is None:
-        yield
-        return
-    with tracing.use(span):
-        yield
 
 
 @dataclass
@@ -195,7 +180,7 @@ class DurableConsumer:
         spans = [tracing.start_process_span(self.stream, m.subject, m.headers, self.service) for m in batch]
         for msg, span in zip(batch, spans, strict=True):
             telemetry.traces.note(tracing.incident_of(msg.subject), span)
-        token = _MESSAGE_SPANS.set({id(msg): span for msg, span in zip(batch, spans, strict=True)})
+        token = MESSAGE_SPANS.set({id(msg): span for msg, span in zip(batch, spans, strict=True)})
         began = time.perf_counter()
         try:
             # A batch of one (the usual case, but under load): its span is the current one throughout.
@@ -206,7 +191,7 @@ class DurableConsumer:
         except Exception as exc:
             outcomes = [exc] * len(batch)
         finally:
-            _MESSAGE_SPANS.reset(token)
+            MESSAGE_SPANS.reset(token)
             telemetry.handled(self.stream, time.perf_counter() - began)
         settled = {ACKED: 0, RETRIED: 0, DEAD_LETTERED: 0}
         for msg, outcome, span in zip(batch, outcomes, spans, strict=True):
@@ -275,24 +260,6 @@ def consumers_of(broker: NatsBroker) -> list[DurableConsumer]:
     return list(_CONSUMERS.get(broker, []))
 
 
-def one_at_a_time(handle: MessageHandler) -> BatchHandler:
-    """A batch handler running a per-message handler on each message in order."""
-
-    async def handle_batch(batch: Sequence[Msg]) -> list[BaseException | None]:
-        outcomes: list[BaseException | None] = []
-        for msg in batch:
-            try:
-                with handling(msg):
-                    await handle(msg)
-            except Exception as exc:
-                outcomes.append(exc)
-            else:
-                outcomes.append(None)
-        return outcomes
-
-    return handle_batch
-
-
 def subscribe_durable(
     broker: NatsBroker,
     *,
@@ -324,71 +291,6 @@ def subscribe_durable(
             batch_size=batch_size,
         ),
     )
-
-
-JsonBatchHandler = Callable[[Sequence[tuple[Any, int]]], Awaitable[Sequence[BaseException | None]]]
-"""Handles a batch of ``(JSON body, stream sequence)``; answers per message like :data:`BatchHandler`."""
-
-
-def decoding_json(handle: JsonBatchHandler) -> BatchHandler:
-    """A batch handler that decodes each body as JSON with its stream sequence (its arrival) first;
-    a body that is not JSON is poison, and the handler sees ``None`` in its place."""
-
-    async def handle_batch(batch: Sequence[Msg]) -> list[BaseException | None]:
-        decoded: list[tuple[Any, int]] = []
-        poison: dict[int, BaseException] = {}
-        for index, msg in enumerate(batch):
-            try:
-                decoded.append((decode_json(msg), arrival_sequence(msg)))
-            except PoisonMessage as exc:
-                poison[index] = exc
-                decoded.append((None, 0))
-        outcomes = await handle(decoded)
-        return [poison.get(index, outcome) for index, outcome in enumerate(outcomes)]
-
-    return handle_batch
-
-
-def log_recorded(logger: Any, event: CloudEvent, arrival: int, new: bool) -> None:
-    """Log one consumed event as stored (``event.recorded``) or already held (``event.duplicate``,
-    a redelivery or a republication), with the ids a reader of the logs looks it up by."""
-    logger.info(
-        "event.recorded" if new else "event.duplicate",
-        incident_id=event.incident_id,
-        event_id=event.id,
-        type=event.type,
-        arrival=arrival,
-    )
-
-
-def valid_events(
-    messages: Sequence[tuple[Any, int]], extra_types: frozenset[str] = frozenset()
-) -> tuple[list[BaseException | None], list[tuple[int, CloudEvent]]]:
-    """Validate a batch of ``(envelope, arrival)``: the outcomes so far (a :class:`PoisonMessage`
-    for each invalid envelope, ``None`` elsewhere) and the valid events with their index."""
-    outcomes: list[BaseException | None] = [None] * len(messages)
-    valid: list[tuple[int, CloudEvent]] = []
-    for index, (envelope, _arrival) in enumerate(messages):
-        try:
-            valid.append((index, validate_event(envelope, extra_types)))
-        except EventValidationError as exc:
-            outcomes[index] = PoisonMessage(f"invalid event envelope: {exc}")
-    return outcomes, valid
-
-
-def concurrently(handle: MessageHandler) -> BatchHandler:
-    """A batch handler running a per-message handler on every message of the batch at once (for
-    slow, independent work such as webhook POSTs with back-off)."""
-
-    async def handle_one(msg: Msg) -> None:
-        with handling(msg):
-            await handle(msg)
-
-    async def handle_batch(batch: Sequence[Msg]) -> list[BaseException | None]:
-        results = await asyncio.gather(*(handle_one(msg) for msg in batch), return_exceptions=True)
-        return [result if isinstance(result, BaseException) else None for result in results]
-
-    return handle_batch
 
 
 async def connect_broker(broker: NatsBroker, *, stream_replicas: int = 1) -> Client:

@@ -21,11 +21,10 @@ from majorops.policy.adapters.sqlite import SqlitePolicyStore
 from majorops.policy.config import PolicySettings
 from majorops.policy.handlers import PolicyPorts, handle_events, publish_pending_decisions
 from majorops.policy.ports import DecisionPublisher, PolicyStore
-from majorops.shared import subjects
-from majorops.shared.consumers import connect_broker, decoding_json, start_broker, subscribe_durable
+from majorops.shared.consumer_runtime import ConsumerRuntime, subscribe_to_events
+from majorops.shared.consumers import connect_broker, start_broker
 from majorops.shared.jetstream import make_broker
-from majorops.shared.lifecycle import run_until_signalled, stop_broker
-from majorops.shared.probes import ProbeServer, consumer_readiness, probe_app, serving_probes
+from majorops.shared.lifecycle import stop_broker
 from majorops.shared.telemetry import telemetry_of
 
 SERVICE = "policy"
@@ -39,8 +38,11 @@ def store_from_settings(settings: PolicySettings) -> PolicyStore:
     return SqlitePolicyStore(settings.sqlite_path(SERVICE))
 
 
-class PolicyRuntime:
+class PolicyRuntime(ConsumerRuntime):
     """The clients of one policy process: created here, connected in :meth:`start` (never at import)."""
+
+    service = SERVICE
+    store: PolicyStore
 
     def __init__(
         self,
@@ -58,14 +60,7 @@ class PolicyRuntime:
         self._publisher = publisher
         self._ports: PolicyPorts | None = None
         self._sweeper: asyncio.Task[None] | None = None
-        subscribe_durable(
-            self.broker,
-            service=SERVICE,
-            stream=subjects.EVENTS_STREAM,
-            subject=subjects.ALL_EVENTS,
-            settings=settings,
-            handle_batch=decoding_json(self.on_events),
-        )
+        subscribe_to_events(self.broker, SERVICE, settings, self.on_events)
 
     @property
     def ports(self) -> PolicyPorts:
@@ -130,19 +125,5 @@ class PolicyRuntime:
             await self.store.close()
         log.info("policy.stopped")
 
-    async def ready(self) -> dict[str, bool]:
-        """Each readiness check by name: NATS connected, the durable consumer bound, the store answering."""
-        return await consumer_readiness(self.broker, self.store.ping)
-
-    def probes(self) -> ProbeServer | None:
-        """``/healthz``, ``/readyz``, ``/metrics`` on ``MAJOROPS_POLICY_HTTP_PORT`` (None when 0)."""
-        if not self.settings.policy_http_port:
-            return None
-        app = probe_app(self.broker, self.ready)
-        return ProbeServer(app, self.settings.policy_http_host, self.settings.policy_http_port)
-
-    async def run(self) -> None:
-        """Serve the probes, run until SIGTERM or SIGINT, then stop gracefully; a failed start ends
-        with its error."""
-        async with serving_probes(self.probes()):
-            await run_until_signalled(SERVICE, self.start, self.stop)
+    def probe_address(self) -> tuple[str, int]:
+        return self.settings.policy_http_host, self.settings.policy_http_port

@@ -31,13 +31,7 @@ Revision 1 is published as soon as an incident has any event, even when it says 
 on no facts at all: consumers can show that policy has seen the incident and found nothing yet,
 and a missing decision keeps meaning "policy has not seen this incident".
 
-Facts without a quadratic refold
---------------------------------
-:class:`IncidentFactsCache` keeps, per incident, a :class:`FactsAccumulator` in an LRU of bounded
-size. A new event is folded in O(1); a cache miss reads the incident's history once (O(N)). The
-cache is never trusted: before deciding, the accumulator's event count is compared with the store's,
-and if another replica stored events meanwhile only those are read and folded (SQLite numbers each
-incident's events as they are stored; MongoDB cannot, so there a stale entry re-reads the history).
+Facts without a quadratic refold: :mod:`majorops.policy.facts_cache`.
 
 Repeat incidents
 ----------------
@@ -54,9 +48,6 @@ not on whether this handling changed the index, so a redelivery after a crash re
 
 from __future__ import annotations
 
-import asyncio
-import weakref
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -64,15 +55,15 @@ import structlog
 
 from majorops.policy.domain.business_days import BusinessCalendar
 from majorops.policy.domain.decision import EarlierOpenActionItem, derive_decision, open_items_of
-from majorops.policy.domain.facts import FactsAccumulator, IncidentFacts
 from majorops.policy.domain.repeats import (
     RootCauseSighting,
     find_repeat_of,
     incidents_to_reevaluate,
     later_repeats_of,
 )
+from majorops.policy.facts_cache import IncidentFactsCache, IncidentLocks
 from majorops.policy.ports import DecisionPublisher, IndexedRootCause, PolicyStore, StoredDecision
-from majorops.shared.consumers import valid_events
+from majorops.shared.consumers import log_recorded, valid_events
 from majorops.shared.events import CloudEvent, EventType, EventValidationError, validate_event
 from majorops.shared.jetstream import PoisonMessage
 from majorops.shared.storage.eventlog import StoredEvent
@@ -88,82 +79,6 @@ MAX_DECISION_ATTEMPTS = 50
 
 class DecisionConflict(RuntimeError):
     """Other replicas kept deciding the incident first; retrying the event later is safe."""
-
-
-@dataclass(slots=True)
-class _FoldedIncident:
-    accumulator: FactsAccumulator
-    position: int = 0
-    """Every event the store holds for the incident up to this position is folded."""
-
-
-class IncidentFactsCache:
-    """Per incident, the facts folded so far, for the most recently used incidents (LRU)."""
-
-    def __init__(self, store: PolicyStore, capacity: int = 1024) -> None:
-        self.store = store
-        self.capacity = capacity
-        self._folded: OrderedDict[str, _FoldedIncident] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._folded)
-
-    def fold_new_event(self, event: CloudEvent) -> None:
-        """Fold an event just stored into its incident's cached facts, if cached: O(1).
-
-        Only events the store has just accepted as new: a reused id with another body must not
-        enter the facts, as the store kept the first body.
-        """
-        folded = self._folded.get(event.incident_id)
-        if folded is not None:
-            folded.accumulator.add(event)
-
-    async def facts(self, incident_id: str, stored_count: int) -> IncidentFacts:
-        """The incident's facts over every event the store holds (``stored_count`` of them, or more).
-
-        A miss folds the incident's history (O(N), once); a hit whose count is behind folds only
-        the events stored since its position.
-        """
-        folded = self._folded.get(incident_id)
-        if folded is None:
-            folded = _FoldedIncident(FactsAccumulator(incident_id))
-            self._folded[incident_id] = folded
-            while len(self._folded) > self.capacity:
-                self._folded.popitem(last=False)
-        else:
-            self._folded.move_to_end(incident_id)
-        facts = folded.accumulator.facts()
-        if facts.event_count == stored_count:
-            # The accumulator only ever holds stored events: equal counts mean equal sets.
-            folded.position = stored_count
-        elif facts.event_count < stored_count:
-            events, position = await self.store.events_stored_after(incident_id, folded.position)
-            for stored in events:
-                folded.accumulator.add(stored.event())
-            folded.position = max(folded.position, position)
-            facts = folded.accumulator.facts()
-        return facts
-
-
-class IncidentLocks:
-    """One lock per incident within a process.
-
-    The batch handler and the sweep run concurrently in a replica; deciding one incident at a time
-    in the process spares them from losing compare-and-sets to each other. Across processes the
-    compare-and-set alone keeps revisions right.
-    """
-
-    def __init__(self) -> None:
-        # Weak values: a lock nobody holds or waits for disappears with its last user.
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-    def of(self, incident_id: str) -> asyncio.Lock:
-        """The incident's lock."""
-        lock = self._locks.get(incident_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[incident_id] = lock
-        return lock
 
 
 @dataclass(slots=True)
@@ -294,13 +209,7 @@ async def _record_and_decide(
     for index, ((event, arrival), new) in enumerate(zip(events, new_flags, strict=True)):
         if new:
             ports.facts.fold_new_event(event)
-        log.info(
-            "event.recorded" if new else "event.duplicate",
-            incident_id=event.incident_id,
-            event_id=event.id,
-            type=event.type,
-            arrival=arrival,
-        )
+        log_recorded(log, event, arrival, new)
         by_incident.setdefault(event.incident_id, []).append((index, event))
     for incident_id, items in by_incident.items():
         with structlog.contextvars.bound_contextvars(incident_id=incident_id):

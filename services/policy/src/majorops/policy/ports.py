@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -10,6 +10,7 @@ from majorops.policy.domain.decision import DecisionContent
 from majorops.policy.domain.repeats import RootCauseSighting
 from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.storage.eventlog import StoredEvent
+from majorops.shared.storage.incident_events import IncidentEventStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,38 +56,12 @@ class IncidentState:
         return 0 if self.decision is None else self.decision.revision
 
 
-class PolicyStore(Protocol):
+class PolicyStore(IncidentEventStore, Protocol):
     """Policy's own record: every incident event, the latest decision per incident, the fingerprint index.
 
     Opened when the service starts and closed when it stops. Both adapters (SQLite, MongoDB)
     behave the same; the store tests run against each.
     """
-
-    async def open(self) -> None:
-        """Connect and create tables/indexes; safe to call on an existing store."""
-        ...
-
-    async def close(self) -> None: ...
-
-    async def ping(self) -> bool:
-        """True when the store answers (readiness); raises or answers False when it does not."""
-        ...
-
-    async def append_event(self, event: StoredEvent) -> bool:
-        """Store the event once; False (and no change) when its id is already stored."""
-        ...
-
-    async def append_events(self, events: Sequence[StoredEvent]) -> list[bool]:
-        """Store a batch in one write; per event, whether it was new (see :meth:`append_event`)."""
-        ...
-
-    async def events_for(self, incident_id: str) -> list[StoredEvent]:
-        """The incident's events sorted by event time, ties by arrival (stream sequence)."""
-        ...
-
-    async def incident_ids(self) -> list[str]:
-        """Every incident with at least one stored event, sorted."""
-        ...
 
     async def events_stored_after(self, incident_id: str, position: int) -> tuple[list[StoredEvent], int]:
         """The incident's events stored after the first ``position`` ones, and the new position.

@@ -36,12 +36,12 @@ from majorops.reminders.notifier import WebhookNotifier
 from majorops.reminders.ports import RemindersStore
 from majorops.reminders.scheduler import EscalationScheduler
 from majorops.shared import subjects
+from majorops.shared.consumer_runtime import ConsumerRuntime, subscribe_to_events
 from majorops.shared.consumers import (
     DurableConsumer,
     add_consumer,
     concurrently,
     connect_broker,
-    decoding_json,
     start_broker,
     subscribe_durable,
 )
@@ -52,8 +52,7 @@ from majorops.shared.jetstream import (
     decode_json,
     make_broker,
 )
-from majorops.shared.lifecycle import run_until_signalled, stop_broker
-from majorops.shared.probes import ProbeServer, consumer_readiness, probe_app, serving_probes
+from majorops.shared.lifecycle import stop_broker
 from majorops.shared.telemetry import telemetry_of
 
 NOTIFIER = "reminders-notifier"
@@ -72,8 +71,11 @@ def policy_from_settings(settings: RemindersSettings) -> EscalationPolicy:
     return EscalationPolicy(interval=settings.escalation_interval, timezone=settings.zone)
 
 
-class RemindersRuntime:
+class RemindersRuntime(ConsumerRuntime):
     """The clients of one reminders process: created here, connected in :meth:`start` (never at import)."""
+
+    service = SERVICE
+    store: RemindersStore
 
     def __init__(self, settings: RemindersSettings, store: RemindersStore | None = None) -> None:
         self.settings = settings
@@ -84,14 +86,7 @@ class RemindersRuntime:
         self.telemetry = telemetry_of(self.broker)
         self.store = self.telemetry.timed_store(store if store is not None else store_from_settings(settings))
         self.scheduler: EscalationScheduler | None = None
-        subscribe_durable(
-            self.broker,
-            service=SERVICE,
-            stream=subjects.EVENTS_STREAM,
-            subject=subjects.ALL_EVENTS,
-            settings=settings,
-            handle_batch=decoding_json(self.on_events),
-        )
+        subscribe_to_events(self.broker, SERVICE, settings, self.on_events)
         subscribe_durable(
             self.broker,
             service=SERVICE,
@@ -208,22 +203,8 @@ class RemindersRuntime:
             await self.store.close()
         log.info("reminders.stopped")
 
-    async def ready(self) -> dict[str, bool]:
-        """Each readiness check by name: NATS connected, every durable consumer bound, the store answering."""
-        return await consumer_readiness(self.broker, self.store.ping)
-
-    def probes(self) -> ProbeServer | None:
-        """``/healthz``, ``/readyz``, ``/metrics`` on ``MAJOROPS_REMINDERS_HTTP_PORT`` (None when 0)."""
-        if not self.settings.reminders_http_port:
-            return None
-        app = probe_app(self.broker, self.ready)
-        return ProbeServer(app, self.settings.reminders_http_host, self.settings.reminders_http_port)
-
-    async def run(self) -> None:
-        """Serve the probes, run until SIGTERM or SIGINT, then stop gracefully; a failed start ends
-        with its error."""
-        async with serving_probes(self.probes()):
-            await run_until_signalled(SERVICE, self.start, self.stop)
+    def probe_address(self) -> tuple[str, int]:
+        return self.settings.reminders_http_host, self.settings.reminders_http_port
 
 
 def _letter(raw: Msg, reason: str) -> DeadLetter:

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from majorops.reminders.plan import Notice
 from majorops.shared.decisions import AfterActionDecision
-from majorops.shared.storage.eventlog import StoredEvent
+from majorops.shared.storage.incident_events import IncidentEventStore
 
 Clock = Callable[[], datetime]
 """Now, timezone-aware. Injected so that tests decide what time it is."""
@@ -40,7 +40,7 @@ class StoredPlan:
     planned_at: datetime
 
 
-class RemindersStore(Protocol):
+class RemindersStore(IncidentEventStore, Protocol):
     """Reminders' own state. Both adapters (SQLite, MongoDB) behave the same; the store tests run
     against each. Every write is one atomic statement, so replicas sharing the store never need locks.
 
@@ -53,33 +53,7 @@ class RemindersStore(Protocol):
       and the highest level of each obligation notified per target, so a lower one never follows it.
     """
 
-    async def open(self) -> None:
-        """Connect and create tables/indexes; safe to call on an existing store."""
-        ...
-
-    async def close(self) -> None: ...
-
-    async def ping(self) -> bool:
-        """True when the store answers (readiness); raises or answers False when it does not."""
-        ...
-
     # --- the record -------------------------------------------------------------------------------
-
-    async def append_event(self, event: StoredEvent) -> bool:
-        """Store the event once; False (and no change) when its id is already stored."""
-        ...
-
-    async def append_events(self, events: Sequence[StoredEvent]) -> list[bool]:
-        """Store a batch in one write; per event, whether it was new (see :meth:`append_event`)."""
-        ...
-
-    async def events_for(self, incident_id: str) -> list[StoredEvent]:
-        """The incident's events sorted by event time, ties by arrival (stream sequence)."""
-        ...
-
-    async def incident_ids(self) -> list[str]:
-        """Every incident with at least one stored event, sorted."""
-        ...
 
     async def save_decision(self, decision: AfterActionDecision) -> bool:
         """Keep the decision if its revision is higher than the stored one's; True when it was kept.

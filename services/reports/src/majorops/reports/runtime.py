@@ -19,10 +19,10 @@ from majorops.reports.config import ReportsSettings
 from majorops.reports.handlers import DECISION, ESCALATION, Consumed, assemble_stale, record, record_events
 from majorops.reports.ports import Clock, ReportsPorts, ReviewStore, utc_now
 from majorops.shared import subjects
+from majorops.shared.consumer_runtime import subscribe_to_events
 from majorops.shared.consumers import (
     connect_broker,
     consumers_of,
-    decoding_json,
     start_broker,
     subscribe_durable,
 )
@@ -65,14 +65,7 @@ class ReportsRuntime:
         self.ports: ReportsPorts | None = None
         self._wake = asyncio.Event()
         self._assembler: asyncio.Task[None] | None = None
-        subscribe_durable(
-            self.broker,
-            service=SERVICE,
-            stream=subjects.EVENTS_STREAM,
-            subject=subjects.ALL_EVENTS,
-            settings=settings,
-            handle_batch=decoding_json(self.on_events),
-        )
+        subscribe_to_events(self.broker, SERVICE, settings, self.on_events)
         for stream, subject, kind in (
             (subjects.DECISIONS_STREAM, subjects.ALL_DECISIONS, DECISION),
             (subjects.ESCALATIONS_STREAM, subjects.ALL_ESCALATIONS, ESCALATION),

@@ -15,10 +15,10 @@ that is behind is refreshed from the whole history (there is no insertion order 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import datetime
 
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 from pymongo.write_concern import WriteConcern
@@ -28,16 +28,14 @@ from majorops.policy.domain.repeats import RootCauseSighting
 from majorops.policy.ports import IncidentState, IndexedRootCause, StoredDecision
 from majorops.shared.storage.eventlog import StoredEvent, sortable_utc
 from majorops.shared.storage.mongo import MongoDocument, MongoEventLog, mongo_client
+from majorops.shared.storage.mongo_store import MongoIncidentStore
 
 
-class MongoPolicyStore:
+class MongoPolicyStore(MongoIncidentStore):
     """:class:`~majorops.policy.ports.PolicyStore` on MongoDB; the client is created in :meth:`open`."""
 
     def __init__(self, url: str, database: str) -> None:
-        self.url = url
-        self.database_name = database
-        self._client: AsyncMongoClient[MongoDocument] | None = None
-        self._events: MongoEventLog | None = None
+        super().__init__(url, database)
         self._decisions: AsyncCollection[MongoDocument] | None = None
         self._root_causes: AsyncCollection[MongoDocument] | None = None
 
@@ -65,49 +63,21 @@ class MongoPolicyStore:
         self._decisions = decisions
         self._root_causes = root_causes
 
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
-            self._events = None
-            self._decisions = None
-            self._root_causes = None
-
-    async def ping(self) -> bool:
-        if self._client is None:
-            return False
-        reply = await self._client.admin.command("ping")
-        return bool(reply.get("ok"))
-
-    @property
-    def events(self) -> MongoEventLog:
-        if self._events is None:
-            raise RuntimeError(f"MongoDB store {self.database_name} is not open")
-        return self._events
+    def _forget_collections(self) -> None:
+        self._decisions = None
+        self._root_causes = None
 
     @property
     def decisions(self) -> AsyncCollection[MongoDocument]:
         if self._decisions is None:
-            raise RuntimeError(f"MongoDB store {self.database_name} is not open")
+            raise self._not_open()
         return self._decisions
 
     @property
     def root_causes(self) -> AsyncCollection[MongoDocument]:
         if self._root_causes is None:
-            raise RuntimeError(f"MongoDB store {self.database_name} is not open")
+            raise self._not_open()
         return self._root_causes
-
-    async def append_event(self, event: StoredEvent) -> bool:
-        return await self.events.append(event)
-
-    async def append_events(self, events: Sequence[StoredEvent]) -> list[bool]:
-        return await self.events.append_many(events)
-
-    async def events_for(self, incident_id: str) -> list[StoredEvent]:
-        return await self.events.events_for(incident_id)
-
-    async def incident_ids(self) -> list[str]:
-        return await self.events.incident_ids()
 
     async def events_stored_after(self, incident_id: str, position: int) -> tuple[list[StoredEvent], int]:
         # No insertion order to resume from: the whole history (folding skips what it has).

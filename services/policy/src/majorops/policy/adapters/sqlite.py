@@ -10,7 +10,7 @@ only the events it has not folded. ``root_causes`` is the fingerprint index of r
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import datetime
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from majorops.policy.domain.decision import DecisionContent
 from majorops.policy.domain.repeats import RootCauseSighting
 from majorops.policy.ports import IncidentState, IndexedRootCause, StoredDecision
 from majorops.shared.storage.eventlog import StoredEvent, sortable_utc
-from majorops.shared.storage.sqlite import EVENTS_SCHEMA, SqliteDatabase, SqliteEventLog
+from majorops.shared.storage.sqlite_store import SqliteIncidentStore
 
 POLICY_SCHEMA = """
 BEGIN IMMEDIATE;
@@ -67,33 +67,11 @@ COMMIT;
 """
 
 
-class SqlitePolicyStore:
+class SqlitePolicyStore(SqliteIncidentStore):
     """:class:`~majorops.policy.ports.PolicyStore` in ``<data_dir>/policy.sqlite3``."""
 
     def __init__(self, path: Path) -> None:
-        self.database = SqliteDatabase(path, [EVENTS_SCHEMA, POLICY_SCHEMA])
-        self.events = SqliteEventLog(self.database)
-
-    async def open(self) -> None:
-        await self.database.open()
-
-    async def close(self) -> None:
-        await self.database.close()
-
-    async def ping(self) -> bool:
-        return await self.database.ping()
-
-    async def append_event(self, event: StoredEvent) -> bool:
-        return await self.events.append(event)
-
-    async def append_events(self, events: Sequence[StoredEvent]) -> list[bool]:
-        return await self.events.append_many(events)
-
-    async def events_for(self, incident_id: str) -> list[StoredEvent]:
-        return await self.events.events_for(incident_id)
-
-    async def incident_ids(self) -> list[str]:
-        return await self.events.incident_ids()
+        super().__init__(path, [POLICY_SCHEMA])
 
     async def events_stored_after(self, incident_id: str, position: int) -> tuple[list[StoredEvent], int]:
         rows = list(

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, AsyncMongoClient, UpdateOne
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 from pymongo.write_concern import WriteConcern
@@ -20,8 +20,9 @@ from pymongo.write_concern import WriteConcern
 from majorops.reminders.plan import Notice, NoticeCategory
 from majorops.reminders.ports import DueIncident, StoredPlan
 from majorops.shared.decisions import AfterActionDecision
-from majorops.shared.storage.eventlog import StoredEvent, sortable_utc
+from majorops.shared.storage.eventlog import sortable_utc
 from majorops.shared.storage.mongo import MongoDocument, MongoEventLog, mongo_client
+from majorops.shared.storage.mongo_store import MongoIncidentStore
 
 _DUPLICATE_KEY = 11000
 
@@ -53,14 +54,11 @@ def _fire_time(moment: datetime) -> datetime:
     return utc + timedelta(microseconds=1000 - extra) if extra else utc
 
 
-class MongoRemindersStore:
+class MongoRemindersStore(MongoIncidentStore):
     """:class:`~majorops.reminders.ports.RemindersStore` on MongoDB; the client is created in :meth:`open`."""
 
     def __init__(self, url: str, database: str) -> None:
-        self.url = url
-        self.database_name = database
-        self._client: AsyncMongoClient[MongoDocument] | None = None
-        self._events: MongoEventLog | None = None
+        super().__init__(url, database)
         self._collections: dict[str, AsyncCollection[MongoDocument]] = {}
 
     async def open(self) -> None:
@@ -93,28 +91,12 @@ class MongoRemindersStore:
         self._events = events
         self._collections = collections
 
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
-            self._events = None
-            self._collections = {}
-
-    async def ping(self) -> bool:
-        if self._client is None:
-            return False
-        reply = await self._client.admin.command("ping")
-        return bool(reply.get("ok"))
-
-    @property
-    def events(self) -> MongoEventLog:
-        if self._events is None:
-            raise RuntimeError(f"MongoDB store {self.database_name} is not open")
-        return self._events
+    def _forget_collections(self) -> None:
+        self._collections = {}
 
     def _collection(self, name: str) -> AsyncCollection[MongoDocument]:
         if name not in self._collections:
-            raise RuntimeError(f"MongoDB store {self.database_name} is not open")
+            raise self._not_open()
         return self._collections[name]
 
     @property
@@ -122,18 +104,6 @@ class MongoRemindersStore:
         return self._collection("decisions")
 
     # --- the record -------------------------------------------------------------------------------
-
-    async def append_event(self, event: StoredEvent) -> bool:
-        return await self.events.append(event)
-
-    async def append_events(self, events: Sequence[StoredEvent]) -> list[bool]:
-        return await self.events.append_many(events)
-
-    async def events_for(self, incident_id: str) -> list[StoredEvent]:
-        return await self.events.events_for(incident_id)
-
-    async def incident_ids(self) -> list[str]:
-        return await self.events.incident_ids()
 
     async def save_decision(self, decision: AfterActionDecision) -> bool:
         try:

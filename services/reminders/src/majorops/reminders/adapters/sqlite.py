@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 from majorops.reminders.plan import Notice, NoticeCategory
 from majorops.reminders.ports import DueIncident, StoredPlan
 from majorops.shared.decisions import AfterActionDecision
-from majorops.shared.storage.eventlog import StoredEvent, sortable_utc
-from majorops.shared.storage.sqlite import EVENTS_SCHEMA, SqliteDatabase, SqliteEventLog
+from majorops.shared.storage.eventlog import sortable_utc
+from majorops.shared.storage.sqlite_store import SqliteIncidentStore
 
 DECISIONS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (
@@ -87,21 +87,11 @@ def _parse_utc(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
-class SqliteRemindersStore:
+class SqliteRemindersStore(SqliteIncidentStore):
     """:class:`~majorops.reminders.ports.RemindersStore` in ``<data_dir>/reminders.sqlite3``."""
 
     def __init__(self, path: Path) -> None:
-        self.database = SqliteDatabase(path, [EVENTS_SCHEMA, DECISIONS_SCHEMA, SCHEDULE_SCHEMA])
-        self.events = SqliteEventLog(self.database)
-
-    async def open(self) -> None:
-        await self.database.open()
-
-    async def close(self) -> None:
-        await self.database.close()
-
-    async def ping(self) -> bool:
-        return await self.database.ping()
+        super().__init__(path, [DECISIONS_SCHEMA, SCHEDULE_SCHEMA])
 
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         # One thread hop for the statement and all its rows: a RETURNING statement is finished (and
@@ -109,18 +99,6 @@ class SqliteRemindersStore:
         return list(await self.database.conn.execute_fetchall(sql, params))
 
     # --- the record -------------------------------------------------------------------------------
-
-    async def append_event(self, event: StoredEvent) -> bool:
-        return await self.events.append(event)
-
-    async def append_events(self, events: Sequence[StoredEvent]) -> list[bool]:
-        return await self.events.append_many(events)
-
-    async def events_for(self, incident_id: str) -> list[StoredEvent]:
-        return await self.events.events_for(incident_id)
-
-    async def incident_ids(self) -> list[str]:
-        return await self.events.incident_ids()
 
     async def save_decision(self, decision: AfterActionDecision) -> bool:
         # One statement, so two replicas racing with different revisions still keep the highest.

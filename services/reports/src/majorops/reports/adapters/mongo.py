@@ -9,12 +9,13 @@ JSON served and the fields lists filter on, plus one document per action item (u
 incident and item id) for the cross-incident queries. A review is written only by an assembly
 of a newer generation than the stored one (a conditional upsert whose duplicate-key error means
 "a newer one won"), and its action items carry that generation too.
+
+Alert fires: :mod:`.mongo_alert_fires`; documents as records: :mod:`.mongo_documents`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument, UpdateOne
@@ -23,36 +24,22 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 from pymongo.write_concern import WriteConcern
 
-from majorops.reports.domain.follow_up import EFFECTIVENESS_WINDOW, AlertFire, AlertKey
+from majorops.reports.adapters.mongo_alert_fires import MongoAlertFires
+from majorops.reports.adapters.mongo_documents import as_time, item_key, item_of, listing_of
 from majorops.reports.domain.learning_review import Narrative
 from majorops.reports.domain.listing import ActionItemRecord, ReviewListing
-from majorops.reports.domain.timeline import ReviewStatus
 from majorops.reports.ports import ActionItemQuery, ReviewQuery, StoredNarrative, StoredReview
-from majorops.shared.decisions import AfterActionDecision, Requirement
+from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.escalations import Escalation
-from majorops.shared.events import Severity, parse_rfc3339
-from majorops.shared.storage.eventlog import StoredEvent, sortable_utc
+from majorops.shared.storage.eventlog import sortable_utc
+from majorops.shared.storage.incident_events import KeepsIncidentEvents
 from majorops.shared.storage.mongo import MongoDocument, MongoEventLog, mongo_client
 
 APP_NAME = "majorops-reports"
 DUPLICATE_KEY = 11000
 
 
-def _time(value: datetime | None) -> str | None:
-    # Fixed-width UTC text, as the event log keeps times: string order is time order.
-    return sortable_utc(value) if value is not None else None
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    return parse_rfc3339(value) if value is not None else None
-
-
-def _item_key(incident_id: str, item_id: str) -> str:
-    # Incident ids never hold "/", so the key is unambiguous.
-    return f"{incident_id}/{item_id}"
-
-
-class MongoReviewStore:
+class MongoReviewStore(KeepsIncidentEvents, MongoAlertFires):
     """:class:`~majorops.reports.ports.ReviewStore` in reports' own MongoDB database."""
 
     def __init__(self, client: AsyncMongoClient[MongoDocument], db: AsyncDatabase[MongoDocument]) -> None:
@@ -112,10 +99,7 @@ class MongoReviewStore:
         await self.action_items.create_index(
             [("incident_id", ASCENDING), ("completed_at", ASCENDING)], name="action_items_completed"
         )
-        await self.alert_fires_collection.create_index(
-            [("alert_name", ASCENDING), ("service", ASCENDING), ("fired_at", ASCENDING)],
-            name="alert_fires_by_alert",
-        )
+        await self.create_alert_fire_indexes()
 
     async def close(self) -> None:
         await self.client.close()
@@ -125,15 +109,6 @@ class MongoReviewStore:
         return bool(reply.get("ok"))
 
     # --- the record ---------------------------------------------------------------------------
-
-    async def append_event(self, event: StoredEvent) -> bool:
-        return await self.events.append(event)
-
-    async def append_events(self, events: Sequence[StoredEvent]) -> list[bool]:
-        return await self.events.append_many(events)
-
-    async def events_for(self, incident_id: str) -> list[StoredEvent]:
-        return await self.events.events_for(incident_id)
 
     async def save_decision(self, decision: AfterActionDecision) -> bool:
         key = {"incident_id": decision.incident_id, "revision": decision.revision}
@@ -256,8 +231,8 @@ class MongoReviewStore:
                         "requirement": listing.requirement.value if listing.requirement else None,
                         "severity": listing.severity.value if listing.severity else None,
                         "title": listing.title,
-                        "next_deadline": _time(listing.next_deadline),
-                        "updated_at": _time(listing.updated_at),
+                        "next_deadline": as_time(listing.next_deadline),
+                        "updated_at": as_time(listing.updated_at),
                         "repeat_of": list(review.repeat_of),
                         "document": review.document,
                     }
@@ -280,7 +255,7 @@ class MongoReviewStore:
     ) -> None:
         writes = [
             UpdateOne(
-                {"_id": _item_key(incident_id, item.item_id), "generation": {"$lt": generation}},
+                {"_id": item_key(incident_id, item.item_id), "generation": {"$lt": generation}},
                 {
                     "$set": {
                         "incident_id": incident_id,
@@ -288,9 +263,9 @@ class MongoReviewStore:
                         "title": item.title,
                         "owner": item.owner,
                         "due": item.due,
-                        "due_at": _time(item.due_at),
+                        "due_at": as_time(item.due_at),
                         "status": item.status,
-                        "completed_at": _time(item.completed_at),
+                        "completed_at": as_time(item.completed_at),
                         "generation": generation,
                     }
                 },
@@ -319,7 +294,7 @@ class MongoReviewStore:
         if doc is None:
             return None
         return StoredReview(
-            listing=_listing(doc),
+            listing=listing_of(doc),
             document=doc["document"],
             etag=doc["etag"],
             narrative_version=int(doc.get("narrative_version", 0)),
@@ -345,11 +320,11 @@ class MongoReviewStore:
             .sort([("_id", ASCENDING)])
             .limit(query.limit)
         )
-        return [_listing(doc) async for doc in cursor]
+        return [listing_of(doc) async for doc in cursor]
 
     async def action_items_of(self, incident_id: str) -> list[ActionItemRecord]:
         cursor = self.action_items.find({"incident_id": incident_id}).sort([("item_id", ASCENDING)])
-        return [_item(doc) async for doc in cursor]
+        return [item_of(doc) async for doc in cursor]
 
     async def list_action_items(self, query: ActionItemQuery) -> list[ActionItemRecord]:
         conditions: list[dict[str, Any]] = []
@@ -377,102 +352,10 @@ class MongoReviewStore:
             .sort([("incident_id", ASCENDING), ("item_id", ASCENDING)])
             .limit(query.limit)
         )
-        return [_item(doc) async for doc in cursor]
+        return [item_of(doc) async for doc in cursor]
 
     async def incidents_repeating(self, incident_id: str) -> list[str]:
         cursor = self.reviews.find({"repeat_of": incident_id}, projection={"_id": 1}).sort(
             [("_id", ASCENDING)]
         )
         return [str(doc["_id"]) async for doc in cursor]
-
-    # --- alert fires across incidents ---------------------------------------------------------
-
-    async def record_alert_fire(self, fire: AlertFire) -> bool:
-        try:
-            result = await self.alert_fires_collection.update_one(
-                {"_id": fire.event_id},
-                {
-                    "$setOnInsert": {
-                        "incident_id": fire.incident_id,
-                        "alert_name": fire.alert_name,
-                        "service": fire.service,
-                        "fired_at": sortable_utc(fire.fired_at),
-                    }
-                },
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            return False
-        return result.upserted_id is not None
-
-    async def alert_fires(
-        self, keys: Sequence[AlertKey], after: datetime, until: datetime
-    ) -> list[AlertFire]:
-        if not keys:
-            return []
-        cursor = self.alert_fires_collection.find(
-            {
-                "$or": [{"alert_name": key.alert_name, "service": key.service} for key in keys],
-                "fired_at": {"$gt": sortable_utc(after), "$lte": sortable_utc(until)},
-            }
-        ).sort([("fired_at", ASCENDING), ("_id", ASCENDING)])
-        return [
-            AlertFire(
-                event_id=doc["_id"],
-                incident_id=doc["incident_id"],
-                alert_name=doc["alert_name"],
-                service=doc.get("service"),
-                fired_at=doc["fired_at"],
-            )
-            async for doc in cursor
-        ]
-
-    async def incidents_to_recheck(self, key: AlertKey, fired_at: datetime) -> list[str]:
-        fired_the_alert = await self.alert_fires_collection.distinct(
-            "incident_id", {"alert_name": key.alert_name, "service": key.service}
-        )
-        if not fired_the_alert:
-            return []
-        completed_in_window = await self.action_items.distinct(
-            "incident_id",
-            {
-                "incident_id": {"$in": fired_the_alert},
-                "completed_at": {
-                    "$gte": sortable_utc(fired_at - EFFECTIVENESS_WINDOW),
-                    "$lt": sortable_utc(fired_at),
-                },
-            },
-        )
-        if not completed_in_window:
-            return []
-        published = await self.reviews.distinct(
-            "_id", {"_id": {"$in": completed_in_window}, "status": ReviewStatus.PUBLISHED.value}
-        )
-        return sorted(str(incident_id) for incident_id in published)
-
-
-def _listing(doc: MongoDocument) -> ReviewListing:
-    updated_at = _parse_time(doc["updated_at"])
-    assert updated_at is not None
-    return ReviewListing(
-        incident_id=str(doc["_id"]),
-        title=doc.get("title"),
-        severity=Severity(doc["severity"]) if doc.get("severity") else None,
-        requirement=Requirement(doc["requirement"]) if doc.get("requirement") else None,
-        status=ReviewStatus(doc["status"]),
-        next_deadline=_parse_time(doc.get("next_deadline")),
-        updated_at=updated_at,
-    )
-
-
-def _item(doc: MongoDocument) -> ActionItemRecord:
-    return ActionItemRecord(
-        incident_id=doc["incident_id"],
-        item_id=doc["item_id"],
-        title=doc["title"],
-        owner=doc.get("owner"),
-        due=doc.get("due"),
-        due_at=_parse_time(doc.get("due_at")),
-        status="completed" if doc.get("status") == "completed" else "open",
-        completed_at=_parse_time(doc.get("completed_at")),
-    )

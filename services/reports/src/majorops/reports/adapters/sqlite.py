@@ -16,114 +16,32 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from majorops.reports.adapters.sqlite_tables import (
+    DECISIONS_SCHEMA,
+    ESCALATIONS_SCHEMA,
+    ITEM_COLUMNS,
+    LISTING_COLUMNS,
+    NARRATIVES_SCHEMA,
+    REVIEWS_SCHEMA,
+    Conditions,
+    as_json,
+    as_time,
+    item_of,
+    listing_of,
+)
 from majorops.reports.domain.follow_up import EFFECTIVENESS_WINDOW, AlertFire, AlertKey
 from majorops.reports.domain.learning_review import Narrative
 from majorops.reports.domain.listing import ActionItemRecord, ReviewListing
 from majorops.reports.domain.timeline import ReviewStatus
 from majorops.reports.ports import ActionItemQuery, ReviewQuery, StoredNarrative, StoredReview
-from majorops.shared.decisions import AfterActionDecision, Requirement
+from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.escalations import Escalation
-from majorops.shared.events import Severity, parse_rfc3339
 from majorops.shared.storage.eventlog import StoredEvent, sortable_utc
+from majorops.shared.storage.incident_events import KeepsIncidentEvents
 from majorops.shared.storage.sqlite import EVENTS_SCHEMA, SqliteDatabase, SqliteEventLog
 
-# One row per incident: only the highest revision is ever shown, and policy republishes the full
-# decision each time, so older revisions carry nothing the review needs.
-DECISIONS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS decisions (
-    incident_id TEXT PRIMARY KEY,
-    revision    INTEGER NOT NULL,
-    decision    TEXT NOT NULL
-);
-"""
 
-ESCALATIONS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS escalations (
-    escalation_id TEXT PRIMARY KEY,
-    incident_id   TEXT NOT NULL,
-    fired_at      TEXT NOT NULL,
-    escalation    TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS escalations_by_incident ON escalations (incident_id, fired_at, escalation_id);
-"""
-
-NARRATIVES_SCHEMA = """
-CREATE TABLE IF NOT EXISTS narratives (
-    incident_id TEXT PRIMARY KEY,
-    version     INTEGER NOT NULL,
-    narrative   TEXT NOT NULL
-);
-"""
-
-# ``generation`` counts the changes of the incident, ``assembled_generation`` the one the stored
-# document was assembled at; ``stale`` = generation moved past it (an assembly is due).
-REVIEWS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS reviews (
-    incident_id          TEXT PRIMARY KEY,
-    generation           INTEGER NOT NULL DEFAULT 0,
-    assembled_generation INTEGER NOT NULL DEFAULT 0,
-    stale                INTEGER NOT NULL DEFAULT 1,
-    etag                 TEXT,
-    narrative_version    INTEGER NOT NULL DEFAULT 0,
-    status               TEXT,
-    requirement          TEXT,
-    severity             TEXT,
-    title                TEXT,
-    next_deadline        TEXT,
-    updated_at           TEXT,
-    document             TEXT
-);
-CREATE INDEX IF NOT EXISTS reviews_by_status ON reviews (status, requirement, incident_id);
-CREATE INDEX IF NOT EXISTS reviews_by_requirement ON reviews (requirement, incident_id);
-CREATE INDEX IF NOT EXISTS reviews_by_next_deadline ON reviews (next_deadline);
-CREATE INDEX IF NOT EXISTS reviews_stale ON reviews (incident_id) WHERE stale = 1;
-
-CREATE TABLE IF NOT EXISTS review_links (
-    incident_id TEXT NOT NULL,
-    earlier_id  TEXT NOT NULL,
-    PRIMARY KEY (incident_id, earlier_id)
-);
-CREATE INDEX IF NOT EXISTS review_links_by_earlier ON review_links (earlier_id, incident_id);
-
-CREATE TABLE IF NOT EXISTS action_items (
-    incident_id  TEXT NOT NULL,
-    item_id      TEXT NOT NULL,
-    title        TEXT NOT NULL,
-    owner        TEXT,
-    due          TEXT,
-    due_at       TEXT,
-    status       TEXT NOT NULL,
-    completed_at TEXT,
-    PRIMARY KEY (incident_id, item_id)
-);
-CREATE INDEX IF NOT EXISTS action_items_by_status_due ON action_items (status, due_at);
-CREATE INDEX IF NOT EXISTS action_items_completed ON action_items (completed_at) WHERE completed_at IS NOT NULL;
-
-CREATE TABLE IF NOT EXISTS alert_fires (
-    event_id    TEXT PRIMARY KEY,
-    incident_id TEXT NOT NULL,
-    alert_name  TEXT NOT NULL,
-    service     TEXT,
-    fired_at    TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS alert_fires_by_alert ON alert_fires (alert_name, service, fired_at);
-CREATE INDEX IF NOT EXISTS alert_fires_by_incident ON alert_fires (incident_id);
-"""
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _time(value: datetime | None) -> str | None:
-    return sortable_utc(value) if value is not None else None
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    return parse_rfc3339(value) if value is not None else None
-
-
-class SqliteReviewStore:
+class SqliteReviewStore(KeepsIncidentEvents):
     """:class:`~majorops.reports.ports.ReviewStore` in one SQLite file (WAL, shared by replicas)."""
 
     def __init__(self, db: SqliteDatabase) -> None:
@@ -178,16 +96,13 @@ class SqliteReviewStore:
         async with self._writing:
             return await self.events.append_many(events)
 
-    async def events_for(self, incident_id: str) -> list[StoredEvent]:
-        return await self.events.events_for(incident_id)
-
     async def save_decision(self, decision: AfterActionDecision) -> bool:
         # One statement, so two replicas racing on the same incident cannot lower the revision.
         changed = await self._execute(
             "INSERT INTO decisions (incident_id, revision, decision) VALUES (?, ?, ?) "
             "ON CONFLICT (incident_id) DO UPDATE SET revision = excluded.revision, "
             "decision = excluded.decision WHERE excluded.revision > decisions.revision",
-            (decision.incident_id, decision.revision, _json(decision.model_dump(mode="json"))),
+            (decision.incident_id, decision.revision, as_json(decision.model_dump(mode="json"))),
         )
         return changed == 1
 
@@ -203,7 +118,7 @@ class SqliteReviewStore:
                 escalation.escalation_id,
                 escalation.incident_id,
                 sortable_utc(escalation.fired_at),
-                _json(escalation.model_dump(mode="json")),
+                as_json(escalation.model_dump(mode="json")),
             ),
         )
         return changed == 1
@@ -237,7 +152,7 @@ class SqliteReviewStore:
     async def save_narrative(
         self, incident_id: str, narrative: Narrative, expected_version: int
     ) -> int | None:
-        body = _json(narrative.model_dump(mode="json", exclude_unset=False))
+        body = as_json(narrative.model_dump(mode="json", exclude_unset=False))
         if expected_version == 0:
             changed = await self._execute(
                 "INSERT OR IGNORE INTO narratives (incident_id, version, narrative) VALUES (?, 1, ?)",
@@ -289,9 +204,9 @@ class SqliteReviewStore:
                     listing.requirement.value if listing.requirement else None,
                     listing.severity.value if listing.severity else None,
                     listing.title,
-                    _time(listing.next_deadline),
-                    _time(listing.updated_at),
-                    _json(review.document),
+                    as_time(listing.next_deadline),
+                    as_time(listing.updated_at),
+                    as_json(review.document),
                     incident_id,
                     generation,
                 ),
@@ -309,9 +224,9 @@ class SqliteReviewStore:
                         item.title,
                         item.owner,
                         item.due,
-                        _time(item.due_at),
+                        as_time(item.due_at),
                         item.status,
-                        _time(item.completed_at),
+                        as_time(item.completed_at),
                     )
                     for item in action_items
                 ],
@@ -325,7 +240,7 @@ class SqliteReviewStore:
 
     async def review(self, incident_id: str) -> StoredReview | None:
         row = await self._fetchone(
-            f"SELECT {_LISTING_COLUMNS}, etag, narrative_version, document, stale FROM reviews "  # noqa: S608 (constant columns, "?" placeholders)
+            f"SELECT {LISTING_COLUMNS}, etag, narrative_version, document, stale FROM reviews "  # noqa: S608 (constant columns, "?" placeholders)
             "WHERE incident_id = ? AND etag IS NOT NULL",
             (incident_id,),
         )
@@ -335,7 +250,7 @@ class SqliteReviewStore:
             "SELECT earlier_id FROM review_links WHERE incident_id = ? ORDER BY earlier_id", (incident_id,)
         )
         return StoredReview(
-            listing=_listing(row),
+            listing=listing_of(row),
             etag=row[7],
             narrative_version=int(row[8]),
             document=json.loads(row[9]),
@@ -344,56 +259,39 @@ class SqliteReviewStore:
         )
 
     async def list_reviews(self, query: ReviewQuery) -> list[ReviewListing]:
-        where, params = ["etag IS NOT NULL"], []
+        found = Conditions(["etag IS NOT NULL"])
         if query.status is not None:
-            where.append("status = ?")
-            params.append(query.status.value)
+            found.add("status = ?", query.status.value)
         if query.requirement is not None:
-            where.append("requirement = ?")
-            params.append(query.requirement.value)
-        if query.overdue is True:
-            where.append("next_deadline IS NOT NULL AND next_deadline <= ?")
-            params.append(sortable_utc(query.now))
-        elif query.overdue is False:
-            where.append("(next_deadline IS NULL OR next_deadline > ?)")
-            params.append(sortable_utc(query.now))
+            found.add("requirement = ?", query.requirement.value)
+        found.overdue("next_deadline IS NOT NULL AND next_deadline <= ?", query.overdue, query.now)
         if query.after is not None:
-            where.append("incident_id > ?")
-            params.append(query.after)
+            found.add("incident_id > ?", query.after)
         rows = await self._fetchall(
-            f"SELECT {_LISTING_COLUMNS} FROM reviews WHERE {' AND '.join(where)} ORDER BY incident_id LIMIT ?",  # noqa: S608 (constant columns, "?" placeholders)
-            (*params, query.limit),
+            f"SELECT {LISTING_COLUMNS} FROM reviews {found.clause()} ORDER BY incident_id LIMIT ?",  # noqa: S608 (constant columns, "?" placeholders)
+            (*found.params, query.limit),
         )
-        return [_listing(row) for row in rows]
+        return [listing_of(row) for row in rows]
 
     async def action_items_of(self, incident_id: str) -> list[ActionItemRecord]:
         rows = await self._fetchall(
-            f"SELECT {_ITEM_COLUMNS} FROM action_items WHERE incident_id = ? ORDER BY item_id",  # noqa: S608
+            f"SELECT {ITEM_COLUMNS} FROM action_items WHERE incident_id = ? ORDER BY item_id",  # noqa: S608
             (incident_id,),
         )
-        return [_item(row) for row in rows]
+        return [item_of(row) for row in rows]
 
     async def list_action_items(self, query: ActionItemQuery) -> list[ActionItemRecord]:
-        where: list[str] = []
-        params: list[Any] = []
+        found = Conditions()
         if query.open is not None:
-            where.append("status = ?")
-            params.append("open" if query.open else "completed")
-        if query.overdue is True:
-            where.append("status = 'open' AND due_at IS NOT NULL AND due_at <= ?")
-            params.append(sortable_utc(query.now))
-        elif query.overdue is False:
-            where.append("NOT (status = 'open' AND due_at IS NOT NULL AND due_at <= ?)")
-            params.append(sortable_utc(query.now))
+            found.add("status = ?", "open" if query.open else "completed")
+        found.overdue("status = 'open' AND due_at IS NOT NULL AND due_at <= ?", query.overdue, query.now)
         if query.after is not None:
-            where.append("(incident_id, item_id) > (?, ?)")
-            params.extend(query.after)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+            found.add("(incident_id, item_id) > (?, ?)", *query.after)
         rows = await self._fetchall(
-            f"SELECT {_ITEM_COLUMNS} FROM action_items {clause} ORDER BY incident_id, item_id LIMIT ?",  # noqa: S608 (constant columns, "?" placeholders)
-            (*params, query.limit),
+            f"SELECT {ITEM_COLUMNS} FROM action_items {found.clause()} ORDER BY incident_id, item_id LIMIT ?",  # noqa: S608 (constant columns, "?" placeholders)
+            (*found.params, query.limit),
         )
-        return [_item(row) for row in rows]
+        return [item_of(row) for row in rows]
 
     async def incidents_repeating(self, incident_id: str) -> list[str]:
         rows = await self._fetchall(
@@ -444,34 +342,3 @@ class SqliteReviewStore:
             ),
         )
         return [str(row[0]) for row in rows]
-
-
-_LISTING_COLUMNS = "incident_id, title, severity, requirement, status, next_deadline, updated_at"
-_ITEM_COLUMNS = "incident_id, item_id, title, owner, due, due_at, status, completed_at"
-
-
-def _listing(row: Any) -> ReviewListing:
-    updated_at = _parse_time(row[6])
-    assert updated_at is not None
-    return ReviewListing(
-        incident_id=row[0],
-        title=row[1],
-        severity=Severity(row[2]) if row[2] else None,
-        requirement=Requirement(row[3]) if row[3] else None,
-        status=ReviewStatus(row[4]),
-        next_deadline=_parse_time(row[5]),
-        updated_at=updated_at,
-    )
-
-
-def _item(row: Any) -> ActionItemRecord:
-    return ActionItemRecord(
-        incident_id=row[0],
-        item_id=row[1],
-        title=row[2],
-        owner=row[3],
-        due=row[4],
-        due_at=_parse_time(row[5]),
-        status="completed" if row[6] == "completed" else "open",
-        completed_at=_parse_time(row[7]),
-    )

@@ -195,21 +195,13 @@ async def emit(event: CloudEvent, ports: ReportsPorts) -> int | Problem:
     return arrival
 
 
-async def emit_new(
-    incident_id: str,
-    event_type: EventType,
-    data: dict[str, Any],
-    ports: ReportsPorts,
-    event_id: str | None = None,
-    *,
-    author: str,
-) -> CloudEvent | Problem:
-    """:func:`reports_event`, then :func:`emit`: the event as published, or why it was not."""
-    event = reports_event(incident_id, event_type, data, ports, event_id, author=author)
-    if isinstance(event, Problem):
-        return event
-    emitted = await emit(event, ports)
-    return emitted if isinstance(emitted, Problem) else event
+async def emit_new(made: CloudEvent | Problem, ports: ReportsPorts) -> CloudEvent | Problem:
+    """:func:`emit` what :func:`reports_event` made: the event as published, or why it was not (the
+    event's own problem, or the publication's)."""
+    if isinstance(made, Problem):
+        return made
+    emitted = await emit(made, ports)
+    return emitted if isinstance(emitted, Problem) else made
 
 
 # --- action items ---------------------------------------------------------------------------
@@ -251,7 +243,8 @@ async def create_action_item(
         return action_item_exists(incident_id, body.item_id)
     item_id = body.item_id or _new_item_id(set(existing))
     data = {"item_id": item_id, **body.model_dump(exclude={"item_id"}, exclude_none=True)}
-    event = await emit_new(incident_id, EventType.ACTIONITEM_CREATED, data, ports, author=author)
+    made = reports_event(incident_id, EventType.ACTIONITEM_CREATED, data, ports, author=author)
+    event = await emit_new(made, ports)
     if isinstance(event, Problem):
         return event
     item = {"item_id": item_id, "title": body.title, "owner": body.owner, "due": body.due}
@@ -266,7 +259,8 @@ async def update_action_item(
     if isinstance(item, Problem):
         return item
     data = {"item_id": item_id, **changes.as_data()}
-    event = await emit_new(incident_id, EventType.ACTIONITEM_UPDATED, data, ports, author=author)
+    made = reports_event(incident_id, EventType.ACTIONITEM_UPDATED, data, ports, author=author)
+    event = await emit_new(made, ports)
     if isinstance(event, Problem):
         return event
     return Accepted(event.id, incident_id, public_item({**item, **changes.as_data()}))
@@ -292,7 +286,7 @@ async def complete_action_item(
         return item
     if item.get("status") == "completed":
         return action_item_completed(incident_id, public_item(item))
-    event = await emit_new(
+    made = reports_event(
         incident_id,
         EventType.ACTIONITEM_COMPLETED,
         {"item_id": item_id},
@@ -300,6 +294,7 @@ async def complete_action_item(
         completion_event_id(incident_id, item_id),
         author=author,
     )
+    event = await emit_new(made, ports)
     if isinstance(event, Problem):
         return event
     done = {**item, "status": "completed", "completed_at": event.time}
@@ -325,14 +320,10 @@ async def publish_review(
     blocking = blocking_findings(review.lint)
     if blocking:
         return review_not_ready([finding.model_dump(mode="json") for finding in blocking])
-    event = await emit_new(
-        incident_id,
-        EventType.REVIEW_PUBLISHED,
-        {},
-        ports,
-        publication_event_id(incident_id),
-        author=author,
+    made = reports_event(
+        incident_id, EventType.REVIEW_PUBLISHED, {}, ports, publication_event_id(incident_id), author=author
     )
+    event = await emit_new(made, ports)
     if isinstance(event, Problem):
         return event
     log.info("reports.review_published", incident_id=incident_id, event_id=event.id, by=author)

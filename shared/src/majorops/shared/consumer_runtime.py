@@ -1,0 +1,72 @@
+"""What the runtimes of the consuming services share: the subscription to every incident event
+(policy, reminders, reports), and for a service that only consumes (policy, reminders) what it does
+around its own start and stop: readiness, the probe server, and running until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+from majorops.shared import subjects
+from majorops.shared.consumers import JsonBatchHandler, decoding_json, subscribe_durable
+from majorops.shared.lifecycle import run_until_signalled
+from majorops.shared.probes import ProbeServer, consumer_readiness, probe_app, serving_probes
+
+if TYPE_CHECKING:
+    from faststream.nats import NatsBroker
+
+    from majorops.shared.settings import CommonSettings
+
+
+def subscribe_to_events(
+    broker: NatsBroker, service: str, settings: CommonSettings, on_events: JsonBatchHandler
+) -> None:
+    """The service's durable consumer of every incident event, handed to ``on_events`` in batches of
+    decoded JSON with their stream sequences."""
+    subscribe_durable(
+        broker,
+        service=service,
+        stream=subjects.EVENTS_STREAM,
+        subject=subjects.ALL_EVENTS,
+        settings=settings,
+        handle_batch=decoding_json(on_events),
+    )
+
+
+class _AnsweringStore(Protocol):
+    async def ping(self) -> bool: ...
+
+
+class ConsumerRuntime:
+    """:meth:`ready`, :meth:`probes` and :meth:`run` of a consumer service's runtime, from its
+    ``broker``, its ``store``, its :meth:`start` and :meth:`stop`, and its :meth:`probe_address`."""
+
+    service: ClassVar[str]
+    broker: NatsBroker
+    store: _AnsweringStore
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    def probe_address(self) -> tuple[str, int]:
+        """Where the probes listen: the service's ``MAJOROPS_<SERVICE>_HTTP_HOST`` and ``_PORT``."""
+        raise NotImplementedError
+
+    async def ready(self) -> dict[str, bool]:
+        """Each readiness check by name: NATS connected, every durable consumer bound, the store answering."""
+        return await consumer_readiness(self.broker, self.store.ping)
+
+    def probes(self) -> ProbeServer | None:
+        """``/healthz``, ``/readyz``, ``/metrics`` at :meth:`probe_address` (None when its port is 0)."""
+        host, port = self.probe_address()
+        if not port:
+            return None
+        return ProbeServer(probe_app(self.broker, self.ready), host, port)
+
+    async def run(self) -> None:
+        """Serve the probes, run until SIGTERM or SIGINT, then stop gracefully; a failed start ends
+        with its error."""
+        async with serving_probes(self.probes()):
+            await run_until_signalled(self.service, self.start, self.stop)
