@@ -102,10 +102,15 @@ class ClusterUp(UpProcess):
         return resp.json() if resp.status_code == 200 else None  # type: ignore[no-any-return]
 
     def settled_review(self, incident: str, timeout: float = 30) -> dict[str, Any]:
-        """The review once policy decided and reminders fired every level of both obligations."""
+        """The review once its three events are in, policy decided and reminders fired every level.
+
+        Reports reads events, decisions and escalations on three consumers: after a node dies
+        they resume independently, so a review may show its escalations before its timeline.
+        """
         return wait_for(  # type: ignore[no-any-return]
             lambda: (
                 (r := self.review(incident))
+                and len(r["timeline"]) == 3
                 and r["after_action"]["requirement"] == "mandatory"
                 and len(r["escalations"]) == 6
                 and r
