@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,13 @@ from typing import Any
 import httpx
 
 from majorops.cli.credentials import Credentials, load_or_generate
-from majorops.cli.natsserver import NatsCluster, NatsServer, die_with_parent, free_port
+from majorops.cli.natsserver import (
+    NatsCluster,
+    NatsServer,
+    consecutive_free_ports,
+    die_with_parent,
+    free_port,
+)
 from majorops.shared import nats_access
 from majorops.shared.provision import provision_at
 
@@ -47,25 +52,6 @@ MAX_BACKOFF_SECONDS = 5.0
 READY_TIMEOUT_SECONDS = 90.0
 
 Say = Callable[[str], None]
-
-
-def consecutive_free_ports(count: int, host: str = "127.0.0.1") -> int:
-    """A port with the ``count - 1`` ports after it free too (a cluster's client ports)."""
-    for _ in range(100):
-        first = free_port(host)
-        if first + count > 65535:
-            continue
-        ok = True
-        for port in range(first + 1, first + count):
-            with socket.socket() as sock:
-                try:
-                    sock.bind((host, port))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return first
-    raise RuntimeError("no run of free ports")
 
 
 @dataclass

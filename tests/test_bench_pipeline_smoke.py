@@ -1,4 +1,4 @@
-"""Smoke test of the end-to-end benchmark's helpers (``benchmarks/pipeline.py``), no processes started.
+"""Smoke test of the end-to-end benchmark's helpers (``benchmarks/pipeline/``), no processes started.
 
 Speed is never asserted here: the benchmark itself reports it. What is checked: every event the
 benchmark sends is valid under the contract (a typo would make ingest answer 422 mid-run), the

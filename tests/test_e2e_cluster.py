@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ import nats
 import pytest
 
 from majorops.cli.credentials import ROUTE_PASSWORD_KEY, read_env_file
-from majorops.cli.natsserver import free_port
+from majorops.cli.natsserver import consecutive_free_ports
 from majorops.shared import subjects
 from majorops.shared.testing import bearer, processes_of
 from majorops.shared.testkit import UpProcess, wait_for
@@ -50,30 +49,11 @@ def readme_events() -> list[dict[str, Any]]:
     return json.loads(body[: body.index("'")])  # type: ignore[no-any-return]
 
 
-def free_ports(count: int) -> int:
-    """A port with the ``count - 1`` ports after it free too (a cluster's client ports)."""
-    for _ in range(50):
-        first = free_port()
-        if first + count > 65535:
-            continue
-        ok = True
-        for port in range(first + 1, first + count):
-            with socket.socket() as sock:
-                try:
-                    sock.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return first
-    raise RuntimeError("no run of free ports")
-
-
 @dataclass
 class ClusterUp(UpProcess):
     """``majorops up --cluster 3``: its nodes' client ports follow ``nats_port``."""
 
-    nats_port: int = field(default_factory=lambda: free_ports(NODES))
+    nats_port: int = field(default_factory=lambda: consecutive_free_ports(NODES))
 
     def start(self, *options: str, timeout: float = 60.0) -> float:
         return super().start("--cluster", str(NODES), *options, timeout=timeout)

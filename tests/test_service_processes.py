@@ -26,7 +26,7 @@ async def test_sigterm_while_nats_is_still_unreachable_stops_the_process_cleanly
     log_path = tmp_path / f"{service}.log"
     # Nothing listens there: the process keeps trying to connect, as it would before NATS is up.
     settings = settings_for(CommonSettings, f"nats://127.0.0.1:{unused_port()}", tmp_path / "data")
-    env = {**os.environ, **settings_env(settings)}
+    env = {**os.environ, **settings_env(settings), "PYTHONFAULTHANDLER": "1"}
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", f"majorops.{service}"], env=env, stdout=log_file, stderr=log_file
@@ -38,7 +38,14 @@ async def test_sigterm_while_nats_is_still_unreachable_stops_the_process_cleanly
 
             await eventually(log_text, lambda text: f"{service}.starting" in text, f"{service} starting")
             process.send_signal(signal.SIGTERM)
-            code = await asyncio.to_thread(process.wait, DEADLINE_SECONDS)
+            try:
+                code = await asyncio.to_thread(process.wait, DEADLINE_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGABRT)  # faulthandler: where every thread hangs
+                await asyncio.to_thread(process.wait, 10)
+                raise AssertionError(
+                    f"no exit {DEADLINE_SECONDS} s after SIGTERM:\n{log_path.read_text()}"
+                ) from None
         finally:
             if process.poll() is None:
                 process.kill()

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import nats
 import pytest
+from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
 from pydantic import ValidationError
 
-from majorops.cli.natsserver import NatsCluster, NatsServer, free_port
+from majorops.cli.natsserver import NatsCluster, NatsServer, consecutive_free_ports, free_port
 from majorops.shared import subjects
+from majorops.shared.consumers import connect_broker
 from majorops.shared.jetstream import STREAMS, key_value_config, nats_servers, stream_config
 from majorops.shared.provision import provision_at
 from majorops.shared.settings import CommonSettings
@@ -59,7 +61,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
     data_dir = tmp_path_factory.mktemp("cluster")
     nodes = NatsCluster(
         data_dir=data_dir,
-        port=free_port(),
+        port=consecutive_free_ports(3),
         log_dir=data_dir / "logs",
         users={"admin": ADMIN_PASSWORD},
         route_password="route-password-for-the-test",
@@ -130,3 +132,35 @@ async def test_more_replicas_than_a_lone_server_can_hold_is_refused_at_once(tmp_
         assert time.monotonic() - began < 10, "a refusal is not a JetStream still forming"
     finally:
         server.stop()
+
+
+async def test_a_service_starting_while_the_cluster_forms_waits_for_jetstream_instead_of_exiting(
+    tmp_path: Path,
+) -> None:
+    """A replica started right after a node or the whole cluster restarted meets a JetStream with no
+    leader yet: its stream lookups time out or answer "not ready". It asks again until JetStream
+    answers (the reliability campaign saw replicas exit there and be restarted by the supervisor)."""
+    nodes = NatsCluster(
+        data_dir=tmp_path,
+        port=consecutive_free_ports(3),
+        log_dir=tmp_path / "logs",
+        route_password="route-password-for-the-test",
+    )
+    first = nodes.nodes[0]
+    first.launch()
+    try:
+        first.wait_listening(30)
+        broker = NatsBroker(servers=[first.url])
+        connecting = asyncio.create_task(connect_broker(broker))
+        await asyncio.sleep(4)  # one node of three: no JetStream meta leader
+        assert not connecting.done(), connecting.exception() if connecting.done() else None
+        for node in nodes.nodes[1:]:
+            node.launch()
+        connection = await asyncio.wait_for(connecting, 60)
+        js = connection.jetstream()
+        assert {(await js.stream_info(spec.name)).config.name for spec in STREAMS} == {
+            s.name for s in STREAMS
+        }
+        await broker.stop()
+    finally:
+        nodes.stop()

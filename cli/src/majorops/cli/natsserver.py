@@ -114,6 +114,26 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def consecutive_free_ports(count: int, host: str = "127.0.0.1") -> int:
+    """A free port with the ``count - 1`` ports after it free too: a cluster's client ports
+    (:class:`NatsCluster` listens on ``port``, ``port + 1``, …)."""
+    for _ in range(100):
+        first = free_port(host)
+        if first + count > 65535:
+            continue
+        ok = True
+        for port in range(first + 1, first + count):
+            with socket.socket() as sock:
+                try:
+                    sock.bind((host, port))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return first
+    raise RuntimeError(f"no run of {count} free ports on {host}")
+
+
 def port_open(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):

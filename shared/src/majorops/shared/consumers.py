@@ -66,6 +66,8 @@ from majorops.shared.jetstream import (
     require_streams,
     retry_delay,
 )
+from majorops.shared.provision import WAIT_SECONDS as JETSTREAM_FORMING_WAIT_SECONDS
+from majorops.shared.provision import not_ready
 from majorops.shared.settings import CommonSettings
 from majorops.shared.telemetry import Telemetry, telemetry_of
 
@@ -298,17 +300,27 @@ async def connect_broker(broker: NatsBroker, *, stream_replicas: int = 1) -> Cli
 
     Streams are only looked at, and created or updated when missing or out of date (see
     :func:`~majorops.shared.jetstream.require_streams`): on a server with users ``admin`` provisioned
-    them and a service may not. Create-or-update of the durables means a changed
+    them and a service may not. A JetStream still electing its leaders (a node or the whole cluster
+    just restarted) is asked again for up to :data:`JETSTREAM_FORMING_WAIT_SECONDS` instead of the
+    replica exiting on its first timeout. Create-or-update of the durables means a changed
     ``MAJOROPS_ACK_WAIT_SECONDS``, ``MAJOROPS_MAX_DELIVER`` or ``MAJOROPS_MAX_ACK_PENDING`` takes
     effect at the next start (the last replica started wins). A stream a service creates itself (a
     server without users) gets ``stream_replicas`` copies (``MAJOROPS_STREAM_REPLICAS``).
     """
     connection = await broker.connect()
     js = connection.jetstream()
-    await require_streams(js, stream_replicas)
-    for consumer in consumers_of(broker):
-        await consumer.ensure(js)
-    return connection
+    deadline = time.monotonic() + JETSTREAM_FORMING_WAIT_SECONDS
+    while True:
+        try:
+            await require_streams(js, stream_replicas)
+            for consumer in consumers_of(broker):
+                await consumer.ensure(js)
+            return connection
+        except Exception as exc:
+            if not not_ready(exc) or time.monotonic() >= deadline:
+                raise
+            log.warning("jetstream.not_ready", error=repr(exc), retry_in_seconds=1.0)
+            await asyncio.sleep(1.0)
 
 
 async def start_broker(broker: NatsBroker) -> None:
