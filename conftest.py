@@ -58,6 +58,19 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
+@pytest.fixture
+def own_nats_url(tmp_path: Path) -> Iterator[str]:
+    """A NATS server of the test's own (from the wheel, well under a second to start): for a test that
+    counts everything a service did (its ``/metrics``), where a message another test left on the
+    session's server would be counted too."""
+    server = NatsServer(data_dir=tmp_path / "own-nats", port=free_port(), log_file=tmp_path / "own-nats.log")
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
 _MONGO_REASON: str | None = None
 
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nats.js import JetStreamContext
-
 from majorops.reminders.app import RemindersRuntime
 from majorops.reminders.config import RemindersSettings
 from majorops.shared import subjects, testing
 from majorops.shared.testing import (
+    connected_jetstream,
     contract_example_events,
     contract_example_published,
     eventually,
@@ -31,10 +30,12 @@ def settings_for(nats_url: str, data_dir: Path) -> RemindersSettings:
 
 
 async def test_probes_and_the_escalations_of_a_backdated_incident_in_the_metrics(
-    nats_url: str, js: JetStreamContext, data_dir: Path, unique_id: str
+    own_nats_url: str, data_dir: Path, unique_id: str
 ) -> None:
-    runtime = RemindersRuntime(settings_for(nats_url, data_dir))
-    async with serving_probes(runtime) as probes:
+    """On a server of its own: the total counts every escalation reminders published, so a decision
+    another test left on a shared server would be counted too."""
+    runtime = RemindersRuntime(settings_for(own_nats_url, data_dir))
+    async with serving_probes(runtime) as probes, connected_jetstream(own_nats_url) as js:
         assert (await http_get(f"{probes.url}/healthz")).status_code == 200
         before = await http_get(f"{probes.url}/readyz")
         assert before.status_code == 503

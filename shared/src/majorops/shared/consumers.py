@@ -32,9 +32,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import structlog
 from faststream.nats import ConsumerConfig, DeliverPolicy, NatsBroker
@@ -58,6 +58,7 @@ from majorops.shared.batch_handlers import log_recorded as log_recorded
 from majorops.shared.batch_handlers import message_span as message_span
 from majorops.shared.batch_handlers import one_at_a_time as one_at_a_time
 from majorops.shared.batch_handlers import valid_events as valid_events
+from majorops.shared.consumer_registry import register, registered
 from majorops.shared.jetstream import (
     PoisonMessage,
     UnacknowledgedPublish,
@@ -249,17 +250,14 @@ class DurableConsumer:
 
 # The consumers of each broker, so that connecting creates or updates their durables and starting
 # and stopping the broker starts and stops them.
-_CONSUMERS: weakref.WeakKeyDictionary[NatsBroker, list[DurableConsumer]] = weakref.WeakKeyDictionary()
-
-
 def add_consumer(broker: NatsBroker, consumer: DurableConsumer) -> DurableConsumer:
     """Register a consumer with the broker's lifecycle (:func:`start_consumers`, :func:`stop_consumers`)."""
-    _CONSUMERS.setdefault(broker, []).append(consumer)
+    register(broker, consumer)
     return consumer
 
 
 def consumers_of(broker: NatsBroker) -> list[DurableConsumer]:
-    return list(_CONSUMERS.get(broker, []))
+    return cast("list[DurableConsumer]", registered(broker))
 
 
 def subscribe_durable(

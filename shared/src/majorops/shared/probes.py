@@ -29,7 +29,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from majorops.shared.consumers import consumers_of
-from majorops.shared.telemetry import METRICS_CONTENT_TYPE, connected, telemetry_of
+from majorops.shared.http_telemetry import METRICS_CONTENT_TYPE
+from majorops.shared.telemetry import connected, telemetry_of
 
 if TYPE_CHECKING:
     from faststream.nats import NatsBroker

@@ -47,20 +47,12 @@ from prometheus_client import (
 )
 
 from majorops.shared import tracing
-
-# The HTTP side lives there; callers import it from here too.
-from majorops.shared.http_telemetry import METRICS_CONTENT_TYPE as METRICS_CONTENT_TYPE
-from majorops.shared.http_telemetry import METRICS_RESPONSES as METRICS_RESPONSES
-from majorops.shared.http_telemetry import UNMATCHED_ROUTE as UNMATCHED_ROUTE
-from majorops.shared.http_telemetry import HttpTelemetry as HttpTelemetry
-from majorops.shared.http_telemetry import instrument_http as instrument_http
-from majorops.shared.http_telemetry import metrics_endpoint as metrics_endpoint
+from majorops.shared.consumer_registry import Durable, registered
 
 if TYPE_CHECKING:
     from faststream.nats import NatsBroker
     from nats.js import JetStreamContext
 
-    from majorops.shared.consumers import DurableConsumer
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no ``*_created`` series: they double the output and nobody graphs them
 
@@ -194,11 +186,11 @@ class Telemetry:
 
     # --- scrape time --------------------------------------------------------------------------------
 
-    async def refresh_consumers(self, js: JetStreamContext, consumers: Sequence[DurableConsumer]) -> None:
+    async def refresh_consumers(self, js: JetStreamContext, consumers: Sequence[Durable]) -> None:
         """Read each durable's state once (one ``consumer_info`` each, at once) into the gauges; a
         durable NATS does not answer for loses its series rather than showing an old value."""
 
-        async def one(consumer: DurableConsumer) -> None:
+        async def one(consumer: Durable) -> None:
             labels = (self.service, consumer.durable)
             try:
                 info = await js.consumer_info(
@@ -220,9 +212,7 @@ class Telemetry:
     async def exposition(self, broker: NatsBroker | None = None) -> bytes:
         """The Prometheus text of every metric, the consumer gauges read from NATS first."""
         if broker is not None:
-            from majorops.shared.consumers import consumers_of
-
-            consumers = consumers_of(broker)
+            consumers = registered(broker)
             if consumers and connected(broker):
                 await self.refresh_consumers(broker.connection.jetstream(), consumers)
         return generate_latest(self.registry)

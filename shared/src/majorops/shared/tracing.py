@@ -3,7 +3,7 @@ is one trace, its context carried in W3C ``traceparent`` headers on the NATS mes
 
 Where the context flows
 -----------------------
-- HTTP (ingest, reports): :class:`~majorops.shared.telemetry.HttpTelemetry` starts a ``SERVER``
+- HTTP (ingest, reports): :class:`~majorops.shared.http_telemetry.HttpTelemetry` starts a ``SERVER``
   span per request, the child of the request's own ``traceparent`` when it has one.
 - Publishing (:func:`~majorops.shared.jetstream.publish_acked`, ``publish_acked_batch``): a
   ``PRODUCER`` span (``publish majorops.events`` …) under the current span, or under the context a

@@ -18,7 +18,7 @@ from majorops.reports.ports import Clock, utc_now
 from majorops.reports.runtime import CONSUMED_STREAMS, SERVICE, ReportsRuntime
 from majorops.reports.workbench import workbench_router
 from majorops.shared.access import TokenGate
-from majorops.shared.telemetry import instrument_http
+from majorops.shared.http_telemetry import instrument_http
 
 __all__ = ["CONSUMED_STREAMS", "REALM", "SERVICE", "ReportsRuntime", "create_app"]
 
