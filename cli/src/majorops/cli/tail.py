@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -18,8 +19,7 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ from majorops.cli.system_access import (
     secret_of,
     where_help,
 )
+from majorops.cli.tail_lines import followed
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -50,88 +51,8 @@ FETCH_SECONDS = 1.0
 INACTIVE_THRESHOLD_SECONDS = 60.0
 """The server removes a tail's consumer this long after its last fetch (a tail killed with -9)."""
 CONNECT_TIMEOUT_SECONDS = 5.0
-
-
-# --- one line per message ----------------------------------------------------------------------------
-
-
-def _escalation_line(m: Mapping[str, Any]) -> str:
-    notify = m.get("notify") or {}
-    who = str(notify.get("role", "?")) + (f" ({notify['person']})" if notify.get("person") else "")
-    kind = str(m.get("kind")) + (f"[{m['item']}]" if m.get("item") else "")
-    marks = [
-        *(["late"] if m.get("late") else []),
-        *(
-            [f"superseded by level {str(m['superseded_by']).rsplit(':', 1)[-1]}"]
-            if m.get("superseded_by")
-            else []
-        ),
-        *([f"met at {m['met_at']}"] if m.get("met_at") else []),
-    ]
-    shown = f" [{', '.join(marks)}]" if marks else ""
-    return (
-        f"{m.get('fired_at')}  {m.get('incident_id')}  {kind} level {m.get('level')} -> {who}{shown}: "
-        f"{m.get('message')}"
-    )
-
-
-def _decision_line(m: Mapping[str, Any]) -> str:
-    rules = ", ".join(str(reason.get("rule")) for reason in m.get("reasons") or ())
-    deadlines = m.get("deadlines") or {}
-    due = " ".join(f"{name}={at}" for name, at in deadlines.items() if at)
-    duration = m.get("duration_seconds")
-    facts = [
-        f"severity={m.get('severity') or '-'}",
-        f"duration={duration}s" if duration is not None else "open",
-        *(["customer impact"] if m.get("customer_impact") else []),
-        *([f"repeat of {', '.join(m['repeat_of'])}"] if m.get("repeat_of") else []),
-        *([f"closed {m['closed_at']}"] if m.get("closed_at") else []),
-    ]
-    return (
-        f"{m.get('incident_id')}  revision {m.get('revision')}: {m.get('requirement')}"
-        f"{f' ({rules})' if rules else ''}  {', '.join(facts)}{f'  {due}' if due else ''}"
-    )
-
-
-def _reminder_line(m: Mapping[str, Any]) -> str:
-    notify = m.get("notify") or {}
-    who = str(notify.get("role", "?")) + (f" ({notify['person']})" if notify.get("person") else "")
-    return f"{m.get('sent_at')}  {m.get('incident_id')}  {m.get('deadline')} due {m.get('due_at')} -> {who}: {m.get('message')}"
-
-
-def _event_line(m: Mapping[str, Any]) -> str:
-    kind = str(m.get("type", "")).removeprefix("majorops.")
-    data = json.dumps(m.get("data", {}), ensure_ascii=False, separators=(",", ":"))
-    return f"{m.get('time')}  {m.get('subject')}  {kind}  id={m.get('id')}  {data}"
-
-
-@dataclass(frozen=True)
-class Followed:
-    """What ``tail`` can follow: the stream, the subject (all, or one incident's) and the line."""
-
-    stream: str
-    root: str
-    per_kind: bool
-    """Subjects go on after the incident id (``.<kind>``, ``.<type>``)."""
-    line: Callable[[Mapping[str, Any]], str]
-
-    def subject(self, incident: str | None) -> str:
-        if incident is None:
-            return f"{self.root}.>"
-        return f"{self.root}.{incident}.>" if self.per_kind else f"{self.root}.{incident}"
-
-
-def followed() -> dict[str, Followed]:
-    from majorops.shared import subjects
-
-    return {
-        "escalations": Followed(
-            subjects.ESCALATIONS_STREAM, subjects.ESCALATIONS_ROOT, True, _escalation_line
-        ),
-        "decisions": Followed(subjects.DECISIONS_STREAM, subjects.DECISIONS_ROOT, False, _decision_line),
-        "reminders": Followed(subjects.ESCALATIONS_STREAM, subjects.REMINDERS_ROOT, True, _reminder_line),
-        "events": Followed(subjects.EVENTS_STREAM, subjects.EVENTS_ROOT, True, _event_line),
-    }
+RECONNECT_SECONDS = 1.0
+"""How often a tail that lost NATS tries to connect again."""
 
 
 # --- options -----------------------------------------------------------------------------------------
@@ -175,7 +96,8 @@ Follow a stream and print one line per message: escalations (majorops.escalation
 (majorops.events.>), all incidents or --incident's. By default only what arrives from now on;
 --since and --all show what the stream already holds first. --json prints each message as published,
 one JSON object per line. Stops on Ctrl-C or SIGTERM (exit 0), after --count messages, or after
---timeout seconds.
+--timeout seconds. When NATS goes away it connects again every second and goes on right after the
+last message read (nothing twice, nothing missed).
 
 Connects as the NATS user consumer (SECURITY.md), through a pull consumer of its own that
 acknowledges nothing and is deleted when the command stops; a line on stderr says when it follows."""
@@ -232,6 +154,10 @@ def tail(args: argparse.Namespace) -> int:
     return asyncio.run(Tail(args, nats_url(args), password).follow())
 
 
+class LostNats(Exception):
+    """The connection went away while following: the tail reconnects and goes on where it was."""
+
+
 class Tail:
     def __init__(self, args: argparse.Namespace, url: str, password: str | None) -> None:
         self.args = args
@@ -241,24 +167,72 @@ class Tail:
         self.subject = self.target.subject(args.incident)
         self.printed = 0
         self.stop = asyncio.Event()
+        self.deadline = None if args.timeout is None else time.monotonic() + args.timeout
+        self.last_seq: int | None = None
+        """The stream sequence the tail has read up to: a consumer made after a reconnect starts after
+        it, so nothing is shown twice and nothing published meanwhile is missed."""
 
     async def follow(self) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self.stop.set)
-        client = await self.connect()
-        name = f"majorops-tail-{secrets.token_hex(6)}"
-        try:
-            js = client.jetstream()
-            await self.create_consumer(js, name)
-            print(
-                f"majorops tail: following {self.subject} on {self.url} (Ctrl-C to stop)",
-                file=sys.stderr,
-                flush=True,
-            )
-            return await self.read(js, name)
-        finally:
-            await self.close(client, name)
+        client: Client | None = await self.connect()
+        while client is not None:
+            name = f"majorops-tail-{secrets.token_hex(6)}"
+            again = self.last_seq is not None
+            try:
+                js = client.jetstream()
+                await self.create_consumer(js, name)
+                say = "following again" if again else "following"
+                print(
+                    f"majorops tail: {say} {self.subject} on {self.url} (Ctrl-C to stop)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                await self.read(client, js, name)
+                break
+            except LostNats as exc:
+                print(
+                    f"majorops tail: lost NATS at {self.url} ({exc}); reconnecting",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            except CommandFailed as failed:
+                if not again or failed.status != EXIT_UNAVAILABLE:
+                    raise
+                print(f"majorops tail: {failed.message}; trying again", file=sys.stderr, flush=True)
+            finally:
+                await self.close(client, name)
+            client = await self.reconnect()
+        return self.outcome()
+
+    def outcome(self) -> int:
+        count = self.args.count
+        if count is not None and self.printed < count and not self.stop.is_set():
+            print(f"majorops tail: {self.printed} of {count} message(s) before --timeout", file=sys.stderr)
+            return EXIT_PARTIAL
+        return EXIT_OK
+
+    def left(self) -> float | None:
+        """Seconds until ``--timeout`` (None: no timeout)."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    async def reconnect(self) -> Client | None:
+        """Connect again, once a second, until NATS answers, Ctrl-C/SIGTERM, or ``--timeout``."""
+        while True:
+            left = self.left()
+            wait = RECONNECT_SECONDS if left is None else min(RECONNECT_SECONDS, left)
+            if wait <= 0:
+                return None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), wait)
+            if self.stop.is_set() or (left is not None and left <= wait):
+                return None
+            try:
+                return await self.connect()
+            except CommandFailed as failed:
+                if failed.status != EXIT_UNAVAILABLE:
+                    raise
 
     async def connect(self) -> Client:
         import nats
@@ -303,7 +277,10 @@ class Tail:
         import nats.errors
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-        if self.args.all:
+        start_seq = None
+        if self.last_seq is not None:  # again, after a reconnect: right after what was read
+            policy, start, start_seq = DeliverPolicy.BY_START_SEQUENCE, None, self.last_seq + 1
+        elif self.args.all:
             policy, start = DeliverPolicy.ALL, None
         elif self.args.since is not None:
             policy, start = DeliverPolicy.BY_START_TIME, self.args.since
@@ -314,12 +291,15 @@ class Tail:
             filter_subject=self.subject,
             deliver_policy=policy,
             opt_start_time=start,
+            opt_start_seq=start_seq,
             ack_policy=AckPolicy.NONE,
             inactive_threshold=INACTIVE_THRESHOLD_SECONDS,
             mem_storage=True,
         )
         try:
-            await js.add_consumer(self.target.stream, config)
+            created = await js.add_consumer(self.target.stream, config)
+            if self.last_seq is None:  # where it starts: the last sequence before its first message
+                self.last_seq = created.delivered.stream_seq if created.delivered else 0
         except nats.errors.Error as exc:
             if "permissions violation" in str(exc).lower() or "authorization" in str(exc).lower():
                 raise CommandFailed(
@@ -329,35 +309,37 @@ class Tail:
                 EXIT_UNAVAILABLE, f"cannot follow {self.target.stream} on {self.url}: {exc!r}"
             ) from None
 
-    async def read(self, js: JetStreamContext, name: str) -> int:
+    async def read(self, client: Client, js: JetStreamContext, name: str) -> None:
+        """Show messages until Ctrl-C/SIGTERM, ``--count`` or ``--timeout``; :class:`LostNats` when the
+        connection goes."""
         import nats.errors
 
-        subscription = await js.pull_subscribe_bind(consumer=name, stream=self.target.stream)
-        count, timeout = self.args.count, self.args.timeout
-        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            subscription = await js.pull_subscribe_bind(consumer=name, stream=self.target.stream)
+        except nats.errors.Error as exc:
+            raise LostNats(str(exc) or type(exc).__name__) from None
+        count = self.args.count
         while not self.stop.is_set():
             if count is not None and self.printed >= count:
-                return EXIT_OK
+                return
             wait = FETCH_SECONDS
-            if deadline is not None:
-                wait = min(wait, deadline - time.monotonic())
+            left = self.left()
+            if left is not None:
+                wait = min(wait, left)
                 if wait <= 0:
-                    break
+                    return
             batch = 64 if count is None else min(64, count - self.printed)
             try:
                 messages = await subscription.fetch(batch, timeout=wait)
             except nats.errors.TimeoutError:
+                if client.is_closed:  # a fetch on a closed connection times out too
+                    raise LostNats("connection closed") from None
                 continue
             except nats.errors.Error as exc:
-                raise CommandFailed(
-                    EXIT_UNAVAILABLE, f"lost NATS at {self.url}: {exc or type(exc).__name__}"
-                ) from None
+                raise LostNats(str(exc) or type(exc).__name__) from None
             for message in messages:
+                self.last_seq = message.metadata.sequence.stream
                 self.show(message.data)
-        if count is not None and self.printed < count and not self.stop.is_set():
-            print(f"majorops tail: {self.printed} of {count} message(s) before --timeout", file=sys.stderr)
-            return EXIT_PARTIAL
-        return EXIT_OK
 
     def show(self, data: bytes) -> None:
         try:
