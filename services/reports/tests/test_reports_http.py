@@ -527,6 +527,9 @@ async def test_reviews_are_listed_filtered_and_paged(
         "status": "draft",
         "next_deadline": "2026-11-21T12:00:00Z",
         "overdue": True,
+        "next_deadline_name": "schedule_by",
+        "escalation_level": 0,
+        "escalations_fired": 0,
         "updated_at": "2026-11-27T12:00:00Z",
     }
     assert await mine() == ["0", "1", "2", "3", "4"]

@@ -4,6 +4,8 @@ find. SQLite always runs; MongoDB runs where a MongoDB answers (the skip reason 
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -225,6 +227,7 @@ def listing(
     requirement: str | None = "mandatory",
     next_deadline: datetime | None = None,
     title: str = "Checkout latency",
+    escalation_level: int = 0,
 ) -> ReviewListing:
     return ReviewListing(
         incident_id=incident,
@@ -234,6 +237,9 @@ def listing(
         status=ReviewStatus(status),
         next_deadline=next_deadline,
         updated_at=NOW,
+        next_deadline_name="schedule_by" if next_deadline else None,
+        escalation_level=escalation_level,
+        escalations_fired=escalation_level,
     )
 
 
@@ -306,8 +312,10 @@ async def test_an_older_assembly_never_overwrites_a_newer_one(store: ReviewStore
 
 async def test_a_stored_review_reads_back_whole(open_store: OpenStore, unique_id: str) -> None:
     store = await open_store()
-    line = listing(unique_id, next_deadline=datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
+    line = listing(unique_id, next_deadline=datetime(2026, 11, 21, 12, 0, tzinfo=UTC), escalation_level=2)
     await save(store, review_doc(line, '"abc"', repeat_of=("INC-1", "INC-2"), version=3))
+    listed = await store.list_reviews(ReviewQuery(now=NOW, limit=1000))
+    assert [r for r in listed if r.incident_id == unique_id] == [line]
     await store.close()
     stored = await (await open_store()).review(unique_id)
     assert stored is not None
@@ -469,3 +477,42 @@ async def test_a_new_fire_finds_the_published_reviews_whose_completed_items_it_m
     assert await store.incidents_to_recheck(key, done + timedelta(days=30, seconds=1)) == []
     assert await store.incidents_to_recheck(key, done) == []  # a fire before the completion questions nothing
     assert await store.incidents_to_recheck(AlertKey(alert, "payments"), done + timedelta(days=1)) == []
+
+
+async def test_a_reviews_table_from_before_the_escalation_levels_gets_them_by_assembling_again(
+    tmp_path: Path,
+) -> None:
+    """Upgrading a SQLite file: the list's new columns are added and every stored review is marked
+    changed, so the assembler fills them; two replicas opening it at once both start."""
+    path = tmp_path / "reports.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.executescript(
+            """
+            CREATE TABLE reviews (
+                incident_id TEXT PRIMARY KEY, generation INTEGER NOT NULL DEFAULT 0,
+                assembled_generation INTEGER NOT NULL DEFAULT 0, stale INTEGER NOT NULL DEFAULT 1,
+                etag TEXT, narrative_version INTEGER NOT NULL DEFAULT 0, status TEXT, requirement TEXT,
+                severity TEXT, title TEXT, next_deadline TEXT, updated_at TEXT, document TEXT
+            );
+            INSERT INTO reviews VALUES
+                ('INC-OLD', 1, 1, 0, '"e"', 0, 'draft', 'mandatory', 'critical', 'Old', NULL,
+                 '2026-11-27T12:00:00Z', '{}');
+            """
+        )
+    first, second = await asyncio.gather(SqliteReviewStore.open(path), SqliteReviewStore.open(path))
+    try:
+        assert await first.stale_reviews(10) == ["INC-OLD"]
+        [old_line] = await second.list_reviews(ReviewQuery(now=NOW))
+        assert (old_line.incident_id, old_line.escalation_level, old_line.next_deadline_name) == (
+            "INC-OLD",
+            0,
+            None,
+        )
+        generation = await first.mark_changed("INC-OLD")
+        line = listing("INC-OLD", next_deadline=NOW, escalation_level=3)
+        assert await first.save_review(review_doc(line), [], generation) is True
+        assert await second.list_reviews(ReviewQuery(now=NOW)) == [line]
+        assert await first.stale_reviews(10) == []
+    finally:
+        await first.close()
+        await second.close()

@@ -25,6 +25,14 @@ class ReviewListItem(BaseModel):
     next_deadline: UtcTime | None
     """The earliest After Action deadline set and not yet met."""
     overdue: bool
+    next_deadline_name: str | None
+    """Which deadline ``next_deadline`` is: ``schedule_by``, ``draft_due``, ``hold_by``,
+    ``publish_by`` or ``action_review_at``."""
+    escalation_level: int
+    """The highest escalation level (1–3) fired for an obligation the record does not show met
+    yet; 0 when none is open."""
+    escalations_fired: int
+    """Every escalation level fired for the incident, met ones included."""
     updated_at: UtcTime
     """When the review's content last changed."""
 
@@ -38,6 +46,9 @@ class ReviewListItem(BaseModel):
             status=listing.status,
             next_deadline=listing.next_deadline,
             overdue=listing.next_deadline is not None and listing.next_deadline <= now,
+            next_deadline_name=listing.next_deadline_name,
+            escalation_level=listing.escalation_level,
+            escalations_fired=listing.escalations_fired,
             updated_at=listing.updated_at,
         )
 

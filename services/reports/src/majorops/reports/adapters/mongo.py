@@ -64,10 +64,19 @@ class MongoReviewStore(KeepsIncidentEvents, MongoAlertFires):
         store = cls(client, client.get_database(database))
         try:
             await store.create_indexes()
+            await store.refill_listings()
         except BaseException:
             await client.close()
             raise
         return store
+
+    async def refill_listings(self) -> None:
+        """Reviews stored before the list showed escalation levels are marked changed, so the
+        assembler fills ``escalation_level`` and the rest (as the SQLite store does)."""
+        await self.reviews.update_many(
+            {"etag": {"$ne": None}, "escalation_level": {"$exists": False}},
+            {"$inc": {"generation": 1}, "$set": {"stale": True}},
+        )
 
     async def create_indexes(self) -> None:
         await self.events.create_indexes()
@@ -232,6 +241,9 @@ class MongoReviewStore(KeepsIncidentEvents, MongoAlertFires):
                         "severity": listing.severity.value if listing.severity else None,
                         "title": listing.title,
                         "next_deadline": as_time(listing.next_deadline),
+                        "next_deadline_name": listing.next_deadline_name,
+                        "escalation_level": listing.escalation_level,
+                        "escalations_fired": listing.escalations_fired,
                         "updated_at": as_time(listing.updated_at),
                         "repeat_of": list(review.repeat_of),
                         "document": review.document,

@@ -39,6 +39,9 @@ def listing_of(doc: MongoDocument) -> ReviewListing:
         status=ReviewStatus(doc["status"]),
         next_deadline=parse_time(doc.get("next_deadline")),
         updated_at=updated_at,
+        next_deadline_name=doc.get("next_deadline_name"),
+        escalation_level=int(doc.get("escalation_level") or 0),
+        escalations_fired=int(doc.get("escalations_fired") or 0),
     )
 
 

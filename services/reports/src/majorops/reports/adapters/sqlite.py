@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -20,6 +21,7 @@ from majorops.reports.adapters.sqlite_tables import (
     DECISIONS_SCHEMA,
     ESCALATIONS_SCHEMA,
     ITEM_COLUMNS,
+    LISTING_ADDED_COLUMNS,
     LISTING_COLUMNS,
     NARRATIVES_SCHEMA,
     REVIEWS_SCHEMA,
@@ -55,7 +57,28 @@ class SqliteReviewStore(KeepsIncidentEvents):
             path, [EVENTS_SCHEMA, DECISIONS_SCHEMA, ESCALATIONS_SCHEMA, NARRATIVES_SCHEMA, REVIEWS_SCHEMA]
         )
         await db.open()
-        return cls(db)
+        store = cls(db)
+        await store._add_listing_columns()
+        return store
+
+    async def _add_listing_columns(self) -> None:
+        """A ``reviews`` table from before the list showed escalation levels gets those columns,
+        and its reviews are marked changed so the assembler fills them. Two replicas opening the
+        file at once: the second finds the columns there (or its ``ALTER`` says so) and goes on."""
+        have = {row[1] for row in await self._fetchall("PRAGMA table_info(reviews)")}
+        missing = [(name, kind) for name, kind in LISTING_ADDED_COLUMNS if name not in have]
+        if not missing:
+            return
+        async with self._transaction():
+            for name, kind in missing:
+                try:
+                    await self.db.conn.execute(f"ALTER TABLE reviews ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):
+                        raise
+            await self.db.conn.execute(
+                "UPDATE reviews SET generation = generation + 1, stale = 1 WHERE etag IS NOT NULL"
+            )
 
     async def close(self) -> None:
         await self.db.close()
@@ -193,7 +216,8 @@ class SqliteReviewStore(KeepsIncidentEvents):
             cursor = await self.db.conn.execute(
                 "UPDATE reviews SET assembled_generation = ?, stale = (generation > ?), etag = ?, "
                 "narrative_version = ?, status = ?, requirement = ?, severity = ?, title = ?, "
-                "next_deadline = ?, updated_at = ?, document = ? "
+                "next_deadline = ?, updated_at = ?, document = ?, next_deadline_name = ?, "
+                "escalation_level = ?, escalations_fired = ? "
                 "WHERE incident_id = ? AND assembled_generation < ?",
                 (
                     generation,
@@ -207,6 +231,9 @@ class SqliteReviewStore(KeepsIncidentEvents):
                     as_time(listing.next_deadline),
                     as_time(listing.updated_at),
                     as_json(review.document),
+                    listing.next_deadline_name,
+                    listing.escalation_level,
+                    listing.escalations_fired,
                     incident_id,
                     generation,
                 ),
@@ -240,7 +267,7 @@ class SqliteReviewStore(KeepsIncidentEvents):
 
     async def review(self, incident_id: str) -> StoredReview | None:
         row = await self._fetchone(
-            f"SELECT {LISTING_COLUMNS}, etag, narrative_version, document, stale FROM reviews "  # noqa: S608 (constant columns, "?" placeholders)
+            f"SELECT etag, narrative_version, document, stale, {LISTING_COLUMNS} FROM reviews "  # noqa: S608 (constant columns, "?" placeholders)
             "WHERE incident_id = ? AND etag IS NOT NULL",
             (incident_id,),
         )
@@ -250,12 +277,12 @@ class SqliteReviewStore(KeepsIncidentEvents):
             "SELECT earlier_id FROM review_links WHERE incident_id = ? ORDER BY earlier_id", (incident_id,)
         )
         return StoredReview(
-            listing=listing_of(row),
-            etag=row[7],
-            narrative_version=int(row[8]),
-            document=json.loads(row[9]),
+            listing=listing_of(row[4:]),
+            etag=row[0],
+            narrative_version=int(row[1]),
+            document=json.loads(row[2]),
             repeat_of=tuple(str(link[0]) for link in links),
-            stale=bool(row[10]),
+            stale=bool(row[3]),
         )
 
     async def list_reviews(self, query: ReviewQuery) -> list[ReviewListing]:

@@ -60,7 +60,10 @@ CREATE TABLE IF NOT EXISTS reviews (
     title                TEXT,
     next_deadline        TEXT,
     updated_at           TEXT,
-    document             TEXT
+    document             TEXT,
+    next_deadline_name   TEXT,
+    escalation_level     INTEGER NOT NULL DEFAULT 0,
+    escalations_fired    INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS reviews_by_status ON reviews (status, requirement, incident_id);
 CREATE INDEX IF NOT EXISTS reviews_by_requirement ON reviews (requirement, incident_id);
@@ -135,7 +138,17 @@ class Conditions:
         return f"WHERE {' AND '.join(self.conditions)}" if self.conditions else ""
 
 
-LISTING_COLUMNS = "incident_id, title, severity, requirement, status, next_deadline, updated_at"
+LISTING_COLUMNS = (
+    "incident_id, title, severity, requirement, status, next_deadline, updated_at, "
+    "next_deadline_name, escalation_level, escalations_fired"
+)
+LISTING_ADDED_COLUMNS = (
+    ("next_deadline_name", "TEXT"),
+    ("escalation_level", "INTEGER NOT NULL DEFAULT 0"),
+    ("escalations_fired", "INTEGER NOT NULL DEFAULT 0"),
+)
+"""Columns a ``reviews`` table made before the list showed escalation levels lacks: added at open,
+and its reviews assembled again to fill them (:meth:`SqliteReviewStore.open`)."""
 ITEM_COLUMNS = "incident_id, item_id, title, owner, due, due_at, status, completed_at"
 
 
@@ -151,6 +164,9 @@ def listing_of(row: Any) -> ReviewListing:
         status=ReviewStatus(row[4]),
         next_deadline=parse_time(row[5]),
         updated_at=updated_at,
+        next_deadline_name=row[7],
+        escalation_level=int(row[8] or 0),
+        escalations_fired=int(row[9] or 0),
     )
 
 

@@ -13,6 +13,10 @@ obligations, and what meets each, follows the reminders table of CONTRACT §4:
 | ``action_review_at`` | always (once set)     | every action item completed            |
 
 A deadline met late is met: lateness is what escalations are for, the list shows what is left.
+
+The list also shows the escalation level a person is at: the highest level fired for an obligation
+the record does not show met yet (:data:`_ESCALATION_MET`: what meets each kind of CONTRACT §4), so a
+board needs one request, not one per incident.
 """
 
 from __future__ import annotations
@@ -58,6 +62,52 @@ def next_deadline(review: LearningReview) -> datetime | None:
     return min(left) if left else None
 
 
+def next_deadline_name(review: LearningReview) -> str | None:
+    """Which deadline :func:`next_deadline` is (the first by name when two fall together)."""
+    left = open_deadlines(review)
+    return min(left, key=lambda name: (left[name], name)) if left else None
+
+
+def _resolved(review: LearningReview) -> bool:
+    return any(entry.type == "incident.resolved" for entry in review.timeline)
+
+
+def _item_completed(review: LearningReview, item: str | None) -> bool:
+    return any(i.item_id == item and i.status == "completed" for i in review.action_items)
+
+
+_ESCALATION_MET: dict[str, Callable[[LearningReview, str | None], bool]] = {
+    # kind → is its obligation met (``item``: the action item id or vendor the escalation names)
+    "after_action_not_scheduled": lambda r, _: r.after_action.meeting_at is not None,
+    "after_action_not_held": lambda r, _: r.after_action.held_at is not None,
+    "after_action_rescheduled_repeatedly": lambda r, _: r.after_action.held_at is not None,
+    "draft_not_distributed": lambda r, _: r.after_action.draft_distributed_at is not None,
+    "review_not_published": lambda r, _: r.status == ReviewStatus.PUBLISHED,
+    "action_items_open_at_review": lambda r, _: all(i.status == "completed" for i in r.action_items),
+    "action_item_overdue": _item_completed,
+    "vendor_rca_not_committed": lambda r, vendor: any(
+        v.vendor == vendor and (v.rca_due is not None or v.rca_received_at is not None) for v in r.vendors
+    ),
+    "vendor_rca_overdue": lambda r, vendor: any(
+        v.vendor == vendor and v.rca_received_at is not None for v in r.vendors
+    ),
+    "mtm_recommended": lambda r, _: _resolved(r),
+}
+
+
+def _never_met(review: LearningReview, item: str | None) -> bool:
+    return False
+
+
+def escalation_level(review: LearningReview) -> int:
+    """The highest level fired for an obligation still open (0: none); a kind this table does not
+    know counts as open."""
+    open_levels = [
+        e.level for e in review.escalations if not _ESCALATION_MET.get(e.kind, _never_met)(review, e.item)
+    ]
+    return max(open_levels, default=0)
+
+
 @dataclass(frozen=True, slots=True)
 class ReviewListing:
     """One line of ``GET /v1/reviews``: the indexed fields of a stored review."""
@@ -69,6 +119,11 @@ class ReviewListing:
     status: ReviewStatus
     next_deadline: datetime | None
     updated_at: datetime
+    next_deadline_name: str | None = None
+    """Which deadline ``next_deadline`` is (``schedule_by``, ``draft_due``, …)."""
+    escalation_level: int = 0
+    """The highest escalation level of an obligation still open; 0: none."""
+    escalations_fired: int = 0
 
 
 def review_listing(review: LearningReview, updated_at: datetime) -> ReviewListing:
@@ -81,6 +136,9 @@ def review_listing(review: LearningReview, updated_at: datetime) -> ReviewListin
         status=review.status,
         next_deadline=next_deadline(review),
         updated_at=updated_at,
+        next_deadline_name=next_deadline_name(review),
+        escalation_level=escalation_level(review),
+        escalations_fired=len(review.escalations),
     )
 
 

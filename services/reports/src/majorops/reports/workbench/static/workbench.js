@@ -12,7 +12,6 @@
   const AT_RISK_MS = 24 * HOUR;
   const PAGE_SIZE = 500;
   const MAX_PAGES = 20;
-  const DETAIL_REQUESTS_AT_ONCE = 4;
   const SETTLE_TIMEOUT_MS = 15000;
   const SETTLE_INTERVAL_MS = 250;
 
@@ -297,15 +296,9 @@
     return { state: "open", text: meeting ? "scheduled" : "open" };
   }
 
-  /** The earliest deadline still to meet (what GET /v1/reviews lists as next_deadline), by name. */
-  function nextDeadline(chain) {
-    const open = chain.filter(
-      (s) => s.key !== "closed" && s.key !== "meeting" && s.due && s.obliged && !s.done,
-    );
-    open.sort((a, b) => Date.parse(a.due) - Date.parse(b.due));
-    return open[0] || null;
-  }
-
+  /** Whether the record shows an escalation's obligation met (the note on the incident's list of
+   * escalations). The board's level comes from GET /v1/reviews, which applies the same rules
+   * (majorops.reports.domain.listing). */
   const ESCALATION_MET = {
     after_action_not_scheduled: (r) => Boolean(r.after_action.meeting_at),
     after_action_not_held: (r) => Boolean(r.after_action.held_at),
@@ -320,19 +313,6 @@
     after_action_rescheduled_repeatedly: (r) => Boolean(r.after_action.held_at),
     mtm_recommended: (r) => Boolean(firstOf(r, "incident.resolved")),
   };
-
-  /** The escalations whose obligation the record does not show met yet (an unknown kind counts). */
-  function openEscalations(review) {
-    return (review.escalations || []).filter((e) => {
-      const met = ESCALATION_MET[e.kind];
-      return !(met && met(review, e));
-    });
-  }
-
-  function escalationLevel(review) {
-    const open = openEscalations(review);
-    return open.length ? Math.max(...open.map((e) => e.level)) : 0;
-  }
 
   function levelText(level, fired) {
     if (level) return `L${level} · ${LEVEL_NOTIFIES[level] || "level " + level}`;
@@ -458,7 +438,6 @@
 
   // --- the board -----------------------------------------------------------------------------
 
-  const reviewCache = new Map(); // incident id → {updated_at, review}
   let current = null; // the incident shown: {id, review, etag, base, publishNote}
 
   function select(id, label, options, value) {
@@ -605,14 +584,15 @@
     const count = `(${items.length} shown)`;
     $("#board-count").textContent = count;
     announce(`${items.length} incident${items.length === 1 ? "" : "s"} shown.`);
-    await fillDetails(items, now);
     $("#board").removeAttribute("aria-busy");
   }
 
   function boardRow(item, now) {
+    const step = CHAIN.find((node) => node.key === item.next_deadline_name);
+    const level = item.escalation_level;
     const deadline = item.next_deadline
       ? [
-          h("span", { class: "detail-name" }),
+          h("span", { class: "detail-name", text: step ? step.label.toLowerCase() + " " : "" }),
           timeEl(item.next_deadline),
           h("br"),
           h("span", { class: "hint", text: relative(item.next_deadline, now) }),
@@ -636,42 +616,12 @@
       h("td", { text: item.requirement ? words(item.requirement) : "not decided yet" }),
       h("td", {}, h("span", { class: `pill status-${item.status}`, text: item.status })),
       h("td", { class: "deadline" }, deadline),
-      h("td", { class: "escalation", text: "…" }),
+      h(
+        "td",
+        { class: "escalation" },
+        h("span", { class: `pill level-${level}`, text: levelText(level, item.escalations_fired) }),
+      ),
     );
-  }
-
-  /** The escalation level (and the next deadline's name) need each review: a few requests at once. */
-  async function fillDetails(items, now) {
-    const queue = items.slice();
-    async function worker() {
-      while (queue.length) {
-        const item = queue.shift();
-        const review = await cachedReview(item);
-        const row = document.querySelector(`#board tr[data-incident="${CSS.escape(item.incident_id)}"]`);
-        if (!row || !review) continue;
-        const level = escalationLevel(review);
-        const cell = row.querySelector(".escalation");
-        const fired = (review.escalations || []).length;
-        cell.replaceChildren(h("span", { class: `pill level-${level}`, text: levelText(level, fired) }));
-        const kinds = [...new Set(openEscalations(review).map((e) => e.kind))];
-        if (kinds.length) cell.title = kinds.join(", ");
-        const next = nextDeadline(deadlineChain(review, now));
-        const name = row.querySelector(".detail-name");
-        if (name && next && Date.parse(next.due) === Date.parse(item.next_deadline)) {
-          name.textContent = next.label.toLowerCase() + " ";
-        }
-      }
-    }
-    await Promise.all(Array.from({ length: DETAIL_REQUESTS_AT_ONCE }, worker));
-  }
-
-  async function cachedReview(item) {
-    const known = reviewCache.get(item.incident_id);
-    if (known && known.updated_at === item.updated_at) return known.review;
-    const result = await api("GET", reviewPath(item.incident_id));
-    if (!result.ok) return null;
-    reviewCache.set(item.incident_id, { updated_at: item.updated_at, review: result.json });
-    return result.json;
   }
 
   // --- one incident --------------------------------------------------------------------------
@@ -1671,7 +1621,6 @@
     });
     $("#forget-token").addEventListener("click", () => {
       window.sessionStorage.removeItem(TOKEN_KEY);
-      reviewCache.clear();
       current = null;
       showTokenPanel("Token forgotten.");
     });
