@@ -293,14 +293,10 @@ def test_review_prints_markdown_html_and_json_with_the_read_token(system: Up) ->
     incident = "OPS-REVIEW-1"
     assert majorops("send", "-", *at(system, "send"), stdin=jsonl(backdated_p1(incident))).returncode == 0
 
+    # --wait: until the review exists (its events are in); policy's decision may come after.
     markdown = majorops("review", incident, *at(system, "review"), "--wait", "20")
     assert markdown.returncode == 0, markdown.stderr
     assert markdown.stdout.startswith(f"# Learning Review — {incident}: Checkout latency")
-    assert "**Requirement:** mandatory" in markdown.stdout
-
-    page = majorops("review", incident, *at(system, "review"), "--format", "html")
-    assert page.returncode == 0
-    assert page.stdout.lstrip().lower().startswith("<!doctype html>") and "Checkout latency" in page.stdout
 
     document = wait_for(
         lambda: (
@@ -311,6 +307,11 @@ def test_review_prints_markdown_html_and_json_with_the_read_token(system: Up) ->
         30,
         "the decision in the review",
     )
+    assert "**Requirement:** mandatory" in majorops("review", incident, *at(system, "review")).stdout
+
+    page = majorops("review", incident, *at(system, "review"), "--format", "html")
+    assert page.returncode == 0
+    assert page.stdout.lstrip().lower().startswith("<!doctype html>") and "Checkout latency" in page.stdout
     assert document["incident_id"] == incident
     assert document["summary"]["mim"] == "Dana Reyes"
     assert document["after_action"]["deadlines"]["schedule_by"] == "2026-11-21T12:00:00Z"

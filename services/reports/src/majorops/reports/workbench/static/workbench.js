@@ -560,14 +560,18 @@
     return items;
   }
 
+  let boardLoads = 0;
+
   async function loadBoard(filters) {
     const tbody = $("#board tbody");
     if (!tbody) return;
+    const load = (boardLoads += 1);
     $("#board").setAttribute("aria-busy", "true");
+    const listed = await listReviews(filters);
+    // Filters changed again while this list was on its way: the newer load fills the board.
+    if (load !== boardLoads || !tbody.isConnected) return;
     // Severity is filtered here: the list API filters by status, requirement and overdue only.
-    const items = (await listReviews(filters)).filter(
-      (i) => !filters.severity || i.severity === filters.severity,
-    );
+    const items = listed.filter((i) => !filters.severity || i.severity === filters.severity);
     items.sort(
       (a, b) =>
         (a.next_deadline ? Date.parse(a.next_deadline) : Infinity) -
