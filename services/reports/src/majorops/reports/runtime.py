@@ -36,6 +36,8 @@ MAX_ASSEMBLY_BACKOFF_SECONDS = 5.0
 READY_NATS_TIMEOUT_SECONDS = 0.5
 CONSUMED_STREAMS = (subjects.EVENTS_STREAM, subjects.DECISIONS_STREAM, subjects.ESCALATIONS_STREAM)
 ASSEMBLY_BATCH = 50
+ASSEMBLER_STOP_SECONDS = 30.0
+"""How long a stop waits for the assembly round in progress before cancelling it."""
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +67,7 @@ class ReportsRuntime:
         self.ports: ReportsPorts | None = None
         self._wake = asyncio.Event()
         self._assembler: asyncio.Task[None] | None = None
+        self._stopping = False
         subscribe_to_events(self.broker, SERVICE, settings, self.on_events)
         for stream, subject, kind in (
             (subjects.DECISIONS_STREAM, subjects.ALL_DECISIONS, DECISION),
@@ -95,6 +98,7 @@ class ReportsRuntime:
         except BaseException:
             await self.stop()
             raise
+        self._stopping = False
         self._assembler = asyncio.create_task(self._assemble_forever(), name="reports-assembler")
 
     @asynccontextmanager
@@ -113,10 +117,19 @@ class ReportsRuntime:
 
     async def stop(self) -> None:
         if self._assembler is not None:
-            self._assembler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._assembler
-            self._assembler = None
+            # Asked to stop, not cancelled: a cancellation landing as a wake-up completes can be lost
+            # inside ``asyncio.wait_for`` (Python < 3.12), and the stop would then wait forever. The
+            # round in progress finishes; one that hangs is cancelled after a while.
+            task, self._assembler = self._assembler, None
+            self._stopping = True
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(task), ASSEMBLER_STOP_SECONDS)
+            except TimeoutError:
+                log.warning("reports.assembler_stop_timeout")
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await stop_broker(self.broker)
         self.ports = None
         if self.store is not None:
@@ -147,10 +160,13 @@ class ReportsRuntime:
         (changes marked by other replicas, or an assembly that failed)."""
         loop = asyncio.get_running_loop()
         last_round = 0.0
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.assemble_poll_seconds)
+                async with asyncio.timeout(self.settings.assemble_poll_seconds):
+                    await self._wake.wait()
             self._wake.clear()
+            if self._stopping:
+                return
             # Coalesce: wait at least as long as the last round took, so that under a stream of
             # events into big incidents re-assembling takes at most about half of the time and a
             # burst costs one assembly, while an idle system still reacts in the short delay.
