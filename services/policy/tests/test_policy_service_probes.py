@@ -45,14 +45,14 @@ async def test_probes_say_alive_at_once_and_ready_only_once_started(
         assert before.status_code == 503
         assert before.json() == {
             "status": "not ready",
-            "checks": {"nats": False, "durables": False, "store": False},
+            "checks": {"nats": False, "durables": False, "loops": True, "store": False},
         }
         async with running(runtime):
             ready = await http_get(f"{probes.url}/readyz")
             assert ready.status_code == 200, ready.text
             assert ready.json() == {
                 "status": "ready",
-                "checks": {"nats": True, "durables": True, "store": True},
+                "checks": {"nats": True, "durables": True, "loops": True, "store": True},
             }
 
             await publish_event(js, declared(unique_id))
@@ -93,6 +93,7 @@ async def test_the_pending_gauge_shows_a_backlog_and_the_dead_letter_counter_a_p
             assert (await http_get(f"{probes.url}/readyz")).json()["checks"] == {
                 "nats": True,
                 "durables": False,
+                "loops": True,
                 "store": True,
             }
         finally:

@@ -39,7 +39,7 @@ async def test_probes_and_the_escalations_of_a_backdated_incident_in_the_metrics
         assert (await http_get(f"{probes.url}/healthz")).status_code == 200
         before = await http_get(f"{probes.url}/readyz")
         assert before.status_code == 503
-        assert before.json()["checks"] == {"nats": False, "durables": False, "store": False}
+        assert before.json()["checks"] == {"nats": False, "durables": False, "loops": True, "store": False}
         async with running(runtime):
             ready = await http_get(f"{probes.url}/readyz")
             assert ready.status_code == 200, ready.text

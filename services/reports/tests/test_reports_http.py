@@ -294,7 +294,7 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert ready.status_code == 200
     assert ready.json() == {
         "status": "ready",
-        "checks": {"nats": True, "streams": True, "durables": True, "store": True},
+        "checks": {"nats": True, "streams": True, "durables": True, "loops": True, "store": True},
     }
 
 
@@ -327,7 +327,7 @@ async def test_not_ready_before_it_started(nats_url: str, data_dir: Path) -> Non
     assert resp.status_code == 503
     assert resp.json() == {
         "status": "not ready",
-        "checks": {"nats": False, "streams": False, "durables": False, "store": False},
+        "checks": {"nats": False, "streams": False, "durables": False, "loops": True, "store": False},
     }
 
 

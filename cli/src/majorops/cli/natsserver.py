@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from majorops.shared.logging import open_private_log
 from majorops.shared.nats_access import authorization_block
 from majorops.shared.settings import DEFAULT_LOG_BACKUPS, DEFAULT_LOG_MAX_BYTES
 
@@ -228,7 +229,7 @@ class NatsServer:
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
         config = self.write_config()
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
+        out = open_private_log(self.log_file) if self.log_file else subprocess.DEVNULL
         try:
             self.process = subprocess.Popen(
                 [nats_server_binary(), "-c", str(config)],

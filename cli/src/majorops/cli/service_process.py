@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from majorops.cli.natsserver import die_with_parent
+from majorops.shared.logging import open_private_log
 
 
 @dataclass
@@ -25,7 +26,7 @@ class ServiceProcess:
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
+        log = open_private_log(self.log_path)
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", f"majorops.{self.name}"],

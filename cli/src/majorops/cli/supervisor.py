@@ -1,6 +1,8 @@
 """``majorops up``: the embedded nats-server and the four services as separate processes.
 
-The supervisor restarts a service that dies (a crash, an OOM kill, ``kill -9``) with back-off, and
+The supervisor restarts a service that dies (a crash, an OOM kill, ``kill -9``, or its own watchdog
+ending it because a loop stalled: :mod:`majorops.shared.heartbeat`) with back-off, restarts a
+nats-server whose JetStream stopped storing (a full disk: :mod:`majorops.cli.nats_health`), and
 stops everything on SIGTERM/SIGINT: services first (they drain their NATS connections), the broker
 last. Children get ``PR_SET_PDEATHSIG`` so that even a ``kill -9`` of the supervisor leaves no
 orphan behind.
@@ -24,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from majorops.cli.credentials import ISSUED, Credentials, load_or_generate
+from majorops.cli.nats_health import JetStreamHealer
 from majorops.cli.natsserver import NatsCluster, NatsServer, free_port, port_open
 from majorops.cli.service_process import ServiceProcess
 
@@ -60,6 +63,10 @@ class System:
     credentials: Credentials = field(init=False)
     probe_urls: dict[str, str] = field(default_factory=dict)
     """Where policy and reminders serve their probes (none: not served), see :meth:`probe_env`."""
+    healer: JetStreamHealer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.healer = JetStreamHealer(self.say)
 
     @property
     def nats_url(self) -> str:
@@ -284,6 +291,8 @@ class System:
             for node in self.nats.exited() if self.nats is not None else []:
                 self.say(f"{node.label} exited; restarting it")
                 node.start()
+            if self.nats is not None and not self.stopping.is_set():
+                self.healer.check(self.nats.nodes if isinstance(self.nats, NatsCluster) else [self.nats])
 
     def stop(self) -> None:
         self.stopping.set()

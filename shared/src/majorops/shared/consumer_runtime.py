@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from majorops.shared import subjects
 from majorops.shared.consumers import JsonBatchHandler, decoding_json, subscribe_durable
+from majorops.shared.heartbeat import Watchdog
 from majorops.shared.lifecycle import run_until_signalled
 from majorops.shared.probes import ProbeServer, consumer_readiness, probe_app, serving_probes
+from majorops.shared.telemetry import telemetry_of
 
 if TYPE_CHECKING:
     from faststream.nats import NatsBroker
@@ -67,6 +69,11 @@ class ConsumerRuntime:
 
     async def run(self) -> None:
         """Serve the probes, run until SIGTERM or SIGINT, then stop gracefully; a failed start ends
-        with its error."""
-        async with serving_probes(self.probes()):
-            await run_until_signalled(self.service, self.start, self.stop)
+        with its error. A loop that cannot recover ends the process (the watchdog,
+        :mod:`majorops.shared.heartbeat`)."""
+        watchdog = Watchdog(telemetry_of(self.broker).heartbeats).start()
+        try:
+            async with serving_probes(self.probes()):
+                await run_until_signalled(self.service, self.start, self.stop)
+        finally:
+            watchdog.stop()

@@ -25,6 +25,10 @@ Every batch is observed here, for every service: the handler's time
 (``majorops_messages_total{stream,outcome}``), dead letters (``majorops_dead_letters_total{reason}``)
 and one trace span per message, the child of the ``traceparent`` it carries (see
 :mod:`majorops.shared.tracing`).
+
+Each consumer's loop has a heartbeat (:mod:`majorops.shared.heartbeat`), beaten at every fetch that
+answers (messages or none waiting) and every batch settled: a longest healthy turn is one fetch's
+wait plus a batch's handling, which the ack wait bounds (a slower batch is delivered again anyway).
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from majorops.shared.batch_handlers import message_span as message_span
 from majorops.shared.batch_handlers import one_at_a_time as one_at_a_time
 from majorops.shared.batch_handlers import valid_events as valid_events
 from majorops.shared.consumer_registry import register, registered
+from majorops.shared.heartbeat import Heartbeat
 from majorops.shared.jetstream import (
     PoisonMessage,
     UnacknowledgedPublish,
@@ -101,10 +106,13 @@ class DurableConsumer:
     _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _stopping: bool = field(default=False, init=False, repr=False)
     _settling: bool = field(default=False, init=False, repr=False)
+    heartbeat: Heartbeat = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.durable:
             self.durable = subjects.durable_name(self.service, self.stream)
+        longest_turn = FETCH_WAIT_SECONDS + self.settings.ack_wait_seconds
+        self.heartbeat = Heartbeat.of_loop(f"consumer {self.durable}", longest_turn)
 
     @property
     def config(self) -> ConsumerConfig:
@@ -133,11 +141,15 @@ class DurableConsumer:
             self.telemetry = Telemetry(self.service)
         subscription = await js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
         self._stopping = False
-        self._task = asyncio.create_task(self._run(js, subscription), name=f"consume:{self.durable}")
+        self.telemetry.heartbeats.add(self.heartbeat)
+        self._task = self.heartbeat.watch(
+            asyncio.create_task(self._run(js, subscription), name=f"consume:{self.durable}")
+        )
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Finish the batch in hand (its messages are settled), then stop fetching."""
         self._stopping = True
+        self.heartbeat.unwatch()
         task, self._task = self._task, None
         if task is None:
             return
@@ -156,6 +168,7 @@ class DurableConsumer:
                 try:
                     batch = await subscription.fetch(self.batch_size, timeout=FETCH_WAIT_SECONDS)
                 except (TimeoutError, NatsTimeoutError):
+                    self.heartbeat.beat()
                     continue  # nothing waiting (nats-py raises either kind)
                 except ConnectionClosedError:
                     return
@@ -174,6 +187,7 @@ class DurableConsumer:
                     await self._settle(js, batch)
                 finally:
                     self._settling = False
+                self.heartbeat.beat()
         finally:
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()

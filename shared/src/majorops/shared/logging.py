@@ -19,7 +19,7 @@ import sys
 import threading
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO, cast
+from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
 
 import structlog
 from structlog.typing import Processor
@@ -32,6 +32,68 @@ if TYPE_CHECKING:
 
 RUN_STARTED = "run.started"
 """The event of the first line of every run of a service."""
+LOG_FILE_MODE = 0o600
+"""Log files hold incident ids, people's names and request details: their owner's only."""
+
+
+class _WriteFailures:
+    """How many log writes this process dropped because the write failed (a full disk: ENOSPC, an
+    I/O error: EIO, a closed pipe…): ``majorops_log_write_failures_total`` on every service's
+    ``/metrics`` (:mod:`majorops.shared.telemetry`). Process-wide, as the log is."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+
+WRITE_FAILURES = _WriteFailures()
+
+
+def log_write_failures() -> int:
+    """Log writes dropped so far by this process (see :data:`WRITE_FAILURES`)."""
+    return WRITE_FAILURES.count
+
+
+def open_private_log(path: Path) -> BinaryIO:
+    """``path`` opened for appending, created (or narrowed to) :data:`LOG_FILE_MODE`: where a
+    supervisor sends a child's stdout and stderr."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, LOG_FILE_MODE)
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, LOG_FILE_MODE)
+    return os.fdopen(fd, "ab")
+
+
+class NeverRaising:
+    """A text stream whose writes never raise: a failed write is counted in :data:`WRITE_FAILURES`
+    and dropped. What every logger writes to, so that a full log volume never stops a service (a
+    ``log.info`` raising ``OSError`` would end whatever loop called it)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except (OSError, ValueError):  # ValueError: the stream was closed
+            WRITE_FAILURES.add()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except (OSError, ValueError):
+            WRITE_FAILURES.add()
+
+    def isatty(self) -> bool:
+        return False
 
 
 class RotatingLogFile:
@@ -48,7 +110,10 @@ class RotatingLogFile:
     File descriptors 1 and 2 are pointed (``dup2``) at the current file at every rotation, so what
     bypasses logging — an interpreter traceback at exit, a C library's message — lands in the
     current file too (and counts towards its size at the next line). A rotation that fails (a
-    read-only directory) leaves the lines going to the current file: logging never stops a service.
+    read-only directory) leaves the lines going to the current file, and a write that fails (a full
+    disk, an I/O error) drops the rest of its line and is counted (:data:`WRITE_FAILURES`): logging
+    never stops a service. The file is created readable by its owner only (:data:`LOG_FILE_MODE`),
+    and a file found with wider permissions is narrowed when opened.
 
     Rotation: ``<file>`` → ``<file>.1`` → … → ``<file>.<backups>``, the oldest dropped; with
     ``backups=0`` the file starts over. A file already over the limit at start is rotated before the
@@ -90,11 +155,13 @@ class RotatingLogFile:
                 except OSError as exc:
                     if exc.errno == errno.EINTR:
                         continue
-                    raise
+                    # ENOSPC, EIO, EBADF…: the rest of the line is dropped, never raised.
+                    WRITE_FAILURES.add()
+                    return len(text)
                 view = view[written:]
             # Only at the end of a line: a writer may send a line in pieces (print() does).
-            if data.endswith(b"\n") and os.fstat(self._fd).st_size >= self.max_bytes:
-                with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError):
+                if data.endswith(b"\n") and os.fstat(self._fd).st_size >= self.max_bytes:
                     self._rotate()
         return len(text)
 
@@ -136,7 +203,9 @@ class RotatingLogFile:
             os.replace(self.path, self.backup(1))
 
     def _reopen(self) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, LOG_FILE_MODE)
+        with contextlib.suppress(OSError):  # a file left by an older version, created 0644
+            os.fchmod(fd, LOG_FILE_MODE)
         for target in self.redirect_fds:
             os.dup2(fd, target)
         if self._fd >= 0:
@@ -148,7 +217,7 @@ def configure_logging(
     service: str, level: str = "INFO", replica: str | None = None, *, stream: TextIO | None = None
 ) -> None:
     """One JSON object per line on ``stream`` (stderr), for the service and the libraries under it."""
-    out = stream if stream is not None else sys.stderr
+    out = NeverRaising(stream if stream is not None else sys.stderr)
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
@@ -161,12 +230,12 @@ def configure_logging(
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, structlog.processors.JSONRenderer()],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.WriteLoggerFactory(file=out),
+        logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, out)),
         cache_logger_on_first_use=True,
     )
     # Standard-library loggers (uvicorn, faststream, nats) are rendered as JSON lines too, their
     # exceptions as the traceback text under "exception" (as structlog's own).
-    handler = logging.StreamHandler(out)
+    handler = logging.StreamHandler(cast(TextIO, out))
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[

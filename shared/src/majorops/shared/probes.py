@@ -7,8 +7,10 @@ server). It says nothing about incidents, so like ingest's and reports' probes i
 network.
 
 - ``/healthz``: 200 while the process runs.
-- ``/readyz``: 200 only when NATS is connected, every durable consumer is bound and consuming, and
-  the store answers; else 503, with each check by name (``{"status": …, "checks": {…}}``).
+- ``/readyz``: 200 only when NATS is connected, every durable consumer is bound and consuming, every
+  loop's heartbeat is fresh (``loops``, :mod:`majorops.shared.heartbeat`) and the store answers; else
+  503, with each check by name and each stalled loop with why
+  (``{"status": …, "checks": {…}, "stalled": {"consumer policy-events": "no turn completed for 95 s …"}}``).
 - ``/metrics``: the service's Prometheus metrics (:mod:`majorops.shared.telemetry`).
 """
 
@@ -55,13 +57,23 @@ async def consumer_readiness(
     broker: NatsBroker, store_ping: Callable[[], Awaitable[bool]]
 ) -> dict[str, bool]:
     """Each readiness check by name: ``nats`` connected, ``durables`` all bound and consuming,
-    ``store`` answering (each within a second)."""
+    ``loops`` none stalled, ``store`` answering (each within a second)."""
     consumers = consumers_of(broker)
     return {
         "nats": connected(broker),
         "durables": bool(consumers) and all(consumer.bound for consumer in consumers),
+        "loops": not telemetry_of(broker).heartbeats.problems(),
         "store": await _within(store_ping(), "store"),
     }
+
+
+def readiness_answer(checks: dict[str, bool], stalled: dict[str, str]) -> JSONResponse:
+    """``/readyz``'s answer: 200 when every check passed, else 503; each stalled loop named with why."""
+    ok = all(checks.values())
+    body: dict[str, Any] = {"status": "ready" if ok else "not ready", "checks": checks}
+    if stalled:
+        body["stalled"] = stalled
+    return JSONResponse(body, status_code=200 if ok else 503)
 
 
 def probe_app(broker: NatsBroker, checks: Checks) -> Starlette:
@@ -72,10 +84,7 @@ def probe_app(broker: NatsBroker, checks: Checks) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> Response:
-        answered = await checks()
-        ok = all(answered.values())
-        body = {"status": "ready" if ok else "not ready", "checks": answered}
-        return JSONResponse(body, status_code=200 if ok else 503)
+        return readiness_answer(await checks(), telemetry.heartbeats.problems())
 
     async def metrics(_: Request) -> Response:
         return Response(await telemetry.exposition(broker), media_type=METRICS_CONTENT_TYPE)

@@ -21,6 +21,10 @@ Metrics (every one labelled ``service``; no label takes an incident id or other 
 - ``majorops_consumer_pending_messages{durable}``, ``majorops_consumer_ack_pending_messages``,
   ``majorops_consumer_redelivered_messages``: the durable's state, read at scrape time;
 - ``majorops_store_seconds{operation}``: histogram, each store call (the port's method name);
+- ``majorops_log_write_failures_total``: log writes the process dropped because they failed (a full
+  log volume, an I/O error; :mod:`majorops.shared.logging`), process-wide;
+- ``majorops_loop_heartbeat_age_seconds{loop}``: how long ago each consumer and background loop last
+  completed a turn (:mod:`majorops.shared.heartbeat`), read at scrape time;
 - ``majorops_http_requests_total{method,route,status}``, ``majorops_http_request_seconds{method,route}``:
   ingest and reports, by route template (``unmatched`` for a path no route has).
 
@@ -34,7 +38,7 @@ import asyncio
 import inspect
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from prometheus_client import (
@@ -45,9 +49,13 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from majorops.shared import tracing
 from majorops.shared.consumer_registry import Durable, registered
+from majorops.shared.heartbeat import Heartbeats
+from majorops.shared.logging import log_write_failures
 
 if TYPE_CHECKING:
     from faststream.nats import NatsBroker
@@ -70,7 +78,10 @@ class Telemetry:
         self.service = service
         self.registry = CollectorRegistry(auto_describe=True)
         self.traces = tracing.RecentTraces()
+        self.heartbeats = Heartbeats()
+        """The process's loops (its consumers, its scheduler…): readiness and the watchdog read them."""
         r = self.registry
+        r.register(_ProcessHealth(service, self.heartbeats))
 
         def counter(name: str, doc: str, *labels: str) -> Counter:
             return Counter(name, doc, ["service", *labels], registry=r)
@@ -220,6 +231,32 @@ class Telemetry:
     def timed_store(self, store: T) -> T:
         """``store`` with every coroutine method timed into ``majorops_store_seconds``."""
         return cast(T, TimedStore(store, self))
+
+
+class _ProcessHealth(Collector):
+    """What is read when scraped, not counted as it happens: the log writes dropped so far and the
+    age of every loop's heartbeat."""
+
+    def __init__(self, service: str, heartbeats: Heartbeats) -> None:
+        self.service = service
+        self.heartbeats = heartbeats
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        failures = CounterMetricFamily(
+            "majorops_log_write_failures",
+            "Log writes dropped because the write failed (full disk, I/O error); the service went on",
+            labels=["service"],
+        )
+        failures.add_metric([self.service], log_write_failures())
+        yield failures
+        ages = GaugeMetricFamily(
+            "majorops_loop_heartbeat_age_seconds",
+            "Seconds since each consumer or background loop last completed a turn",
+            labels=["service", "loop"],
+        )
+        for beat in self.heartbeats.watched():
+            ages.add_metric([self.service, beat.name], beat.age())
+        yield ages
 
 
 def connected(broker: NatsBroker) -> bool:

@@ -26,6 +26,7 @@ from majorops.ingest.domain.batch import (
 )
 from majorops.ingest.handlers import PublishFailed, accept_events, parse_body, unavailable
 from majorops.ingest.webhook_routes import add_mapping_route
+from majorops.ingest.write_health import PROBE_KEY, WriteHealth, add_probe_routes, probe_value
 from majorops.shared import subjects
 from majorops.shared.access import (
     Token,
@@ -90,6 +91,7 @@ class IngestRuntime:
         self.broker = make_broker(settings, SERVICE)
         self.telemetry = telemetry_of(self.broker)
         self.publisher: JetStreamEventPublisher | None = None
+        self.writes = WriteHealth(self.probe_write)
         # Requests are answered concurrently, as HTTP requests are (one at a time capped NATS ingest).
         self.broker.subscriber(
             subjects.INGEST_REQUEST,
@@ -154,9 +156,12 @@ class IngestRuntime:
                 refuse_conflicts=refuse_conflicts,
             )
         except PublishFailed as exc:
+            self.writes.failed(str(exc))
             result = unavailable(str(exc))
         if isinstance(result, Problem):
             return self.refused(result, sender)
+        if result.accepted:
+            self.writes.succeeded()
         self.telemetry.count_events(
             "nats" if sender is NATS_SENDER else "http", result.accepted, result.duplicates
         )
@@ -170,10 +175,19 @@ class IngestRuntime:
             result = await self.ingest(msg.body, NATS_SENDER)
         return result.as_dict()
 
-    async def ready(self) -> bool:
+    async def probe_write(self) -> None:
+        """A write to JetStream that proves it accepts writes again (see :mod:`.write_health`)."""
+        if self.publisher is None:
+            raise RuntimeError("not connected to NATS yet")
+        await self.publisher.seen.put(PROBE_KEY, probe_value())
+
+    async def ready(self) -> dict[str, bool]:
+        """Each readiness check by name: NATS connected, the events stream present, JetStream
+        accepting writes (the last publish acknowledged, or a probe write since)."""
         if self.publisher is None or not self.broker.connection.is_connected:
-            return False
-        return await streams_present(self.broker.connection.jetstream(), [subjects.EVENTS_STREAM])
+            return {"nats": False, "streams": False, "writes": False}
+        streams = await streams_present(self.broker.connection.jetstream(), [subjects.EVENTS_STREAM])
+        return {"nats": True, "streams": streams, "writes": await self.writes.accepting()}
 
 
 def inline_definitions(schema: dict[str, Any]) -> dict[str, Any]:
@@ -372,26 +386,6 @@ def create_app(settings: IngestSettings | None = None, *, clock: Callable[[], da
 
     add_mapping_route(app, runtime, partial(authenticated, tokens=tokens, now=clock), responses)
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        """The process is alive."""
-        return {"status": "ok"}
-
-    ready_schema = {
-        "type": "object",
-        "required": ["status"],
-        "properties": {"status": {"enum": ["ready", "not ready"]}},
-    }
-    readiness = {
-        200: {"description": "Ready", "content": {"application/json": {"schema": ready_schema}}},
-        503: {"description": "Not ready", "content": {"application/json": {"schema": ready_schema}}},
-    }
-
-    @app.get("/readyz", responses=readiness)
-    async def readyz() -> JSONResponse:
-        """Connected to NATS and the events stream exists."""
-        ok = await runtime.ready()
-        return JSONResponse({"status": "ready" if ok else "not ready"}, status_code=200 if ok else 503)
-
+    add_probe_routes(app, runtime.ready, runtime.writes)
     instrument_http(app, runtime.telemetry, runtime.broker)  # GET /metrics; HTTP metrics and spans
     return app

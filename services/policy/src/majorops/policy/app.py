@@ -23,6 +23,7 @@ from majorops.policy.handlers import PolicyPorts, handle_events, publish_pending
 from majorops.policy.ports import DecisionPublisher, PolicyStore
 from majorops.shared.consumer_runtime import ConsumerRuntime, subscribe_to_events
 from majorops.shared.consumers import connect_broker, start_broker
+from majorops.shared.heartbeat import Heartbeat
 from majorops.shared.jetstream import make_broker
 from majorops.shared.lifecycle import stop_broker
 from majorops.shared.telemetry import telemetry_of
@@ -60,6 +61,9 @@ class PolicyRuntime(ConsumerRuntime):
         self._publisher = publisher
         self._ports: PolicyPorts | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self.sweeper_beat = self.telemetry.heartbeats.add(
+            Heartbeat.of_loop("policy decision sweeper", settings.decision_sweep_seconds)
+        )
         subscribe_to_events(self.broker, SERVICE, settings, self.on_events)
 
     @property
@@ -84,7 +88,7 @@ class PolicyRuntime(ConsumerRuntime):
         )
         await self.sweep("start")
         await start_broker(self.broker)
-        self._sweeper = asyncio.create_task(self._sweep_periodically())
+        self._sweeper = self.sweeper_beat.watch(asyncio.create_task(self._sweep_periodically()))
         log.info(
             "policy.started",
             nats_url=self.settings.nats_url,
@@ -111,10 +115,12 @@ class PolicyRuntime(ConsumerRuntime):
         while True:
             await asyncio.sleep(self.settings.decision_sweep_seconds)
             await self.sweep("periodic")
+            self.sweeper_beat.beat()
 
     async def stop(self) -> None:
         """Stop sweeping, finish the messages in hand, drain the connection, then close the store."""
         if self._sweeper is not None:
+            self.sweeper_beat.unwatch()
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper

@@ -86,6 +86,7 @@ class RemindersRuntime(ConsumerRuntime):
         self.telemetry = telemetry_of(self.broker)
         self.store = self.telemetry.timed_store(store if store is not None else store_from_settings(settings))
         self.scheduler: EscalationScheduler | None = None
+        self.notifier_consumer: DurableConsumer | None = None
         subscribe_to_events(self.broker, SERVICE, settings, self.on_events)
         subscribe_durable(
             self.broker,
@@ -125,7 +126,7 @@ class RemindersRuntime(ConsumerRuntime):
             self.scheduler.rearm()
 
     def _subscribe_notifier(self) -> None:
-        add_consumer(
+        self.notifier_consumer = add_consumer(
             self.broker,
             DurableConsumer(
                 service=SERVICE,
@@ -164,8 +165,14 @@ class RemindersRuntime(ConsumerRuntime):
                 js, letter, f"dl:{SERVICE}:webhook:{escalation.escalation_id}:{target.key}", self.telemetry
             )
 
+        async def keep_alive() -> None:
+            # A webhook retried with back-off keeps the notifier's turn going: still alive.
+            if self.notifier_consumer is not None:
+                self.notifier_consumer.heartbeat.beat()
+            await raw.in_progress()
+
         with structlog.contextvars.bound_contextvars(incident_id=escalation.incident_id):
-            await notifier.deliver(escalation, raw.data, dead_letter, keep_alive=raw.in_progress)
+            await notifier.deliver(escalation, raw.data, dead_letter, keep_alive=keep_alive)
 
     async def start(self) -> None:
         """Open the store, connect, start consuming, then the scheduler (the store must be ready first)."""
@@ -182,6 +189,7 @@ class RemindersRuntime(ConsumerRuntime):
             batch_size=self.settings.scheduler_batch_size,
             outbox_recheck_seconds=self.settings.outbox_recheck_seconds,
         )
+        self.telemetry.heartbeats.add(self.scheduler.heartbeat)
         await start_broker(self.broker)
         await self.scheduler.start()
         log.info(

@@ -58,6 +58,7 @@ import structlog
 
 from majorops.reminders.handlers import EscalationPolicy, PassOutcome, fire_due, publish_pending
 from majorops.reminders.ports import Clock, NoticePublisher, RecordFreshness, RemindersStore, utc_now
+from majorops.shared.heartbeat import Heartbeat
 
 log = structlog.get_logger(__name__)
 
@@ -99,6 +100,9 @@ class EscalationScheduler:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        # A turn sleeps at most max_sleep_seconds, lets a burst settle, then passes; a failed pass is
+        # no turn. Stalled or ended: /readyz says so and the watchdog ends the process.
+        self.heartbeat = Heartbeat.of_loop("reminders scheduler", max_sleep_seconds + MAX_SETTLE_SECONDS)
 
     def rearm(self) -> None:
         """An incident changed (its row is due now): look at the store again at once."""
@@ -110,12 +114,13 @@ class EscalationScheduler:
         if marked:
             log.info("scheduler.replanning", incidents=marked)
         self._stopping = False
-        self._task = asyncio.create_task(self._run(), name="reminders-scheduler")
+        self._task = self.heartbeat.watch(asyncio.create_task(self._run(), name="reminders-scheduler"))
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Let the current pass finish (a claimed notice is published or left pending), then stop."""
         self._stopping = True
         self._wake.set()
+        self.heartbeat.unwatch()
         if self._task is None:
             return
         task, self._task = self._task, None
@@ -177,6 +182,7 @@ class EscalationScheduler:
                 await self._sleep(delay)
                 continue
             failures = 0
+            self.heartbeat.beat()
             # Only a pass that sent nothing and waits for nothing counts as "planning only": after one
             # that sent, or found an incident waiting for its record, the next pass must not wait.
             planning_only = not (outcome.claimed or outcome.waiting or outcome.publish_failed)

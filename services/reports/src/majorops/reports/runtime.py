@@ -26,6 +26,7 @@ from majorops.shared.consumers import (
     start_broker,
     subscribe_durable,
 )
+from majorops.shared.heartbeat import Heartbeat
 from majorops.shared.jetstream import decode_json, make_broker, streams_present
 from majorops.shared.lifecycle import stop_broker
 from majorops.shared.telemetry import telemetry_of
@@ -68,6 +69,15 @@ class ReportsRuntime:
         self._wake = asyncio.Event()
         self._assembler: asyncio.Task[None] | None = None
         self._stopping = False
+        # A round waits for a wake-up (at most the poll period), lets a burst land, then assembles.
+        self.assembler_beat = self.telemetry.heartbeats.add(
+            Heartbeat.of_loop(
+                "reports assembler",
+                settings.assemble_poll_seconds
+                + settings.assemble_delay_seconds
+                + MAX_ASSEMBLY_BACKOFF_SECONDS,
+            )
+        )
         subscribe_to_events(self.broker, SERVICE, settings, self.on_events)
         for stream, subject, kind in (
             (subjects.DECISIONS_STREAM, subjects.ALL_DECISIONS, DECISION),
@@ -99,7 +109,9 @@ class ReportsRuntime:
             await self.stop()
             raise
         self._stopping = False
-        self._assembler = asyncio.create_task(self._assemble_forever(), name="reports-assembler")
+        self._assembler = self.assembler_beat.watch(
+            asyncio.create_task(self._assemble_forever(), name="reports-assembler")
+        )
 
     @asynccontextmanager
     async def lifespan(self, _: object) -> AsyncIterator[None]:
@@ -121,6 +133,7 @@ class ReportsRuntime:
             # inside ``asyncio.wait_for`` (Python < 3.12), and the stop would then wait forever. The
             # round in progress finishes; one that hangs is cancelled after a while.
             task, self._assembler = self._assembler, None
+            self.assembler_beat.unwatch()
             self._stopping = True
             self._wake.set()
             try:
@@ -175,13 +188,14 @@ class ReportsRuntime:
             try:
                 if await assemble_stale(self.open_ports(), ASSEMBLY_BATCH) >= ASSEMBLY_BATCH:
                     self._wake.set()  # more are waiting
+                self.assembler_beat.beat()
             except Exception as exc:
                 log.warning("reports.assembler_failed", error=str(exc))
             last_round = min(loop.time() - began, MAX_ASSEMBLY_BACKOFF_SECONDS)
 
     async def ready(self) -> dict[str, bool]:
         """Each readiness check by name: NATS connected, the consumed streams present, every durable
-        consumer bound, the store answering."""
+        consumer bound, no loop stalled (consumers, assembler), the store answering."""
         nats_ok = await self.broker.ping(timeout=READY_NATS_TIMEOUT_SECONDS)
         streams_ok = nats_ok and await streams_present(self.broker.connection.jetstream(), CONSUMED_STREAMS)
         consumers = consumers_of(self.broker)
@@ -191,4 +205,11 @@ class ReportsRuntime:
         except Exception as exc:
             log.warning("reports.store_unavailable", error=str(exc))
             store_ok = False
-        return {"nats": nats_ok, "streams": streams_ok, "durables": durables_ok, "store": store_ok}
+        loops_ok = not self.telemetry.heartbeats.problems()
+        return {
+            "nats": nats_ok,
+            "streams": streams_ok,
+            "durables": durables_ok,
+            "loops": loops_ok,
+            "store": store_ok,
+        }

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from majorops.reports.http.dependencies import Runtime
+from majorops.shared.probes import readiness_answer
 
 router = APIRouter()
 
@@ -18,8 +19,13 @@ READY_SCHEMA: dict[str, Any] = {
         "status": {"enum": ["ready", "not ready"]},
         "checks": {
             "type": "object",
-            "description": "Each check by name: nats, streams, durables, store",
+            "description": "Each check by name: nats, streams, durables, loops, store",
             "additionalProperties": {"type": "boolean"},
+        },
+        "stalled": {
+            "type": "object",
+            "description": "Each stalled or ended loop (a consumer, the assembler) by name, with why",
+            "additionalProperties": {"type": "string"},
         },
     },
 }
@@ -37,9 +43,6 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses=READINESS)
 async def readyz(runtime: Runtime) -> JSONResponse:
-    """Connected to NATS, the consumed streams exist, every durable consumer is bound and the
-    store answers."""
-    checks = await runtime.ready()
-    ok = all(checks.values())
-    body: dict[str, Any] = {"status": "ready" if ok else "not ready", "checks": checks}
-    return JSONResponse(body, status_code=200 if ok else 503)
+    """Connected to NATS, the consumed streams exist, every durable consumer is bound, no loop is
+    stalled (each one that is named under ``stalled``) and the store answers."""
+    return readiness_answer(await runtime.ready(), runtime.telemetry.heartbeats.problems())
