@@ -46,15 +46,15 @@ def token(up: Up, shell_name: str) -> str:
     return read_env_file(up.data_dir / "credentials.env")[shell_name]
 
 
-def post(up: Up, body: Any) -> dict[str, Any]:
-    """Post like a sender that retries until ingest answers (it may be restarting)."""
+def post(up: Up, body: Any, timeout: float = 30) -> dict[str, Any]:
+    """Post like a sender that retries until ingest answers 202 (it may be restarting)."""
     headers = bearer(token(up, "INGEST_TOKEN"))
 
     def attempt() -> dict[str, Any] | None:
         resp = httpx.post(f"{up.ingest}/v1/events", json=body, headers=headers, timeout=5)
         return resp.json() if resp.status_code == 202 else None  # type: ignore[no-any-return]
 
-    return wait_for(attempt, 30, f"ingest to accept at {up.ingest}")  # type: ignore[no-any-return]
+    return wait_for(attempt, timeout, f"ingest to accept at {up.ingest}")  # type: ignore[no-any-return]
 
 
 def review(up: Up, incident: str) -> dict[str, Any] | None:

@@ -15,6 +15,14 @@ instead of once per event. The handler answers per message:
 A handler that raises fails every message of the batch that way: nothing is acknowledged before it
 is done, so ``kill -9`` at any point leaves the messages to be delivered again.
 
+A failure of the storage under the handler rather than of the message (a full disk, an I/O error,
+a JetStream that does not store: :func:`~majorops.shared.outages.storage_unavailable`) is neither
+retried through JetStream nor dead-lettered: the consumer keeps those messages (telling JetStream
+they are in progress) and hands them to the handler again after a pause that doubles, until they
+are handled — the loop's heartbeat stops meanwhile, so ``/readyz`` names the consumer once that
+lasts, and the watchdog ends the process if it lasts far longer (its messages are then delivered
+again to the next process, their delivery count up by one only).
+
 Why not FastStream's pull subscriber: its batch mode keeps fetching until the batch is full or its
 timeout passes, which adds that timeout to every event's latency at low rates (or polls the server
 when the timeout is short); nats-py's ``fetch`` returns what is waiting at once and long-polls only
@@ -72,6 +80,7 @@ from majorops.shared.jetstream import (
     require_streams,
     retry_delay,
 )
+from majorops.shared.outages import storage_unavailable
 from majorops.shared.provision import WAIT_SECONDS as JETSTREAM_FORMING_WAIT_SECONDS
 from majorops.shared.provision import not_ready
 from majorops.shared.settings import CommonSettings
@@ -210,6 +219,7 @@ class DurableConsumer:
         finally:
             MESSAGE_SPANS.reset(token)
             telemetry.handled(self.stream, time.perf_counter() - began)
+        outcomes = await self._hold_through_outage(batch, outcomes)
         settled = {ACKED: 0, RETRIED: 0, DEAD_LETTERED: 0}
         for msg, outcome, span in zip(batch, outcomes, spans, strict=True):
             try:
@@ -226,6 +236,38 @@ class DurableConsumer:
                 tracing.end_span(span, outcome)
         for outcome_name, count in settled.items():
             telemetry.settled(self.stream, outcome_name, count)
+
+    async def _hold_through_outage(
+        self, batch: Sequence[Msg], outcomes: list[BaseException | None]
+    ) -> list[BaseException | None]:
+        """Hand the messages whose handling failed for want of storage to the handler again, after a
+        pause that doubles, until they are handled otherwise (or the consumer stops: they are left
+        unsettled, for JetStream to deliver again)."""
+        pause = 0.0
+        while not self._stopping:
+            held = [i for i, outcome in enumerate(outcomes) if storage_unavailable(outcome)]
+            if not held:
+                break
+            pause = min(max(2 * pause, 0.5), MAX_FAILURE_PAUSE_SECONDS)
+            log.warning(
+                "consumer.storage_unavailable",
+                durable=self.durable,
+                held=len(held),
+                retry_in_s=pause,
+                error=repr(outcomes[held[0]]),
+            )
+            await asyncio.sleep(pause)
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*(batch[i].in_progress() for i in held))
+            try:
+                again = list(await self.handle_batch([batch[i] for i in held]))
+                if len(again) != len(held):
+                    raise RuntimeError(f"handler answered {len(again)} outcomes for {len(held)} messages")
+            except Exception as exc:
+                again = [exc] * len(held)
+            for i, outcome in zip(held, again, strict=True):
+                outcomes[i] = outcome
+        return outcomes
 
     async def _settle_failed(self, js: JetStreamContext, msg: Msg, outcome: BaseException) -> str:
         """Retry or dead-letter a message its handler failed; which of them it was."""

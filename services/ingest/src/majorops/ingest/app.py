@@ -26,7 +26,7 @@ from majorops.ingest.domain.batch import (
 )
 from majorops.ingest.handlers import PublishFailed, accept_events, parse_body, unavailable
 from majorops.ingest.webhook_routes import add_mapping_route
-from majorops.ingest.write_health import PROBE_KEY, WriteHealth, add_probe_routes, probe_value
+from majorops.ingest.write_health import WriteHealth, add_probe_routes
 from majorops.shared import subjects
 from majorops.shared.access import (
     Token,
@@ -91,7 +91,7 @@ class IngestRuntime:
         self.broker = make_broker(settings, SERVICE)
         self.telemetry = telemetry_of(self.broker)
         self.publisher: JetStreamEventPublisher | None = None
-        self.writes = WriteHealth(self.probe_write)
+        self.writes = WriteHealth()
         # Requests are answered concurrently, as HTTP requests are (one at a time capped NATS ingest).
         self.broker.subscriber(
             subjects.INGEST_REQUEST,
@@ -175,19 +175,13 @@ class IngestRuntime:
             result = await self.ingest(msg.body, NATS_SENDER)
         return result.as_dict()
 
-    async def probe_write(self) -> None:
-        """A write to JetStream that proves it accepts writes again (see :mod:`.write_health`)."""
-        if self.publisher is None:
-            raise RuntimeError("not connected to NATS yet")
-        await self.publisher.seen.put(PROBE_KEY, probe_value())
-
     async def ready(self) -> dict[str, bool]:
         """Each readiness check by name: NATS connected, the events stream present, JetStream
-        accepting writes (the last publish acknowledged, or a probe write since)."""
+        accepting writes (no publish failed lately, see :mod:`majorops.ingest.write_health`)."""
         if self.publisher is None or not self.broker.connection.is_connected:
             return {"nats": False, "streams": False, "writes": False}
         streams = await streams_present(self.broker.connection.jetstream(), [subjects.EVENTS_STREAM])
-        return {"nats": True, "streams": streams, "writes": await self.writes.accepting()}
+        return {"nats": True, "streams": streams, "writes": self.writes.accepting()}
 
 
 def inline_definitions(schema: dict[str, Any]) -> dict[str, Any]:

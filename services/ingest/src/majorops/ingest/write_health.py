@@ -4,75 +4,62 @@ A connected NATS with every stream present can still refuse every write: a full 
 nats-server mark the stream's store as failed ("Critical write error"), and from then on every
 publish to it goes unanswered — until the server is restarted, even after space came back (seen with
 nats-server 2.15.1; RELIABILITY.md). So a publish that was not acknowledged makes ingest not ready,
-with the reason; a later publish that is acknowledged, or a probe write, makes it ready again. The
-probe is a write to ingest's own key-value bucket (one key, overwritten, so it never grows), tried
-by ``/readyz`` at most every :data:`PROBE_INTERVAL_SECONDS` while writes are failing: a load
-balancer that sends no traffic to an instance that is not ready must not keep it out for good.
+with the reason, until a publish is acknowledged again — or, with no publish since, for
+:data:`HOLD_SECONDS` (a circuit breaker's half-open state): a load balancer that sends nothing to an
+instance that is not ready must not keep it out for good, and the next publish decides again.
+
+Why no probe write: nothing cheap proves that *the events stream* stores again. A write to another
+stream (ingest's key-value bucket) was seen to succeed on the full disk while the events stream
+refused everything (a small write fits in a page its file already has), and a probe message on the
+events stream would reach every consumer.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from majorops.shared.jetstream import PUBLISH_TIMEOUT_SECONDS
+
 log = structlog.get_logger(__name__)
 
-PROBE_INTERVAL_SECONDS = 2.0
-PROBE_TIMEOUT_SECONDS = 2.0
-PROBE_KEY = "readyz-probe"
-"""The probe's key in the accepted-ids bucket: ids are keyed by their SHA-256 (64 hex digits), so
-this key is nobody's id."""
+HOLD_SECONDS = 6 * PUBLISH_TIMEOUT_SECONDS
+"""How long a failed publish keeps ingest not ready when nothing is published since."""
 
 
 class WriteHealth:
-    """The outcome of ingest's last write to JetStream, and the probe that checks it again."""
+    """The outcome of ingest's last write to JetStream."""
 
-    def __init__(self, probe: Callable[[], Awaitable[object]]) -> None:
-        self._probe = probe
-        self.failing_since: float | None = None
+    def __init__(self, hold_seconds: float = HOLD_SECONDS) -> None:
+        if hold_seconds <= 0:
+            raise ValueError(f"hold_seconds must be positive: {hold_seconds}")
+        self.hold_seconds = hold_seconds
+        self.failed_at: float | None = None
         self.reason: str | None = None
-        self._probed_at = 0.0
 
     def succeeded(self) -> None:
-        if self.failing_since is not None:
-            log.info(
-                "jetstream.writes_recovered", failed_for_s=round(time.monotonic() - self.failing_since, 1)
-            )
-        self.failing_since, self.reason = None, None
+        if self.failed_at is not None:
+            log.info("jetstream.writes_recovered")
+        self.failed_at, self.reason = None, None
 
     def failed(self, reason: str) -> None:
-        if self.failing_since is None:
-            self.failing_since = time.monotonic()
+        if self.failed_at is None:
             log.warning("jetstream.writes_failing", reason=reason)
-        self.reason = reason
+        self.failed_at, self.reason = time.monotonic(), reason
 
-    async def accepting(self) -> bool:
-        """True unless the last write failed and no probe since has succeeded."""
-        if self.failing_since is None:
+    def accepting(self) -> bool:
+        """False while the last publish failed, less than :attr:`hold_seconds` ago."""
+        if self.failed_at is None:
             return True
-        now = time.monotonic()
-        if now - self._probed_at < PROBE_INTERVAL_SECONDS:
-            return False
-        self._probed_at = now
-        try:
-            await asyncio.wait_for(self._probe(), PROBE_TIMEOUT_SECONDS)
-        except Exception as exc:
-            self.reason = f"probe write failed: {type(exc).__name__}: {exc}".rstrip(": ")
-            return False
-        self.succeeded()
-        return True
-
-
-def probe_value() -> bytes:
-    """What the probe writes: when it wrote (for whoever reads the bucket)."""
-    return datetime.now(UTC).isoformat().encode()
+        if time.monotonic() - self.failed_at >= self.hold_seconds:
+            self.failed_at, self.reason = None, None
+            return True
+        return False
 
 
 READY_SCHEMA: dict[str, Any] = {
@@ -107,7 +94,7 @@ def add_probe_routes(
     @app.get("/readyz", responses=readiness)
     async def readyz() -> JSONResponse:
         """Connected to NATS, the events stream exists and JetStream accepts writes: after a publish
-        that was not acknowledged, not ready until one is, or a probe write succeeds."""
+        that was not acknowledged, not ready until one is (or for a while, with none since)."""
         checks = await ready()
         ok = all(checks.values())
         body: dict[str, Any] = {"status": "ready" if ok else "not ready", "checks": checks}
