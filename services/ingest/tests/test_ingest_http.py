@@ -121,7 +121,10 @@ async def test_batch_over_1000_rejected(client: httpx.AsyncClient, unique_id: st
 
 async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).status_code == 200
-    assert (await client.get("/readyz")).json() == {"status": "ready"}
+    assert (await client.get("/readyz")).json() == {
+        "status": "ready",
+        "checks": {"nats": True, "streams": True, "writes": True},
+    }
 
 
 async def test_nats_request_gets_the_http_answer(
