@@ -43,7 +43,7 @@ ISSUED: tuple[Issued, ...] = (
     Issued("MAJOROPS_REPORTS_WRITE_TOKENS", "local-editor", "REPORTS_WRITE_TOKEN"),
     Issued("MAJOROPS_NATS_CONSUMER_PASSWORD", None, "NATS_CONSUMER_PASSWORD"),
 )
-NATS_USERS = ("admin", "ingest", "policy", "reminders", "reports")
+NATS_USERS = ("admin", "ingest", "policy", "reminders", "reports", "replicator")
 """The embedded nats-server's own users; their passwords never leave the data dir and the children."""
 
 

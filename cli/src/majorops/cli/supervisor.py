@@ -130,6 +130,7 @@ class System:
                 nats_access.ADMIN,
                 self.credentials.nats_passwords[nats_access.ADMIN],
                 replicas=replicas,
+                replicator_password=self.credentials.nats_passwords[nats_access.REPLICATOR],
             )
             if isinstance(self.nats, NatsCluster):
                 self.say(

@@ -19,12 +19,19 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, PubAck, StorageType, StreamConfig
+from nats.js.api import (
+    ExternalStream,
+    KeyValueConfig,
+    PubAck,
+    StorageType,
+    StreamConfig,
+    StreamSource,
+)
 from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 from nats.js.errors import Error as JetStreamError
 from nats.js.kv import KeyValue
 
-from majorops.shared import subjects, tracing
+from majorops.shared import nats_access, subjects, tracing
 
 # Connecting to NATS lives there; callers import it from here too.
 from majorops.shared.nats_connection import broker_security as broker_security
@@ -88,6 +95,37 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
     """
     for spec in STREAMS:
         config = stream_config(spec, replicas)
+        try:
+            await js.add_stream(config=config)
+        except BadRequestError:
+            await js.update_stream(config=config)
+
+
+def mirror_config(spec: StreamSpec, replicas: int = 1) -> StreamConfig:
+    """The read-only copy of a stream in the account of other systems (``OTHERS``, see
+    :mod:`majorops.shared.nats_access`): same name, no subjects of its own (nobody publishes into
+    it), kept up to date by the server from ``MAJOROPS``' stream through the imported API."""
+    return StreamConfig(
+        name=spec.name,
+        description=f"Read-only mirror of MAJOROPS/{spec.name}: {spec.description}",
+        mirror=StreamSource(
+            name=spec.name,
+            external=ExternalStream(
+                api=nats_access.COPY_API, deliver=nats_access.copy_deliver_subject(spec.name)
+            ),
+        ),
+        storage=StorageType.FILE,
+        allow_direct=True,
+        mirror_direct=False,
+        num_replicas=replicas,
+    )
+
+
+async def ensure_mirrors(js: JetStreamContext, replicas: int = 1) -> None:
+    """Create the mirror of every stream in ``OTHERS``, or bring it to ``replicas`` copies: run as
+    ``replicator`` (:mod:`majorops.shared.provision`). Idempotent."""
+    for spec in STREAMS:
+        config = mirror_config(spec, replicas)
         try:
             await js.add_stream(config=config)
         except BadRequestError:
