@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, PubAck, StorageType, StreamConfig
+from nats.js.api import KeyValueConfig, PubAck, RawStreamMsg, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 from nats.js.errors import Error as JetStreamError
 from nats.js.kv import KeyValue
@@ -266,6 +266,29 @@ async def publish_acked_batch(
     finally:
         for span in {id(span): span for span in spans}.values():
             tracing.end_span(span, error)
+
+
+async def stored_with_msg_id(
+    js: JetStreamContext, stream: str, subject: str, msg_id: str
+) -> RawStreamMsg | None:
+    """The message of ``stream`` on ``subject`` whose ``Nats-Msg-Id`` is ``msg_id``, or None: the
+    subject's messages walked with direct gets (no consumer, from any replica).
+
+    What tells, beyond JetStream's two-minute duplicate window, whether a message was published
+    already (a second publish would no longer be dropped); meant for subjects holding a handful of
+    messages (one incident's events of one type, one incident's escalations of one kind). Needs
+    ``$JS.API.DIRECT.GET.<stream>``."""
+    seq = 1
+    while True:
+        try:
+            msg = await js.get_msg(stream, seq=seq, subject=subject, next=True, direct=True)
+        except NotFoundError:
+            return None
+        if (msg.headers or {}).get("Nats-Msg-Id") == msg_id:
+            return msg
+        if msg.seq is None:
+            return None
+        seq = msg.seq + 1
 
 
 class PoisonMessage(Exception):

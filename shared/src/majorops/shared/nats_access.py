@@ -21,8 +21,8 @@ JetStream is reached through subjects too, so its permissions are subjects (nats
 - ``$JS.API.STREAM.MSG.GET.<stream>``: one message by sequence or last by subject — reminders on the
   events and decisions streams (same question), ingest on its key-value bucket (``get``; the bucket
   has no direct get). ``$JS.API.DIRECT.GET.<stream>[.<subject>]``: the same from any replica —
-  policy reads the last decision of an incident, reminders walks an incident's escalations (exactly
-  once beyond the duplicate window).
+  policy reads the last decision of an incident, reminders walks an incident's escalations and
+  ingest an incident's events of one type (exactly once beyond the duplicate window).
 - ``$KV.<bucket>.<key>``: a key-value ``put`` is a JetStream publish to that subject.
 - ``_INBOX.>``: every reply (API answers, PubAcks, fetched messages) comes to the client's inbox.
 
@@ -194,6 +194,8 @@ USERS: Final[tuple[NatsUser, ...]] = (
                 f"$KV.{subjects.INGEST_SEEN_BUCKET}.>",
                 *stream_info(*STREAMS, KV_STREAM),
                 f"{JS_API}.STREAM.MSG.GET.{KV_STREAM}",
+                # Is a claimed id in the stream already? (an ingest crashed between claim and record)
+                f"{JS_API}.DIRECT.GET.{subjects.EVENTS_STREAM}",
             ),
             subscribe=(f"{subjects.INGEST_REQUEST} {subjects.INGEST_QUEUE_GROUP}", INBOX),
             allow_responses=True,
