@@ -34,7 +34,7 @@ from majorops.shared.testing import (
     bearer,
     connected_jetstream,
     declared_envelope,
-    eventually,
+    http_ready,
     msg_id_of,
     service_process,
     settings_env,
@@ -64,7 +64,7 @@ async def stored(js: JetStreamContext, incident: str) -> list[tuple[str, str]]:
 async def replicas(nats_url: str, tmp_path: Path) -> AsyncIterator[list[str]]:
     """Two ingest processes on one NATS, as two replicas behind a load balancer: their base URLs."""
     urls: list[str] = []
-    async with AsyncExitStack() as stack, httpx.AsyncClient() as http:
+    async with AsyncExitStack() as stack:
         for n in (1, 2):
             port = unused_port()
             settings = settings_for(IngestSettings, nats_url, tmp_path / f"data-{n}")
@@ -77,14 +77,7 @@ async def replicas(nats_url: str, tmp_path: Path) -> AsyncIterator[list[str]]:
             )
             urls.append(f"http://127.0.0.1:{port}")
         for url in urls:
-
-            async def ready(base: str = url) -> int:
-                try:
-                    return (await http.get(f"{base}/readyz")).status_code
-                except httpx.TransportError:
-                    return 0
-
-            await eventually(ready, lambda code: code == 200, f"ingest at {url} ready", timeout=30)
+            await http_ready(url)
         yield urls
 
 
