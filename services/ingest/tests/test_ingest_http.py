@@ -235,3 +235,12 @@ async def test_a_client_leaving_mid_body_is_one_info_line_not_an_error(
 async def purge_incidents_at(nats_url: str, prefix: str) -> None:
     async with connected_jetstream(nats_url) as js:
         await purge_incidents(js, prefix)
+
+
+async def test_no_swagger_ui_or_redoc_is_served_and_the_openapi_document_is(
+    client: httpx.AsyncClient,
+) -> None:
+    """FastAPI's /docs and /redoc load their scripts from a CDN without integrity checks: off."""
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        assert (await client.get(path)).status_code == 404, path
+    assert (await client.get("/openapi.json")).json()["info"]["title"].endswith("ingest")
