@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 import signal
 import sqlite3
+import stat
 import subprocess
 import time
 from pathlib import Path
