@@ -37,6 +37,7 @@ from majorops.cli.up_settings import check_cluster_size as check_cluster_size
 from majorops.cli.up_settings import check_sync_interval as check_sync_interval
 from majorops.cli.up_settings import show_size as show_size
 from majorops.shared import nats_access
+from majorops.shared.private_files import private_dir
 from majorops.shared.settings import EX_CONFIG, redact_url
 
 SERVICES = ("ingest", "policy", "reminders", "reports")
@@ -85,7 +86,7 @@ class System:
 
     def start(self) -> None:
         opts = self.options
-        opts.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(opts.data_dir)  # 0700: the stores, logs and secrets are the owner's only
         self.check_ports()
         try:
             self.credentials = load_or_generate(

@@ -23,6 +23,7 @@ from nats.js.api import (
     ExternalStream,
     KeyValueConfig,
     PubAck,
+    RawStreamMsg,
     StorageType,
     StreamConfig,
     StreamSource,
@@ -304,6 +305,29 @@ async def publish_acked_batch(
     finally:
         for span in {id(span): span for span in spans}.values():
             tracing.end_span(span, error)
+
+
+async def stored_with_msg_id(
+    js: JetStreamContext, stream: str, subject: str, msg_id: str
+) -> RawStreamMsg | None:
+    """The message of ``stream`` on ``subject`` whose ``Nats-Msg-Id`` is ``msg_id``, or None: the
+    subject's messages walked with direct gets (no consumer, from any replica).
+
+    What tells, beyond JetStream's two-minute duplicate window, whether a message was published
+    already (a second publish would no longer be dropped); meant for subjects holding a handful of
+    messages (one incident's events of one type, one incident's escalations of one kind). Needs
+    ``$JS.API.DIRECT.GET.<stream>``."""
+    seq = 1
+    while True:
+        try:
+            msg = await js.get_msg(stream, seq=seq, subject=subject, next=True, direct=True)
+        except NotFoundError:
+            return None
+        if (msg.headers or {}).get("Nats-Msg-Id") == msg_id:
+            return msg
+        if msg.seq is None:
+            return None
+        seq = msg.seq + 1
 
 
 class PoisonMessage(Exception):

@@ -38,7 +38,8 @@ JetStream is reached through subjects, so its permissions are subjects (nats-py 
   nak, term and in-progress; ``$JS.API.CONSUMER.INFO.<stream>.<durable>``: its backlog
   (``majorops_consumer_*`` on ``/metrics``). Reminders also reads ``policy-events``' ack floor.
 - ``$JS.API.STREAM.MSG.GET.<stream>`` and ``$JS.API.DIRECT.GET.<stream>[.<subject>]``: one message
-  by sequence or last by subject (reminders, policy; ingest on its key-value bucket).
+  by sequence or last by subject (reminders, policy; ingest on its key-value bucket, and on the
+  events of one incident and type, to tell whether a claimed id was published before a crash).
 - ``$KV.<bucket>.<key>``: a key-value ``put`` or ``create`` is a JetStream publish to that subject.
 
 Stream and key-value bucket creation is only ``admin``'s (in ``MAJOROPS``) and ``replicator``'s (the
@@ -225,6 +226,9 @@ USERS: Final[tuple[NatsUser, ...]] = (
                 f"$KV.{subjects.INGEST_SEEN_BUCKET}.>",
                 *stream_info(*STREAMS, KV_STREAM),
                 f"{JS_API}.STREAM.MSG.GET.{KV_STREAM}",
+                # Is an event whose id was claimed before a crash already stored? (one type of one
+                # incident, read from any replica; never published twice)
+                f"{JS_API}.DIRECT.GET.{subjects.EVENTS_STREAM}",
             ),
             subscribe=(f"{subjects.INGEST_REQUEST} {subjects.INGEST_QUEUE_GROUP}", own_inbox(INGEST)),
             allow_responses=True,
