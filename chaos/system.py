@@ -219,6 +219,14 @@ class ChaosSystem:
         self.say(f"starting a {NODES}-node nats-server cluster at {self.cluster.url} (sync_interval always)")
         await asyncio.to_thread(self.cluster.start, 60.0)
         await provision_at(self.cluster.url, replicas=NODES, **self.admin_options())
+        # The other systems' account and its mirrors, as every deployment has them.
+        await provision_at(
+            self.cluster.url,
+            replicas=NODES,
+            mirrors=True,
+            user=nats_access.REPLICATOR,
+            password=self.credentials.nats_passwords[nats_access.REPLICATOR],
+        )
         for replica in self.replicas:
             replica.start()
         await self.wait_ready(self.replicas)

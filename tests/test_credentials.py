@@ -31,8 +31,8 @@ def test_first_start_generates_a_private_file_and_later_starts_keep_it(tmp_path:
         if issued.token_name is not None:
             [token] = parse_tokens(first.settings[issued.setting], issued.setting)
             assert (token.name, token.secret) == (issued.token_name, stored[issued.shell])
-    assert set(first.nats_passwords) == {"admin", "ingest", "policy", "reminders", "reports"}
-    assert len({*first.nats_passwords.values(), *(stored[i.shell] for i in ISSUED)}) == 9  # all different
+    assert set(first.nats_passwords) == {"admin", "ingest", "policy", "reminders", "reports", "replicator"}
+    assert len({*first.nats_passwords.values(), *(stored[i.shell] for i in ISSUED)}) == 10  # all different
 
     again = load_or_generate(tmp_path, {}, embedded_nats=True)
     assert again.generated == [] and again.settings == first.settings

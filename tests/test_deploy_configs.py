@@ -36,8 +36,9 @@ from pydantic_settings import BaseSettings
 from majorops.cli.credentials import deployment_secrets
 from majorops.cli.natsserver import free_port, nats_server_binary, port_open
 from majorops.cli.settings_help import SERVICE_SETTINGS, settings_class
-from majorops.shared import nats_access
+from majorops.shared import nats_access, nats_config
 from majorops.shared.jetstream import STREAMS
+from majorops.shared.provision import ProvisionSettings
 from majorops.shared.settings import CommonSettings, env_names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -240,9 +241,9 @@ def test_compose_runs_a_three_node_nats_cluster_and_provisions_r3(resolved: dict
     assert services["nats-provision"]["command"] == ["python", "-m", "majorops.shared.provision"]
     assert job["MAJOROPS_STREAM_REPLICAS"] == DEPLOYMENT_REPLICAS == str(len(nodes))
     assert job["MAJOROPS_NATS_USER"] == nats_access.ADMIN
-    unknown = set(job) - known_variables(CommonSettings)
+    unknown = set(job) - known_variables(ProvisionSettings)
     assert not unknown, unknown
-    load_with(CommonSettings, job)
+    assert load_with(ProvisionSettings, job).nats_replicator_password is not None
     every_node = {f"nats://{n}:4222" for n in nodes}
     for name in [*SERVICES, "nats-provision"]:
         assert set(env_of(services[name])["MAJOROPS_NATS_URL"].split(",")) == every_node, name
@@ -344,22 +345,28 @@ def test_the_compose_nats_cluster_forms_and_the_provision_job_makes_every_stream
         )
         assert done.returncode == 0, done.stderr
 
-        async def replicas() -> dict[str, tuple[int | None, str | None]]:
-            nc = await nats.connect(
-                job["MAJOROPS_NATS_URL"].split(","), user="admin", password=job["MAJOROPS_NATS_PASSWORD"]
-            )
+        async def replicas(
+            user: str, password: str, names: list[str]
+        ) -> dict[str, tuple[int | None, str | None]]:
+            nc = await nats.connect(job["MAJOROPS_NATS_URL"].split(","), user=user, password=password)
             try:
                 js = nc.jetstream()
                 found = {}
-                for name in [spec.name for spec in STREAMS] + ["KV_majorops_ingest_seen"]:
+                for name in names:
                     info = await js.stream_info(name)
                     found[name] = (info.config.num_replicas, info.cluster.name if info.cluster else None)
                 return found
             finally:
                 await nc.close()
 
-        found = asyncio.run(replicas())
+        streams = [spec.name for spec in STREAMS]
+        found = asyncio.run(
+            replicas("admin", job["MAJOROPS_NATS_PASSWORD"], [*streams, "KV_majorops_ingest_seen"])
+        )
         assert set(found.values()) == {(3, "majorops")}, found
+        # The account of other systems holds an R3 mirror of each stream, made by replicator.
+        mirrors = asyncio.run(replicas("replicator", job["MAJOROPS_NATS_REPLICATOR_PASSWORD"], streams))
+        assert set(mirrors.values()) == {(3, "majorops")}, mirrors
     finally:
         for process in processes:
             process.terminate()
@@ -576,9 +583,10 @@ def test_the_provision_job_creates_the_streams_r3_as_admin() -> None:
     [container] = job["spec"]["template"]["spec"]["containers"]
     assert container["command"] == ["python", "-m", "majorops.shared.provision"]
     env = resolve_env(container, deployment_secrets())
-    assert set(env) <= known_variables(CommonSettings)
-    loaded = load_with(CommonSettings, env)
+    assert set(env) <= known_variables(ProvisionSettings)
+    loaded = load_with(ProvisionSettings, env)
     assert loaded.nats_user == nats_access.ADMIN
+    assert loaded.nats_replicator_password is not None
     assert loaded.stream_replicas == int(DEPLOYMENT_REPLICAS)
     values = yaml.safe_load((K8S / "nats-values.yaml").read_text())
     assert values["config"]["cluster"]["replicas"] == loaded.stream_replicas
@@ -586,31 +594,7 @@ def test_the_provision_job_creates_the_streams_r3_as_admin() -> None:
     assert servers == [f"nats://nats-{i}.nats-headless:4222" for i in range(loaded.stream_replicas)]
 
 
-def helm_authorization() -> dict[str, Any]:
-    """nats_access's users and permissions in the Helm chart's values form (`<< $VAR >>`: a raw
-    NATS config variable, read from the container's environment)."""
-    users = []
-    for user in nats_access.USERS:
-        entry: dict[str, Any] = {
-            "user": user.name,
-            "password": f"<< $MAJOROPS_NATS_PASSWORD_{user.name.upper()} >>",
-        }
-        if user.permissions is not None:
-            publish: dict[str, Any] = {"allow": list(user.permissions.publish)}
-            if user.permissions.publish_deny:
-                publish["deny"] = list(user.permissions.publish_deny)
-            permissions: dict[str, Any] = {
-                "publish": publish,
-                "subscribe": {"allow": list(user.permissions.subscribe)},
-            }
-            if user.permissions.allow_responses:
-                permissions["allow_responses"] = True
-            entry["permissions"] = permissions
-        users.append(entry)
-    return {"users": users}
-
-
-def test_the_nats_helm_values_make_a_3_node_jetstream_cluster_with_the_users_of_nats_access() -> None:
+def test_the_nats_helm_values_make_a_3_node_jetstream_cluster_with_the_accounts_of_nats_access() -> None:
     values = yaml.safe_load((K8S / "nats-values.yaml").read_text())
     config = values["config"]
     assert config["cluster"]["enabled"] is True and config["cluster"]["replicas"] == 3
@@ -622,7 +606,8 @@ def test_the_nats_helm_values_make_a_3_node_jetstream_cluster_with_the_users_of_
         and jetstream["fileStore"]["pvc"]["enabled"]
     )
     assert jetstream["merge"]["sync_interval"] == "always"
-    assert config["merge"]["authorization"] == helm_authorization()
+    assert config["merge"]["accounts"] == nats_config.helm_accounts()
+    assert "authorization" not in config["merge"]
     secrets = deployment_secrets()
     wanted = {f"MAJOROPS_NATS_PASSWORD_{name.upper()}" for name in nats_access.USER_NAMES}
     env = values["container"]["env"]

@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import sqlite3
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -112,6 +113,14 @@ def test_up_serves_a_review_then_stops_cleanly_and_resumes(up: Up) -> None:
     ]
     reader = bearer(token(up, "REPORTS_READ_TOKEN"))
     assert httpx.get(f"{up.reports}/v1/reviews/NOPE-1", headers=reader, timeout=5).status_code == 404
+    # Only the owner may read the stores (every review), however the umask was: no local user
+    # bypasses the read token.
+    assert stat.S_IMODE(up.data_dir.stat().st_mode) == 0o700
+    stores = sorted(up.data_dir.glob("*.sqlite3*"))
+    assert {p.name for p in stores} >= {
+        f"{s}.sqlite3{x}" for s in ("policy", "reminders", "reports") for x in ("", "-wal", "-shm")
+    }
+    assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in stores} == {p.name: "0o600" for p in stores}
 
     assert up.stop() == 0
     assert wait_for(lambda: not processes_of(up.data_dir), 10, "no process left"), processes_of(up.data_dir)

@@ -21,26 +21,25 @@ from typing import Any
 
 import nats
 import pytest
-from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, StreamConfig
 from nats.js.errors import NotFoundError
 
 from majorops.cli.natsserver import NatsServer, free_port, nats_server_binary
-from majorops.shared import nats_access, subjects, testing
+from majorops.shared import nats_access, nats_config, subjects, testing
 from majorops.shared.consumers import consumers_of
 from majorops.shared.jetstream import (
     NotProvisioned,
     connect_options,
     ensure_key_value,
+    ensure_mirrors,
     make_broker,
     provision,
     require_streams,
 )
 from majorops.shared.settings import CommonSettings, settings_summary
+from majorops.shared.testing.nats_users import REFUSED_WITHIN, UserConnection, connect_as
 
-REFUSED_WITHIN = 0.3
-"""How long a publish waits for the PubAck a refused publish never gets (the server refuses at once)."""
 DEPLOY_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "nats-server.conf"
 PASSWORDS = nats_access.generate_passwords()
 
@@ -62,26 +61,7 @@ class Server:
         return [line for line in self.log.read_text()[since:].splitlines() if "Violation" in line]
 
 
-@dataclass
-class Connected:
-    """A connection as one user, with the asynchronous errors the server sent it."""
-
-    nc: Client
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def js(self) -> JetStreamContext:
-        return self.nc.jetstream(timeout=REFUSED_WITHIN)
-
-    async def refused(self, what: str, timeout: float = 2.0) -> bool:
-        """Whether the server reported a permissions violation naming ``what`` (lower-cased by nats-py)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            if any("permissions violation" in e and what.lower() in e for e in self.errors):
-                return True
-            await asyncio.sleep(0.02)
-        return False
+Connected = UserConnection
 
 
 @pytest.fixture(scope="module")
@@ -97,20 +77,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 async def connect(server: Server, user: str, password: str | None = None) -> Connected:
-    errors: list[str] = []
-
-    async def on_error(exc: Exception) -> None:
-        errors.append(str(exc).lower())
-
-    nc = await nats.connect(
-        server.url,
-        user=user,
-        password=PASSWORDS[user] if password is None else password,
-        error_cb=on_error,
-        allow_reconnect=False,
-        connect_timeout=2,
-    )
-    return Connected(nc, errors)
+    return await connect_as(server.url, user, PASSWORDS[user] if password is None else password)
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +86,9 @@ async def admin(server: Server) -> AsyncIterator[JetStreamContext]:
     connected = await connect(server, nats_access.ADMIN)
     js = connected.nc.jetstream()
     await provision(js)
+    replicator = await connect(server, nats_access.REPLICATOR)
+    await ensure_mirrors(replicator.nc.jetstream())
+    await replicator.nc.close()
     yield js
     await connected.nc.close()
 
@@ -139,14 +109,6 @@ async def as_user(server: Server) -> AsyncIterator[Any]:
 
 def incident() -> str:
     return f"T-{uuid.uuid4().hex[:12]}"
-
-
-async def nothing_on(js: JetStreamContext, stream: str, subject: str) -> bool:
-    try:
-        await js.get_last_msg(stream, subject)
-    except NotFoundError:
-        return True
-    return False
 
 
 # --- who may connect -----------------------------------------------------------------------------
@@ -340,7 +302,13 @@ async def test_a_service_on_a_server_nobody_provisioned_says_what_to_do(tmp_path
     fresh.start()
     try:
         for user, needs in ((nats_access.POLICY, "stream"), (nats_access.INGEST, "key-value bucket")):
-            nc = await nats.connect(fresh.url, user=user, password=PASSWORDS[user], allow_reconnect=False)
+            nc = await nats.connect(
+                fresh.url,
+                user=user,
+                password=PASSWORDS[user],
+                inbox_prefix=nats_access.inbox_prefix(user),
+                allow_reconnect=False,
+            )
             js = nc.jetstream(timeout=REFUSED_WITHIN)
             with pytest.raises(NotProvisioned, match=f"{needs} .* provision first, as admin"):
                 if needs == "stream":
@@ -477,21 +445,29 @@ async def test_no_service_may_create_or_delete_a_stream(admin: JetStreamContext,
 # --- the consumer user ----------------------------------------------------------------------------
 
 
-async def test_another_system_reads_escalations_with_a_durable_of_its_own(
+async def test_another_system_reads_escalations_from_its_mirror_with_a_durable_of_its_own(
     admin: JetStreamContext, as_user: Any
 ) -> None:
+    """In its own account, through the mirror of the escalations stream (same name, kept by the
+    server): the durable is the other system's, on its account's stream, and nothing of it exists on
+    the services' stream."""
     inc = incident()
     other = await as_user(nats_access.CONSUMER)
     durable = f"dashboard-{uuid.uuid4().hex[:8]}"
-    sub = await other.nc.jetstream().pull_subscribe(f"{subjects.ESCALATIONS_ROOT}.{inc}.>", durable=durable)
+    sub = await other.nc.jetstream().pull_subscribe(
+        f"{subjects.ESCALATIONS_ROOT}.{inc}.>", durable=durable, stream=subjects.ESCALATIONS_STREAM
+    )
     await admin.publish(subjects.escalation_subject(inc, "mtm_recommended"), b'{"level": 1}')
-    [msg] = await sub.fetch(1, timeout=2)
+    [msg] = await sub.fetch(1, timeout=5)
     assert json.loads(msg.data) == {"level": 1}
+    assert msg.subject == subjects.escalation_subject(inc, "mtm_recommended")
     await msg.ack_sync(timeout=2)
-    info = await admin.consumer_info(subjects.ESCALATIONS_STREAM, durable)
+    info = await other.nc.jetstream().consumer_info(subjects.ESCALATIONS_STREAM, durable)
     assert info.num_ack_pending == 0 and info.num_pending == 0
+    with pytest.raises(NotFoundError):
+        await admin.consumer_info(subjects.ESCALATIONS_STREAM, durable)
     assert other.errors == []
-    await admin.delete_consumer(subjects.ESCALATIONS_STREAM, durable)
+    await other.nc.jetstream().delete_consumer(subjects.ESCALATIONS_STREAM, durable)
     await testing.purge_incidents(admin, inc, [(subjects.ESCALATIONS_STREAM, subjects.ESCALATIONS_ROOT)])
 
 
@@ -514,43 +490,38 @@ async def test_another_system_sends_events_as_ingest_requests_but_cannot_publish
     assert await other.refused(f'subscription to "{subjects.INGEST_REQUEST}"')
 
 
-async def test_another_system_cannot_take_messages_from_a_services_durable(
+async def test_another_system_cannot_reach_a_services_durable(
     server: Server, admin: JetStreamContext, as_user: Any
 ) -> None:
-    """Fetching or acking on ``policy-events`` would take events away from policy."""
+    """Fetching or acking on ``policy-events`` would take events away from policy. In its account a
+    ``policy-events`` is a consumer of its own mirror: making one, fetching from it and acking leave
+    policy's as they were."""
     durable = subjects.durable_name(nats_access.POLICY, subjects.EVENTS_STREAM)
     await admin.add_consumer(subjects.EVENTS_STREAM, ConsumerConfig(durable_name=durable))
-    other = await as_user(nats_access.CONSUMER)
-    sub = await other.nc.jetstream().pull_subscribe_bind(durable=durable, stream=subjects.EVENTS_STREAM)
-    with pytest.raises((TimeoutError, nats.errors.TimeoutError)):
-        await sub.fetch(1, timeout=REFUSED_WITHIN)
-    assert await other.refused(f"$JS.API.CONSUMER.MSG.NEXT.{subjects.EVENTS_STREAM}.{durable}")
-    with pytest.raises((TimeoutError, nats.errors.TimeoutError)):
-        await other.js.add_consumer(
-            subjects.EVENTS_STREAM, ConsumerConfig(durable_name=durable, max_deliver=1)
-        )
-    assert await other.refused(f"$JS.API.CONSUMER.DURABLE.CREATE.{subjects.EVENTS_STREAM}.{durable}")
-    assert (await admin.consumer_info(subjects.EVENTS_STREAM, durable)).config.max_deliver != 1
-
-
-async def test_a_push_consumer_cannot_deliver_a_forged_decision(
-    admin: JetStreamContext, as_user: Any
-) -> None:
-    """nats-server does not check a push consumer's deliver subject (issue 8274); it delivers only
-    while a client subscribes exactly that subject, which no user but admin may do on a stored one."""
+    before = await admin.consumer_info(subjects.EVENTS_STREAM, durable)
     inc = incident()
-    target = subjects.decision_subject(inc)
     await admin.publish(subjects.event_subject(inc, "majorops.incident.declared"), b"{}")
     other = await as_user(nats_access.CONSUMER)
-    sneaky = f"sneaky-{uuid.uuid4().hex[:8]}"
-    await other.js.add_consumer(
-        subjects.EVENTS_STREAM, ConsumerConfig(durable_name=sneaky, deliver_subject=target)
+    js = other.nc.jetstream()
+    await js.add_consumer(subjects.EVENTS_STREAM, ConsumerConfig(durable_name=durable, max_deliver=1))
+    sub = await js.pull_subscribe_bind(durable=durable, stream=subjects.EVENTS_STREAM)
+    fetched = await sub.fetch(1000, timeout=5)
+    for msg in fetched:
+        await msg.ack()
+    assert any(msg.subject == subjects.event_subject(inc, "majorops.incident.declared") for msg in fetched)
+    after = await admin.consumer_info(subjects.EVENTS_STREAM, durable)
+    assert after.config.max_deliver == before.config.max_deliver != 1
+    assert (after.delivered.stream_seq, after.ack_floor.stream_seq) == (
+        before.delivered.stream_seq,
+        before.ack_floor.stream_seq,
     )
-    await other.nc.subscribe(target)
-    assert await other.refused(f'subscription to "{target}"')
-    await asyncio.sleep(0.5)
-    assert await nothing_on(admin, subjects.DECISIONS_STREAM, target)
-    await admin.delete_consumer(subjects.EVENTS_STREAM, sneaky)
+    # The services' API is out of its reach, even where the mirrors reach it.
+    with pytest.raises((TimeoutError, nats.errors.TimeoutError)):
+        await other.nc.request(
+            f"{nats_access.COPY_API}.CONSUMER.CREATE.{subjects.EVENTS_STREAM}.{durable}", b"{}", timeout=0.5
+        )
+    assert await other.refused(f"{nats_access.COPY_API}.CONSUMER.CREATE")
+    await js.delete_consumer(subjects.EVENTS_STREAM, durable)
     await testing.purge_incidents(admin, inc)
 
 
@@ -558,7 +529,7 @@ async def test_a_push_consumer_cannot_deliver_a_forged_decision(
 
 
 def test_the_reference_config_has_the_tables_users_with_passwords_from_the_environment() -> None:
-    block = nats_access.authorization_block(nats_access.env_passwords())
+    block = nats_config.accounts_block(nats_config.env_passwords())
     assert block in DEPLOY_CONFIG.read_text()
     passwords = {f"MAJOROPS_NATS_PASSWORD_{user.upper()}": "pw" for user in nats_access.USER_NAMES}
     checked = subprocess.run(
@@ -568,15 +539,15 @@ def test_the_reference_config_has_the_tables_users_with_passwords_from_the_envir
     for user in nats_access.USER_NAMES:
         assert f'user: "{user}"\n' in block
         assert f"password: $MAJOROPS_NATS_PASSWORD_{user.upper()}\n" in block
-    assert "PASSWORD_" not in nats_access.authorization_block({"policy": "p4ss"})
+    assert "PASSWORD_" not in nats_config.accounts_block({"policy": "p4ss"})
 
 
 def test_a_password_the_config_could_misread_is_refused() -> None:
     for bad in ('with"quote', "with space", "back\\slash", "$2a$10$looks-like-bcrypt", ""):
         with pytest.raises(ValueError):
-            nats_access.authorization_block({"policy": bad})
+            nats_config.accounts_block({"policy": bad})
     with pytest.raises(ValueError, match="unknown NATS user"):
-        nats_access.authorization_block({"root": "pw"})
+        nats_config.accounts_block({"root": "pw"})
 
 
 def test_a_service_user_needs_its_password_and_the_password_is_never_shown(tmp_path: Path) -> None:
@@ -596,8 +567,12 @@ def test_a_service_user_needs_its_password_and_the_password_is_never_shown(tmp_p
     assert summary["nats_user"] == "policy"
     assert summary["nats_password"] == "(secret)"
     assert "s3cr3t-pw" not in json.dumps(summary)
-    assert connect_options(settings) == {"user": "policy", "password": "s3cr3t-pw"}
-    assert connect_options(CommonSettings()) == {}
+    assert connect_options(settings) == {
+        "user": "policy",
+        "password": "s3cr3t-pw",
+        "inbox_prefix": "_INBOX_policy",
+    }
+    assert connect_options(CommonSettings()) == {"inbox_prefix": "_INBOX"}
 
 
 # --- TLS ------------------------------------------------------------------------------------------

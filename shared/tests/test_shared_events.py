@@ -227,3 +227,59 @@ def test_an_unknown_type_names_every_known_type_and_the_likely_one() -> None:
     for known in [*EventType, "majorops.change.deployed"]:
         assert f"'{known}'" in message
     assert "did you mean" not in message_of(env("page.created"), "type")
+
+
+# --- extension attributes (issue 20) ------------------------------------------------------------------
+
+
+def test_cloudevents_extension_attributes_are_kept() -> None:
+    extensions = {
+        "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "comexampleext1": "value",
+        "dataschema": "https://example.com/schema",
+        "partitionkey": 7,
+        "sampled": True,
+        "nothing": None,
+    }
+    event = validate_event(env(**extensions))
+    assert {key: (event.model_extra or {})[key] for key in extensions} == extensions
+
+
+def test_an_envelope_cannot_carry_an_escalation_a_decision_or_a_jetstream_request() -> None:
+    """The reported attack: an event whose extension attributes also formed an escalation (and a
+    decision revision) that a reader of the stored envelope could take for its own."""
+    smuggled = {
+        "escalation_id": "INC-1042:vendor_rca_overdue:FakeVendor:1",
+        "incident_id": "INC-1042",
+        "kind": "vendor_rca_overdue",
+        "level": 1,
+        "due_at": "2026-11-20T12:00:00Z",
+        "notify": {"role": "engineering_director"},
+        "revision": 7,
+        "requirement": "mandatory",
+        "stream_name": "MAJOROPS_EVENTS",
+        "config": {"deliver_subject": "_INBOX.x"},
+    }
+    fields = fields_of(env(**smuggled))
+    # Underscored names are not CloudEvents attribute names; objects are not attribute values.
+    assert {"escalation_id", "incident_id", "due_at", "stream_name", "notify", "config"} <= fields
+    # The scalars with plain names are valid extensions on their own, but nothing can join them
+    # into a document the strict payloads would take: every other required field is refused.
+    assert {"kind", "level", "revision", "requirement"}.isdisjoint(fields)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Upper", "x"),
+        ("with-dash", "x"),
+        ("a" * 21, "x"),
+        ("", "x"),
+        ("list", [1]),
+        ("fraction", 1.5),
+        ("huge", 2**31),
+    ],
+)
+def test_an_extension_attribute_outside_cloudevents_is_refused_by_name(name: str, value: Any) -> None:
+    message = message_of(env(**{name: value}), name or "(envelope)")
+    assert "CloudEvents 1.0" in message

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import stat
 from pathlib import Path
 
 from majorops.shared.events import validate_event
@@ -35,3 +38,40 @@ async def test_a_batch_is_stored_once_per_id_and_says_which_were_new(tmp_path: P
         assert len(await log.events_for("INC-2")) == 1000
     finally:
         await db.close()
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+async def test_a_store_and_its_dir_are_the_owners_only_whatever_the_umask_or_earlier_modes(
+    tmp_path: Path,
+) -> None:
+    """Every review is in the store: a local user reading it would bypass the read token."""
+    fresh = tmp_path / "fresh" / "events.sqlite3"
+    earlier = os.umask(0o022)
+    try:
+        db = SqliteDatabase(fresh, [EVENTS_SCHEMA])
+        await db.open()
+        try:
+            assert await SqliteEventLog(db).append(stored("e1", 1))
+            files = [fresh, fresh.with_name("events.sqlite3-wal"), fresh.with_name("events.sqlite3-shm")]
+            assert [mode(f) for f in files] == [0o600] * 3
+            assert mode(fresh.parent) == 0o700
+        finally:
+            await db.close()
+        # A store an older version left readable by all (its WAL files too) is narrowed at open.
+        old = tmp_path / "old"
+        old.mkdir(mode=0o755)
+        os.chmod(old, 0o755)
+        sqlite3.connect(old / "events.sqlite3").close()
+        for name in ("events.sqlite3", "events.sqlite3-wal", "events.sqlite3-shm"):
+            (old / name).touch()
+            os.chmod(old / name, 0o644)
+        db = SqliteDatabase(old / "events.sqlite3", [EVENTS_SCHEMA])
+        await db.open()
+        await db.close()
+        assert mode(old) == 0o700
+        assert {p.name: mode(p) for p in old.iterdir()} == {p.name: 0o600 for p in old.iterdir()}
+    finally:
+        os.umask(earlier)

@@ -23,9 +23,15 @@ from majorops.shared.testing import (
     bearer,
     connected_jetstream,
     declared_envelope,
+    eventually,
+    http_ready,
     msg_id_of,
     published_events,
     purge_incidents,
+    service_process,
+    settings_env,
+    settings_for,
+    unused_port,
 )
 from majorops.shared.testkit import app_client
 
@@ -184,3 +190,60 @@ async def test_alertmanager_group_incident_has_title_and_severity(
         async with connected_jetstream(nats_url) as js:
             await purge_incidents(js, incident)
             await purge_incidents(js, unique_id)
+
+
+async def test_a_client_leaving_mid_body_is_one_info_line_not_an_error(
+    nats_url: str, tmp_path: Path, unique_id: str
+) -> None:
+    """A sender that announces more body than it sends and hangs up costs one INFO line, not an
+    ERROR with a 3 KB traceback (a cheap way to fill the log volume); the next request is served."""
+    port = unused_port()
+    environment = settings_env(settings_for(IngestSettings, nats_url, tmp_path / "data")) | {
+        "MAJOROPS_INGEST_PORT": str(port)
+    }
+    log_path = tmp_path / "ingest.log"
+    async with service_process("ingest", environment, log_path), httpx.AsyncClient() as http:
+        base = f"http://127.0.0.1:{port}"
+        await http_ready(base)
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /v1/events HTTP/1.1\r\nHost: ingest\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {INGEST_TOKEN}\r\nContent-Length: 1000\r\n\r\n".encode()
+            + b'{"specversion": "1.0", "id": '
+        )
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+        def lines() -> list[dict[str, Any]]:
+            return [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+
+        async def disconnections() -> list[dict[str, Any]]:
+            return [line for line in lines() if line["event"] == "http.client_disconnected"]
+
+        gone = await eventually(disconnections, lambda found: len(found) > 0, "the disconnection logged")
+        resp = await http.post(
+            f"{base}/v1/events",
+            json=declared_envelope(unique_id, f"{unique_id}-1"),
+            headers=bearer(INGEST_TOKEN),
+        )
+        assert resp.status_code == 202
+    assert [(line["level"], line["method"], line["path"]) for line in gone] == [
+        ("info", "POST", "/v1/events")
+    ]
+    assert [line for line in lines() if line["level"] in ("error", "critical") or "exception" in line] == []
+    await purge_incidents_at(nats_url, unique_id)
+
+
+async def purge_incidents_at(nats_url: str, prefix: str) -> None:
+    async with connected_jetstream(nats_url) as js:
+        await purge_incidents(js, prefix)
+
+
+async def test_no_swagger_ui_or_redoc_is_served_and_the_openapi_document_is(
+    client: httpx.AsyncClient,
+) -> None:
+    """FastAPI's /docs and /redoc load their scripts from a CDN without integrity checks: off."""
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        assert (await client.get(path)).status_code == 404, path
+    assert (await client.get("/openapi.json")).json()["info"]["title"].endswith("ingest")

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from majorops.reminders.adapters.mongo import MongoRemindersStore
 from majorops.reminders.adapters.sqlite import SqliteRemindersStore
@@ -33,7 +34,6 @@ def decision(incident: str, revision: int, requirement: str = "mandatory") -> Af
         duration_seconds=8100,
         customer_impact=True,
         declared_at="2026-11-20T09:45:00Z",
-        mim="Dana Reyes",
     )
 
 
@@ -72,8 +72,10 @@ async def test_the_highest_revision_is_kept_whatever_the_arrival_order(store: Re
     latest = await store.latest_decision("INC-1")
     assert latest == decision("INC-1", 4)
     assert latest is not None and latest.requirement is Requirement.MANDATORY
-    # Fields beyond the contract (policy may add more) survive the round trip.
-    assert latest.model_dump(mode="json")["mim"] == "Dana Reyes"
+    # Every field of the contract survives the round trip; one it does not name is refused (issue 20).
+    assert latest.model_dump(mode="json") == decision("INC-1", 4).model_dump(mode="json")
+    with pytest.raises(ValidationError, match="mim"):
+        AfterActionDecision.model_validate({**latest.model_dump(mode="json"), "mim": "Dana Reyes"})
     other = await store.latest_decision("INC-2")
     assert other is not None and other.requirement is Requirement.NOT_REQUIRED
 

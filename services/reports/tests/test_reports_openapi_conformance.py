@@ -90,3 +90,12 @@ async def test_what_the_schema_forbids_is_a_422_naming_the_field(
     assert resp.status_code == 422
     assert resp.headers["content-type"] == PROBLEM
     assert field in {error["field"] for error in resp.json()["errors"]}
+
+
+async def test_no_swagger_ui_or_redoc_is_served_and_the_openapi_document_is(
+    client: httpx.AsyncClient,
+) -> None:
+    """FastAPI's /docs and /redoc load their scripts from a CDN without integrity checks: off."""
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        assert (await client.get(path)).status_code == 404, path
+    assert (await client.get("/openapi.json")).json()["info"]["title"].endswith("reports")

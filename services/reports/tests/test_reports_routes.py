@@ -248,7 +248,8 @@ async def test_the_invitation_is_a_409_until_the_meeting_is_scheduled_then_an_ic
     assert resp.text.endswith("END:VCALENDAR\r\n")
     (event,) = icalendar.Calendar.from_ical(resp.text).walk("VEVENT")
     assert event.decoded("DTSTART") == datetime(2026, 11, 24, 15, tzinfo=UTC)
-    assert str(event["URL"]) == f"http://reports/v1/reviews/{INC}.html"
+    # MAJOROPS_PUBLIC_URL unset: reports' listen address, whatever Host the request named.
+    assert str(event["URL"]) == f"http://127.0.0.1:8081/v1/reviews/{INC}.html"
     attendee = event["ATTENDEE"]
     assert (attendee.params["CN"], attendee.params["ROLE"]) == ("Dana Reyes", "REQ-PARTICIPANT")
     assert event.decoded("SEQUENCE") == 0
@@ -259,3 +260,38 @@ async def test_the_invitation_is_a_409_until_the_meeting_is_scheduled_then_an_ic
     (moved,) = icalendar.Calendar.from_ical((await harness.reader.get(url)).text).walk("VEVENT")
     assert (str(moved["UID"]), moved.decoded("SEQUENCE")) == (str(event["UID"]), 1)
     assert moved.decoded("DTSTART") == datetime(2026, 11, 25, 10, tzinfo=UTC)
+
+
+async def test_the_invitations_link_starts_with_the_public_url_never_with_the_requests_host(
+    harness: Harness,
+) -> None:
+    """A Host header (or X-Forwarded-Host) is whatever the client writes: reflected into an
+    invitation, anyone could make reports hand out a link to their own site."""
+    harness.app.state.runtime.settings = ReportsSettings(
+        **TOKEN_SETTINGS,
+        data_dir=harness.app.state.runtime.settings.data_dir,
+        public_url="https://reviews.example.com/majorops/",
+    )
+    await harness.record(
+        DECLARED, ev("s", "afteraction.scheduled", "2026-11-20T13:00:00Z", meeting_at="2026-11-24T15:00:00Z")
+    )
+    forged = {"host": "evil.example", "x-forwarded-host": "evil.example", "x-forwarded-proto": "http"}
+    resp = await harness.reader.get(f"/v1/reviews/{INC}/invite.ics", headers=forged)
+    assert resp.status_code == 200, resp.text
+    (event,) = icalendar.Calendar.from_ical(resp.text).walk("VEVENT")
+    assert str(event["URL"]) == f"https://reviews.example.com/majorops/v1/reviews/{INC}.html"
+    assert "evil.example" not in resp.text
+
+
+@pytest.mark.parametrize(
+    ("given", "why"),
+    [
+        ("reviews.example.com", "it is not http:// or https://"),
+        ("https://", "it names no host"),
+        ("https://me:pw@reviews.example.com", "it carries a user or password"),
+        ("https://reviews.example.com/?x=1", "it has a query or a fragment"),
+    ],
+)
+def test_a_public_url_that_is_not_a_base_for_links_is_refused_saying_why(given: str, why: str) -> None:
+    with pytest.raises(ValueError, match=f"MAJOROPS_PUBLIC_URL .* is not a base URL for links: {why}"):
+        ReportsSettings(**TOKEN_SETTINGS, public_url=given)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from majorops.shared.access import new_secret, parse_tokens
 from majorops.shared.nats_access import USER_NAMES
+from majorops.shared.private_files import private_dir
 
 FILE_NAME = "credentials.env"
 HEADER = """\
@@ -43,7 +44,7 @@ ISSUED: tuple[Issued, ...] = (
     Issued("MAJOROPS_REPORTS_WRITE_TOKENS", "local-editor", "REPORTS_WRITE_TOKEN"),
     Issued("MAJOROPS_NATS_CONSUMER_PASSWORD", None, "NATS_CONSUMER_PASSWORD"),
 )
-NATS_USERS = ("admin", "ingest", "policy", "reminders", "reports")
+NATS_USERS = ("admin", "ingest", "policy", "reminders", "reports", "replicator")
 """The embedded nats-server's own users; their passwords never leave the data dir and the children."""
 
 
@@ -152,7 +153,7 @@ def load_or_generate(
             credentials.route_password = route
             keep[ROUTE_PASSWORD_KEY] = route
     if credentials.generated or set(keep) != set(stored):
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
         lines = [HEADER.format(path=path)] + [f"{key}={value}\n" for key, value in keep.items()]
         write_private(path, "".join(lines))
     elif path.exists() and path.stat().st_mode & 0o077:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from majorops.shared.logging import open_private_log
-from majorops.shared.nats_access import authorization_block
+from majorops.shared.nats_config import accounts_block
 from majorops.shared.settings import DEFAULT_LOG_BACKUPS, DEFAULT_LOG_MAX_BYTES
 
 CONFIG_TEMPLATE = """\
@@ -33,7 +33,8 @@ CONFIG_TEMPLATE = """\
 server_name: {server_name}
 host: {host}
 port: {port}
-http_port: {monitor_port}
+# Monitoring (subscriptions, connections, JetStream state) on loopback only, whatever `host` is.
+http: "127.0.0.1:{monitor_port}"
 max_payload: 2MB
 jetstream {{
   store_dir: "{store_dir}"
@@ -62,6 +63,8 @@ cluster {{
 {routes}  ]
 }}
 """
+MONITOR_HOST = "127.0.0.1"
+"""Where the monitoring endpoint listens: never where clients reach NATS from (SECURITY.md)."""
 ROUTE_USER = "route"
 """The user the cluster's nodes present to each other on their route port (not a client user)."""
 
@@ -153,7 +156,7 @@ class NatsServer:
     Each run starts with the server's own ``Starting nats-server`` line (pid, version, config file).
 
     With ``users`` (user → password, users of :mod:`majorops.shared.nats_access`) only those users
-    can connect, each with its permissions; the config file holding the passwords is readable by its
+    can connect, each in its account with its permissions; the config file holding the passwords is readable by its
     owner only. :attr:`url` never carries credentials: clients give their own.
     """
 
@@ -191,8 +194,8 @@ class NatsServer:
     def write_config(self) -> Path:
         store = self.data_dir / self.store_name
         store.mkdir(parents=True, exist_ok=True)
-        monitor = self.monitor_port or free_port(self.host)
-        self.monitor_url = f"http://{self.host}:{monitor}"
+        monitor = self.monitor_port or free_port(MONITOR_HOST)
+        self.monitor_url = f"http://{MONITOR_HOST}:{monitor}"
         config = self.data_dir / f"{self.store_name}-server.conf"
         text = CONFIG_TEMPLATE.format(
             server_name=self.server_name,
@@ -209,7 +212,7 @@ class NatsServer:
         if self.cluster is not None:
             text += self.cluster.block(self.host)
         if self.users is not None:
-            text += authorization_block(self.users)
+            text += accounts_block(self.users)
         config.touch(mode=0o600)
         config.chmod(0o600)
         config.write_text(text)

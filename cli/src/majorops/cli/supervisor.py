@@ -40,6 +40,7 @@ from majorops.cli.up_settings import check_cluster_size as check_cluster_size
 from majorops.cli.up_settings import check_sync_interval as check_sync_interval
 from majorops.cli.up_settings import show_size as show_size
 from majorops.shared import nats_access
+from majorops.shared.private_files import private_dir
 from majorops.shared.settings import EX_CONFIG, redact_url
 
 SERVICES = ("ingest", "policy", "reminders", "reports")
@@ -92,7 +93,7 @@ class System:
 
     def start(self) -> None:
         opts = self.options
-        opts.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(opts.data_dir)  # 0700: the stores, logs and secrets are the owner's only
         self.check_ports()
         try:
             self.credentials = load_or_generate(
@@ -137,6 +138,7 @@ class System:
                 nats_access.ADMIN,
                 self.credentials.nats_passwords[nats_access.ADMIN],
                 replicas=replicas,
+                replicator_password=self.credentials.nats_passwords[nats_access.REPLICATOR],
             )
             if isinstance(self.nats, NatsCluster):
                 self.say(

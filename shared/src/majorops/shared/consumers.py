@@ -191,6 +191,9 @@ class DurableConsumer:
                     await asyncio.sleep(pause)
                     continue
                 failures = 0
+                batch = self._own(batch)
+                if not batch:
+                    continue
                 self._settling = True
                 try:
                     await self._settle(js, batch)
@@ -200,6 +203,28 @@ class DurableConsumer:
         finally:
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
+
+    def _own(self, batch: Sequence[Msg]) -> list[Msg]:
+        """What the server delivered from this very durable: the second wall behind the accounts of
+        :mod:`majorops.shared.nats_access`. A message that reached the fetch inbox any other way (a
+        push consumer someone pointed at it, a publish to it) cannot be acknowledged to this durable
+        and is not the stream's: it is logged, counted and ignored — never handled or dead-lettered,
+        so that it can neither act nor fill the dead-letter stream."""
+        own: list[Msg] = []
+        for msg in batch:
+            if delivered_by(msg) == (self.stream, self.durable):
+                own.append(msg)
+                continue
+            log.warning(
+                "consumer.foreign_message",
+                durable=self.durable,
+                subject=msg.subject,
+                reply=msg.reply,
+                size=len(msg.data),
+            )
+            if self.telemetry is not None:
+                self.telemetry.foreign_message(self.durable)
+        return own
 
     async def _settle(self, js: JetStreamContext, batch: Sequence[Msg]) -> None:
         telemetry = self.telemetry or Telemetry(self.service)
@@ -302,6 +327,16 @@ class DurableConsumer:
         if self.telemetry is not None:
             self.telemetry.dead_lettered(kind)
         return DEAD_LETTERED
+
+
+def delivered_by(msg: Msg) -> tuple[str, str] | None:
+    """``(stream, consumer)`` of the JetStream consumer that delivered ``msg`` (from its
+    ``$JS.ACK.…`` reply subject, in either of its formats), or None for anything else."""
+    try:
+        metadata = msg.metadata
+    except Exception:  # no reply, or not an acknowledgement subject
+        return None
+    return metadata.stream, metadata.consumer
 
 
 # The consumers of each broker, so that connecting creates or updates their durables and starting

@@ -27,7 +27,7 @@ class Requirement(StrEnum):
 
 
 class Reason(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     rule: str
     text: str
@@ -46,7 +46,7 @@ of an action item's completion), which counts from each completion, not from pub
 # The After Action timeline of the process, as due times (each ``None`` until the event it hangs on
 # exists). No class docstring: it would become the schema's description in the committed contract.
 class Deadlines(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     schedule_by: UtcTime | None = None
     """After Action scheduled: within 24 hours of incident close."""
@@ -68,7 +68,7 @@ class EarlierOpenActionItem(BaseModel):
     implemented, and these are the items that were meant to implement it.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     incident_id: str
     item_id: str
@@ -78,7 +78,7 @@ class EarlierOpenActionItem(BaseModel):
 
 
 class _OfIncident(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     incident_id: str
 
@@ -129,4 +129,4 @@ class AfterActionDecision(DecisionContent, _Revision):
     that no consumer re-derives policy's rules.
     """
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="forbid")

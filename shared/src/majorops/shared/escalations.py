@@ -47,7 +47,7 @@ def escalation_id(incident_id: str, kind: str, level: int, item: str | None = No
 
 
 class Notify(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     role: str
     person: str | None = None
@@ -65,7 +65,7 @@ class Escalation(BaseModel):
     three fields to send one notification per obligation.
     """
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     escalation_id: str
     incident_id: str
@@ -93,7 +93,7 @@ class HeadsUp(BaseModel):
     once per ``reminder_id`` (``Nats-Msg-Id``), and only while the obligation is still unmet.
     """
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     reminder_id: str
     incident_id: str

@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from opentelemetry.trace import SpanKind
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
@@ -16,6 +17,8 @@ from majorops.shared import tracing
 
 if TYPE_CHECKING:
     from faststream.nats import NatsBroker
+    from starlette.requests import Request
+    from starlette.responses import Response
     from starlette.routing import BaseRoute
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
 
 METRICS_CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 """Text format 0.0.4: what every Prometheus version reads (the names are all legacy ones)."""
+log = structlog.get_logger(__name__)
 UNMATCHED_ROUTE = "unmatched"
 """The ``route`` of a request no route matched (a 404): the path itself is never a label."""
 
@@ -133,6 +137,28 @@ def instrument_http(app: Any, telemetry: Telemetry, broker: NatsBroker | None) -
         summary="Metrics",
     )
     app.add_middleware(HttpTelemetry, telemetry=telemetry, routes=lambda: app.router.routes)
+    from starlette.requests import ClientDisconnect  # the web framework: only where one serves
+
+    app.add_exception_handler(ClientDisconnect, client_disconnected)
+
+
+CLIENT_CLOSED_REQUEST = 499
+"""The status counted (``majorops_http_requests_total``) for a request whose client left before
+sending its whole body (nginx's "client closed request"); nobody receives it."""
+
+
+async def client_disconnected(request: Request, _: Exception) -> Response:
+    """A client that closes the connection mid-body is the client's business, not a server error:
+    one INFO line (an ERROR with a 3 KB traceback each would be a cheap way to fill the log volume)."""
+    log.info(
+        "http.client_disconnected",
+        method=request.method,
+        path=request.url.path,
+        detail="the client closed the connection before sending the whole body; nothing was done",
+    )
+    from starlette.responses import Response
+
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
 
 
 def _plain_text_response() -> Any:

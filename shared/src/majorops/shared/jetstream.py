@@ -19,12 +19,20 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, PubAck, StorageType, StreamConfig
+from nats.js.api import (
+    ExternalStream,
+    KeyValueConfig,
+    PubAck,
+    RawStreamMsg,
+    StorageType,
+    StreamConfig,
+    StreamSource,
+)
 from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 from nats.js.errors import Error as JetStreamError
 from nats.js.kv import KeyValue
 
-from majorops.shared import subjects, tracing
+from majorops.shared import nats_access, subjects, tracing
 
 # Connecting to NATS lives there; callers import it from here too.
 from majorops.shared.nats_connection import broker_security as broker_security
@@ -88,6 +96,37 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
     """
     for spec in STREAMS:
         config = stream_config(spec, replicas)
+        try:
+            await js.add_stream(config=config)
+        except BadRequestError:
+            await js.update_stream(config=config)
+
+
+def mirror_config(spec: StreamSpec, replicas: int = 1) -> StreamConfig:
+    """The read-only copy of a stream in the account of other systems (``OTHERS``, see
+    :mod:`majorops.shared.nats_access`): same name, no subjects of its own (nobody publishes into
+    it), kept up to date by the server from ``MAJOROPS``' stream through the imported API."""
+    return StreamConfig(
+        name=spec.name,
+        description=f"Read-only mirror of MAJOROPS/{spec.name}: {spec.description}",
+        mirror=StreamSource(
+            name=spec.name,
+            external=ExternalStream(
+                api=nats_access.COPY_API, deliver=nats_access.copy_deliver_subject(spec.name)
+            ),
+        ),
+        storage=StorageType.FILE,
+        allow_direct=True,
+        mirror_direct=False,
+        num_replicas=replicas,
+    )
+
+
+async def ensure_mirrors(js: JetStreamContext, replicas: int = 1) -> None:
+    """Create the mirror of every stream in ``OTHERS``, or bring it to ``replicas`` copies: run as
+    ``replicator`` (:mod:`majorops.shared.provision`). Idempotent."""
+    for spec in STREAMS:
+        config = mirror_config(spec, replicas)
         try:
             await js.add_stream(config=config)
         except BadRequestError:
@@ -266,6 +305,29 @@ async def publish_acked_batch(
     finally:
         for span in {id(span): span for span in spans}.values():
             tracing.end_span(span, error)
+
+
+async def stored_with_msg_id(
+    js: JetStreamContext, stream: str, subject: str, msg_id: str
+) -> RawStreamMsg | None:
+    """The message of ``stream`` on ``subject`` whose ``Nats-Msg-Id`` is ``msg_id``, or None: the
+    subject's messages walked with direct gets (no consumer, from any replica).
+
+    What tells, beyond JetStream's two-minute duplicate window, whether a message was published
+    already (a second publish would no longer be dropped); meant for subjects holding a handful of
+    messages (one incident's events of one type, one incident's escalations of one kind). Needs
+    ``$JS.API.DIRECT.GET.<stream>``."""
+    seq = 1
+    while True:
+        try:
+            msg = await js.get_msg(stream, seq=seq, subject=subject, next=True, direct=True)
+        except NotFoundError:
+            return None
+        if (msg.headers or {}).get("Nats-Msg-Id") == msg_id:
+            return msg
+        if msg.seq is None:
+            return None
+        seq = msg.seq + 1
 
 
 class PoisonMessage(Exception):

@@ -1,55 +1,62 @@
-"""Who may publish and subscribe what on NATS: one user per service, a read-only ``consumer`` for
-other systems, and ``admin`` (issue 9).
+"""Who may do what on NATS: two accounts, one user per service, and the walls between them (issues 9
+and 20).
 
-Without users any client that reaches NATS can publish ``majorops.decisions.>`` or
-``majorops.escalations.>`` and be believed. With the table below rendered into nats-server's
-``authorization`` block (:func:`authorization_block`), each service may publish only its own
-subjects and use only its own durable consumers, and a connection without a valid user and password
-is refused.
+**Two accounts.** The services and ``admin`` live in the account ``MAJOROPS``; other systems live in
+``OTHERS``. An account is a subject space of its own, enforced by nats-server: nothing published,
+subscribed or stored in one is seen in the other except what ``MAJOROPS`` exports and ``OTHERS``
+imports (:data:`EXPORTS`, :data:`IMPORTS`):
 
-JetStream is reached through subjects too, so its permissions are subjects (nats-py 2.x):
+- the ``majorops.ingest`` service (requests go in, ingest's answer comes back to the requester);
+- read-only copies of the four streams. ``OTHERS`` holds a *mirror* of each stream under the same
+  name (``MAJOROPS_EVENTS``…), which the server keeps up to date through a consumer it drives on the
+  original. The user ``replicator`` creates the mirrors once (:func:`majorops.shared.provision`);
+  nobody in ``OTHERS`` may use the imported JetStream API (:data:`COPY_API`) itself.
 
-- ``$JS.API.STREAM.INFO.<stream>``: a service checks at start that the streams it needs exist
-  (:func:`majorops.shared.consumers.connect_broker`), readiness checks them again.
-- ``$JS.API.CONSUMER.DURABLE.CREATE.<stream>.<durable>``: create or update one's own durable (what
-  nats-py's ``add_consumer`` sends for a config with ``durable_name`` and no ``name``).
-- ``$JS.API.CONSUMER.MSG.NEXT.<stream>.<durable>``: fetch; ``$JS.ACK.<stream>.<durable>.>``: ack,
-  nak, term and in-progress of what was fetched.
-- ``$JS.API.CONSUMER.INFO.<stream>.<durable>``: reminders reads the ack floor of its events and
-  decisions durables, and of ``policy-events`` (is an incident's record complete, its decision
-  up to date?).
-- ``$JS.API.STREAM.MSG.GET.<stream>``: one message by sequence or last by subject — reminders on the
-  events and decisions streams (same question), ingest on its key-value bucket (``get``; the bucket
-  has no direct get). ``$JS.API.DIRECT.GET.<stream>[.<subject>]``: the same from any replica —
-  policy reads the last decision of an incident, reminders walks an incident's escalations (exactly
-  once beyond the duplicate window).
-- ``$KV.<bucket>.<key>``: a key-value ``put`` is a JetStream publish to that subject.
-- ``_INBOX.>``: every reply (API answers, PubAcks, fetched messages) comes to the client's inbox.
+So an other system's client, with any library's defaults (``$JS.API``, ``_INBOX.``), reads the
+events, decisions, escalations and dead letters with consumers of its own — push, pull, ordered,
+ephemeral or durable: they are made on its account's mirror and can deliver only into ``OTHERS``.
+It can neither create a consumer on a service's stream, nor see a service's inbox, nor deliver into
+one. A mirror has no subjects, so nobody can publish into it either.
 
-Stream and key-value bucket creation (``$JS.API.STREAM.CREATE|UPDATE``) is only ``admin``'s:
-:func:`majorops.shared.jetstream.provision` runs as admin before the services start.
+Why not one account with a read-only user (issue 9's design): nats-server does not check the
+``deliver_subject`` of a push consumer (nats-io/nats-server#8274), so anyone who may create a
+consumer on a stream can have the server deliver it into any subject of the account — a service's
+fetch inbox included, whose name the ``_INBOX.>`` traffic and the monitoring endpoint reveal. Issue
+20 showed a read-only user forging escalations and decisions that way.
 
-What nats-server does not check (issue nats-io/nats-server#8274; 2.15.1, the wheel's, does not):
-the ``deliver_subject`` of a JetStream *push* consumer. Anyone allowed to create a consumer can have
-the server deliver a stream's messages to any subject — ``majorops.decisions.<id>`` included, where
-the decisions stream stores them as if published there — and the server does deliver as soon as
-some client subscribes exactly that subject. So no user but ``admin`` may core-subscribe a subject
-a stream stores: ``consumer`` reads through pull consumers (fetched messages come to its inbox) and
-the services subscribe only their inboxes (ingest also its request subject, which no stream stores).
-``consumer`` may not create, fetch from or ack on a service's durable
-(:data:`DENIED_FOR_CONSUMER`): fetching from ``policy-events`` would take events away from policy.
+**Inside** ``MAJOROPS`` each service has its own inbox prefix (``_INBOX_<service>``, :func:`inbox_prefix`)
+and may subscribe only to that and (ingest) its request subject, so one service cannot read another's
+replies. It may use only its own durables and publish only its own subjects. As a second wall, a
+consumer takes a fetched message only when the server delivered it from that consumer's own
+durable (:mod:`majorops.shared.consumers`), and the internal payloads are strict (no unknown field).
+
+JetStream is reached through subjects, so its permissions are subjects (nats-py 2.x):
+
+- ``$JS.API.STREAM.INFO.<stream>``: a service checks at start that the streams it needs exist.
+- ``$JS.API.CONSUMER.DURABLE.CREATE.<stream>.<durable>``: create or update one's own durable;
+  ``$JS.API.CONSUMER.MSG.NEXT.<stream>.<durable>``: fetch; ``$JS.ACK.<stream>.<durable>.>``: ack,
+  nak, term and in-progress; ``$JS.API.CONSUMER.INFO.<stream>.<durable>``: its backlog
+  (``majorops_consumer_*`` on ``/metrics``). Reminders also reads ``policy-events``' ack floor.
+- ``$JS.API.STREAM.MSG.GET.<stream>`` and ``$JS.API.DIRECT.GET.<stream>[.<subject>]``: one message
+  by sequence or last by subject (reminders, policy; ingest on its key-value bucket, and on the
+  events of one incident and type, to tell whether a claimed id was published before a crash).
+- ``$KV.<bucket>.<key>``: a key-value ``put`` or ``create`` is a JetStream publish to that subject.
+
+Stream and key-value bucket creation is only ``admin``'s (in ``MAJOROPS``) and ``replicator``'s (the
+mirrors in ``OTHERS``). The rendering into nats-server's config is :mod:`majorops.shared.nats_config`.
 """
 
 from __future__ import annotations
 
-import re
-import textwrap
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
 from majorops.shared import subjects
 from majorops.shared.events import EventType
+
+MAJOROPS_ACCOUNT: Final = "MAJOROPS"
+OTHERS_ACCOUNT: Final = "OTHERS"
 
 ADMIN: Final = "admin"
 INGEST: Final = "ingest"
@@ -57,6 +64,7 @@ POLICY: Final = "policy"
 REMINDERS: Final = "reminders"
 REPORTS: Final = "reports"
 CONSUMER: Final = "consumer"
+REPLICATOR: Final = "replicator"
 
 SERVICE_USERS: Final = (INGEST, POLICY, REMINDERS, REPORTS)
 """The user each service connects as (the user's name is the service's)."""
@@ -65,8 +73,14 @@ REMINDERS_NOTIFIER: Final = "reminders-notifier"
 """The name reminders' webhook notifier gives its durable (``subjects.durable_name``)."""
 
 JS_API: Final = "$JS.API"
-INBOX: Final = "_INBOX.>"
+DEFAULT_INBOX: Final = "_INBOX"
 KV_STREAM_PREFIX: Final = "KV_"
+
+COPY_API: Final = "$JS.majorops.API"
+"""Where ``OTHERS`` reaches ``MAJOROPS``' consumer creation, for its mirrors only (nats-server drives
+them); no user of ``OTHERS`` may publish under it."""
+COPY_DELIVER_ROOT: Final = "majorops.copy"
+"""The subjects ``MAJOROPS`` delivers the mirrors' messages on (``majorops.copy.<stream>.<id>``)."""
 
 STREAMS: Final = (
     subjects.EVENTS_STREAM,
@@ -101,6 +115,21 @@ DURABLES: Final[Mapping[str, tuple[tuple[str, str], ...]]] = {
 """``(stream, durable)`` of every durable pull consumer each service uses; nobody else may use them."""
 
 
+def inbox_prefix(user: str | None) -> str:
+    """The inbox prefix a client connecting as ``user`` uses: ``_INBOX_<service>`` for a service
+    (only it may subscribe there), the libraries' default ``_INBOX`` for anyone else."""
+    return f"{DEFAULT_INBOX}_{user}" if user in SERVICE_USERS else DEFAULT_INBOX
+
+
+def own_inbox(user: str) -> str:
+    return f"{inbox_prefix(user)}.>"
+
+
+def copy_deliver_subject(stream: str) -> str:
+    """The prefix the server delivers ``stream``'s mirror on (it appends an id of its own)."""
+    return f"{COPY_DELIVER_ROOT}.{stream}"
+
+
 @dataclass(frozen=True)
 class Permissions:
     """One user's ``permissions`` map: deny wins over allow; nothing allowed is denied."""
@@ -108,6 +137,7 @@ class Permissions:
     publish: tuple[str, ...]
     subscribe: tuple[str, ...]
     publish_deny: tuple[str, ...] = ()
+    subscribe_deny: tuple[str, ...] = ()
     allow_responses: bool = False
     """Publish to the reply subject of a request received (once), whatever ``publish`` says."""
 
@@ -117,7 +147,19 @@ class NatsUser:
     name: str
     purpose: str
     permissions: Permissions | None = field(default=None)
-    """None: no restriction (admin)."""
+    """None: no restriction within its account (admin)."""
+    account: str = MAJOROPS_ACCOUNT
+
+
+@dataclass(frozen=True)
+class Export:
+    """What ``MAJOROPS`` offers ``OTHERS``: a ``service`` (requests in, answers back) or a ``stream``
+    (messages published in ``MAJOROPS`` seen in ``OTHERS``)."""
+
+    kind: str
+    subject: str
+    local: str | None = None
+    """The subject in the importing account, when not the same."""
 
 
 def stream_info(*streams: str) -> tuple[str, ...]:
@@ -126,9 +168,10 @@ def stream_info(*streams: str) -> tuple[str, ...]:
 
 def durable_use(stream: str, durable: str) -> tuple[str, ...]:
     """Create or update one's durable (nats-py's ``add_consumer`` of a config with ``durable_name``),
-    fetch from it, and settle (ack, nak, term, in progress) what it delivered."""
+    read its state, fetch from it, and settle (ack, nak, term, in progress) what it delivered."""
     return (
         f"{JS_API}.CONSUMER.DURABLE.CREATE.{stream}.{durable}",
+        f"{JS_API}.CONSUMER.INFO.{stream}.{durable}",
         f"{JS_API}.CONSUMER.MSG.NEXT.{stream}.{durable}",
         f"$JS.ACK.{stream}.{durable}.>",
     )
@@ -140,41 +183,29 @@ def durables_of(user: str) -> tuple[str, ...]:
     )
 
 
-def durable_denials(stream: str, durable: str) -> tuple[str, ...]:
-    """Every JetStream API request and ack on one durable (any verb, with or without a filter)."""
-    return (
-        f"{JS_API}.CONSUMER.*.{stream}.{durable}",
-        f"{JS_API}.CONSUMER.*.{stream}.{durable}.>",
-        f"{JS_API}.CONSUMER.*.*.{stream}.{durable}",
-        f"$JS.ACK.{stream}.{durable}.>",
-    )
-
-
-DENIED_FOR_CONSUMER: Final = tuple(
-    denial
-    for owned in DURABLES.values()
-    for stream, durable in owned
-    for denial in durable_denials(stream, durable)
-)
-"""What ``consumer`` may not do although its grants would allow it: create, read, fetch from, ack on
-or delete a service's durable — fetching from ``policy-events`` would take events away from policy."""
-
-
-def _consumer_grants(stream: str) -> tuple[str, ...]:
-    """Durable pull consumers of one's own on a stream (any name but a service's, see above)."""
-    return (
-        f"{JS_API}.CONSUMER.DURABLE.CREATE.{stream}.*",
-        f"{JS_API}.CONSUMER.CREATE.{stream}.*",
-        f"{JS_API}.CONSUMER.CREATE.{stream}.*.>",
-        f"{JS_API}.CONSUMER.INFO.{stream}.*",
-        f"{JS_API}.CONSUMER.DELETE.{stream}.*",
-        f"{JS_API}.CONSUMER.MSG.NEXT.{stream}.*",
-        f"$JS.ACK.{stream}.*.>",
-    )
-
-
 def reports_event_subjects() -> tuple[str, ...]:
     return tuple(subjects.event_subject("*", event_type.value) for event_type in REPORTS_EVENT_TYPES)
+
+
+def _mirror_exports(stream: str) -> tuple[Export, ...]:
+    """What a mirror in ``OTHERS`` needs of ``stream``: consumer creation (both forms of the
+    subject), the deliveries, and the flow-control replies going back (without those a mirror stalls
+    after its first megabyte)."""
+    create = f"{JS_API}.CONSUMER.CREATE.{stream}"
+    copy_create = f"{COPY_API}.CONSUMER.CREATE.{stream}"
+    return (
+        Export("service", create, copy_create),
+        Export("service", f"{create}.>", f"{copy_create}.>"),
+        Export("stream", f"{copy_deliver_subject(stream)}.>"),
+        Export("service", f"$JS.FC.{stream}.>"),
+    )
+
+
+EXPORTS: Final[tuple[Export, ...]] = (
+    Export("service", subjects.INGEST_REQUEST),
+    *(export for stream in STREAMS for export in _mirror_exports(stream)),
+)
+"""``MAJOROPS``' exports, each to ``OTHERS`` only; ``OTHERS`` imports each of them (``local``)."""
 
 
 KV_STREAM: Final = f"{KV_STREAM_PREFIX}{subjects.INGEST_SEEN_BUCKET}"
@@ -187,15 +218,19 @@ USERS: Final[tuple[NatsUser, ...]] = (
     ),
     NatsUser(
         INGEST,
-        "Publishes accepted events, records their ids in its key-value bucket, answers majorops.ingest",
+        "Publishes accepted events, claims and records their ids in its key-value bucket, answers "
+        "majorops.ingest",
         Permissions(
             publish=(
                 subjects.ALL_EVENTS,
                 f"$KV.{subjects.INGEST_SEEN_BUCKET}.>",
                 *stream_info(*STREAMS, KV_STREAM),
                 f"{JS_API}.STREAM.MSG.GET.{KV_STREAM}",
+                # Is an event whose id was claimed before a crash already stored? (one type of one
+                # incident, read from any replica; never published twice)
+                f"{JS_API}.DIRECT.GET.{subjects.EVENTS_STREAM}",
             ),
-            subscribe=(f"{subjects.INGEST_REQUEST} {subjects.INGEST_QUEUE_GROUP}", INBOX),
+            subscribe=(f"{subjects.INGEST_REQUEST} {subjects.INGEST_QUEUE_GROUP}", own_inbox(INGEST)),
             allow_responses=True,
         ),
     ),
@@ -210,7 +245,7 @@ USERS: Final[tuple[NatsUser, ...]] = (
                 *durables_of(POLICY),
                 f"{JS_API}.DIRECT.GET.{subjects.DECISIONS_STREAM}.{subjects.ALL_DECISIONS}",
             ),
-            subscribe=(INBOX,),
+            subscribe=(own_inbox(POLICY),),
         ),
     ),
     NatsUser(
@@ -224,17 +259,13 @@ USERS: Final[tuple[NatsUser, ...]] = (
                 subjects.deadletter_subject(REMINDERS),
                 *stream_info(*STREAMS),
                 *durables_of(REMINDERS),
-                *(
-                    f"{JS_API}.CONSUMER.INFO.{stream}.{subjects.durable_name(REMINDERS, stream)}"
-                    for stream in (subjects.EVENTS_STREAM, subjects.DECISIONS_STREAM)
-                ),
                 # Has policy decided on every event? (reads its ack floor; fetching stays policy's)
                 f"{JS_API}.CONSUMER.INFO.{subjects.EVENTS_STREAM}.{subjects.durable_name(POLICY, subjects.EVENTS_STREAM)}",
                 f"{JS_API}.STREAM.MSG.GET.{subjects.EVENTS_STREAM}",
                 f"{JS_API}.STREAM.MSG.GET.{subjects.DECISIONS_STREAM}",
                 f"{JS_API}.DIRECT.GET.{subjects.ESCALATIONS_STREAM}",
             ),
-            subscribe=(INBOX,),
+            subscribe=(own_inbox(REMINDERS),),
         ),
     ),
     NatsUser(
@@ -247,28 +278,52 @@ USERS: Final[tuple[NatsUser, ...]] = (
                 *stream_info(*STREAMS),
                 *durables_of(REPORTS),
             ),
-            subscribe=(INBOX,),
+            subscribe=(own_inbox(REPORTS),),
         ),
     ),
     NatsUser(
         CONSUMER,
-        "Other systems: read the events, decisions, escalations and dead letters with durable pull "
-        "consumers of their own, and send events as majorops.ingest requests",
+        "Other systems, in their own account: read the mirrors of the streams with consumers of their "
+        "own (any kind) and send events as majorops.ingest requests",
         Permissions(
             publish=(
                 subjects.INGEST_REQUEST,
+                f"{JS_API}.INFO",
                 f"{JS_API}.STREAM.NAMES",
-                *stream_info(*STREAMS),
-                *(grant for stream in STREAMS for grant in _consumer_grants(stream)),
+                f"{JS_API}.STREAM.LIST",
+                f"{JS_API}.STREAM.INFO.*",
+                f"{JS_API}.STREAM.MSG.GET.*",
+                f"{JS_API}.DIRECT.GET.>",
+                f"{JS_API}.CONSUMER.>",
+                "$JS.ACK.>",
+                "$JS.FC.>",
             ),
-            publish_deny=DENIED_FOR_CONSUMER,
-            # No core subscription of a stored subject: see "What nats-server does not check" above.
-            subscribe=(INBOX,),
+            # Nobody answers another system's ingest request or reads the mirrors' own deliveries.
+            subscribe=(">",),
+            subscribe_deny=(subjects.INGEST_REQUEST, f"{COPY_DELIVER_ROOT}.>"),
         ),
+        OTHERS_ACCOUNT,
+    ),
+    NatsUser(
+        REPLICATOR,
+        "Creates and updates the read-only mirrors of the streams in the account of other systems "
+        "(majorops.shared.provision)",
+        Permissions(
+            publish=(
+                f"{JS_API}.INFO",
+                f"{JS_API}.STREAM.NAMES",
+                f"{JS_API}.STREAM.INFO.*",
+                f"{JS_API}.STREAM.CREATE.*",
+                f"{JS_API}.STREAM.UPDATE.*",
+            ),
+            subscribe=(f"{DEFAULT_INBOX}.>",),
+        ),
+        OTHERS_ACCOUNT,
     ),
 )
 
 USER_NAMES: Final = tuple(user.name for user in USERS)
+ACCOUNTS: Final = (MAJOROPS_ACCOUNT, OTHERS_ACCOUNT)
 
 
 def user(name: str) -> NatsUser:
@@ -276,96 +331,6 @@ def user(name: str) -> NatsUser:
         if candidate.name == name:
             return candidate
     raise KeyError(f"no NATS user {name!r}; the users are {', '.join(USER_NAMES)}")
-
-
-# --- rendering -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EnvPassword:
-    """A password nats-server reads from an environment variable when it loads its config
-    (``password: $VARIABLE``), so the config file holds no secret."""
-
-    variable: str
-
-    def __post_init__(self) -> None:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.variable):
-            raise ValueError(f"{self.variable!r} is not an environment variable name")
-
-
-Password = str | EnvPassword
-
-_PLAIN_PASSWORD = re.compile(r"[\x21-\x7e]+")
-
-
-def _password_value(password: Password) -> str:
-    if isinstance(password, EnvPassword):
-        return f"${password.variable}"
-    if not _PLAIN_PASSWORD.fullmatch(password) or '"' in password or "\\" in password:
-        raise ValueError("a NATS password is printable ASCII without spaces, quotes or backslashes")
-    if password.startswith("$2"):
-        raise ValueError("a NATS password must not start with '$2' (nats-server takes it for a bcrypt hash)")
-    return f'"{password}"'
-
-
-def _list(items: Iterable[str], indent: str) -> str:
-    return "[\n" + "".join(f'{indent}  "{item}",\n' for item in items) + f"{indent}]"
-
-
-def render_user(nats_user: NatsUser, password: Password, indent: str = "    ") -> str:
-    """One entry of ``users``, in nats-server config syntax."""
-    lines = [
-        *textwrap.wrap(
-            f"{nats_user.name}: {nats_user.purpose}",
-            100,
-            initial_indent=f"{indent}# ",
-            subsequent_indent=f"{indent}#   ",
-            break_on_hyphens=False,
-        ),
-        f"{indent}{{",
-        f'{indent}  user: "{nats_user.name}"',
-        f"{indent}  password: {_password_value(password)}",
-    ]
-    perms = nats_user.permissions
-    if perms is not None:
-        lines.append(f"{indent}  permissions: {{")
-        lines.append(f"{indent}    publish: {{")
-        lines.append(f"{indent}      allow: {_list(perms.publish, indent + '      ')}")
-        if perms.publish_deny:
-            lines.append(f"{indent}      deny: {_list(perms.publish_deny, indent + '      ')}")
-        lines.append(f"{indent}    }}")
-        lines.append(f"{indent}    subscribe: {{")
-        lines.append(f"{indent}      allow: {_list(perms.subscribe, indent + '      ')}")
-        lines.append(f"{indent}    }}")
-        if perms.allow_responses:
-            lines.append(f"{indent}    allow_responses: true")
-        lines.append(f"{indent}  }}")
-    lines.append(f"{indent}}}")
-    return "\n".join(lines)
-
-
-def authorization_block(passwords: Mapping[str, Password]) -> str:
-    """nats-server's ``authorization { users = [...] }`` for the users given (user → password).
-
-    Only the users given can connect; a connection without a user (or with a wrong password) is
-    refused. Give every user of :data:`USERS` for the whole system.
-    """
-    unknown = sorted(set(passwords) - set(USER_NAMES))
-    if unknown:
-        raise ValueError(f"unknown NATS user(s) {unknown}; the users are {', '.join(USER_NAMES)}")
-    if not passwords:
-        raise ValueError("an authorization block needs at least one user")
-    entries = [
-        render_user(nats_user, passwords[nats_user.name])
-        for nats_user in USERS
-        if nats_user.name in passwords
-    ]
-    return "authorization {\n  users = [\n" + "\n".join(entries) + "\n  ]\n}\n"
-
-
-def env_passwords(prefix: str = "MAJOROPS_NATS_PASSWORD_") -> dict[str, Password]:
-    """Every user with its password read by nats-server from ``<prefix><USER>`` (the reference config)."""
-    return {name: EnvPassword(f"{prefix}{name.upper()}") for name in USER_NAMES}
 
 
 def service_env(user: str, password: str) -> dict[str, str]:

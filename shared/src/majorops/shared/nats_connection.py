@@ -9,6 +9,7 @@ from typing import Any
 
 from faststream.nats import NatsBroker, NatsSecurity, NatsUserPassword
 
+from majorops.shared.nats_access import inbox_prefix
 from majorops.shared.settings import CommonSettings
 from majorops.shared.telemetry import Telemetry, attach_telemetry
 
@@ -33,8 +34,9 @@ def tls_context(settings: CommonSettings) -> ssl.SSLContext | None:
 
 
 def connect_options(settings: CommonSettings) -> dict[str, Any]:
-    """``nats.connect`` keyword arguments for the user, password and TLS of the settings."""
-    options: dict[str, Any] = {}
+    """``nats.connect`` keyword arguments for the user, password, inbox prefix (a service's own, see
+    :func:`~majorops.shared.nats_access.inbox_prefix`) and TLS of the settings."""
+    options: dict[str, Any] = {"inbox_prefix": inbox_prefix(settings.nats_user)}
     if settings.nats_user is not None and settings.nats_password is not None:
         options["user"] = settings.nats_user
         options["password"] = settings.nats_password.get_secret_value()
@@ -72,6 +74,7 @@ def make_broker(settings: CommonSettings, service: str) -> NatsBroker:
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         security=broker_security(settings),
+        inbox_prefix=inbox_prefix(settings.nats_user),
         logger=logging.getLogger(f"majorops.{service}.faststream"),
         log_level=logging.DEBUG,
     )

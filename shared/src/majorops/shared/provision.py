@@ -1,11 +1,12 @@
 """Creating the streams and ingest's key-value bucket as ``admin``, before the services start.
 
 On a NATS server with users (:mod:`majorops.shared.nats_access`) only ``admin`` may create or update
-streams; the services only look them up. ``majorops up`` calls :func:`provision_server` once its
+streams; the services only look them up. The account of other systems gets a read-only mirror of
+each stream, made by its user ``replicator``. ``majorops up`` calls :func:`provision_server` once its
 embedded server listens; elsewhere run ``python -m majorops.shared.provision`` with
-``MAJOROPS_NATS_URL``, ``MAJOROPS_NATS_USER=admin``, ``MAJOROPS_NATS_PASSWORD`` (and
-``MAJOROPS_NATS_TLS_*``), and ``MAJOROPS_STREAM_REPLICAS`` for the copies each stream keeps (3 on a
-3-node cluster). Running it again changes nothing; with another replica count it moves every stream
+``MAJOROPS_NATS_URL``, ``MAJOROPS_NATS_USER=admin``, ``MAJOROPS_NATS_PASSWORD``,
+``MAJOROPS_NATS_REPLICATOR_PASSWORD`` (and ``MAJOROPS_NATS_TLS_*``), and ``MAJOROPS_STREAM_REPLICAS``
+for the copies each stream keeps (3 on a 3-node cluster). Running it again changes nothing; with another replica count it moves every stream
 to it. A JetStream that is not ready yet (a cluster electing its leader, a node still joining) is
 asked again for up to :data:`WAIT_SECONDS`; a refusal (R3 on a server that is not clustered) is not. Exit status 0 done, 2 NATS unreachable or refusing, 78 a
 setting that cannot be used.
@@ -21,8 +22,10 @@ from typing import Any
 import nats
 from nats.errors import NoRespondersError
 from nats.js.errors import APIError, ServiceUnavailableError
+from pydantic import Field, SecretStr
 
-from majorops.shared.jetstream import connect_options, nats_servers, provision
+from majorops.shared import nats_access
+from majorops.shared.jetstream import connect_options, ensure_mirrors, nats_servers, provision
 from majorops.shared.settings import CommonSettings, load_settings
 
 CONNECT_TIMEOUT_SECONDS = 5
@@ -43,11 +46,25 @@ def not_ready(exc: BaseException) -> bool:
     return isinstance(exc, APIError) and exc.err_code in FORMING_ERROR_CODES
 
 
+class ProvisionSettings(CommonSettings):
+    nats_replicator_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the NATS user replicator, who makes the read-only mirrors of the "
+        "streams in the account of other systems (provisioning only; unset: no mirrors)",
+    )
+
+
 async def provision_at(
-    nats_url: str, replicas: int = 1, wait_seconds: float = WAIT_SECONDS, **options: Any
+    nats_url: str,
+    replicas: int = 1,
+    wait_seconds: float = WAIT_SECONDS,
+    *,
+    mirrors: bool = False,
+    **options: Any,
 ) -> None:
     """Connect to any server of ``nats_url`` (comma-separated for a cluster; ``options``: ``user``,
-    ``password``, ``tls`` of ``nats.connect``), provision with ``replicas`` copies, close."""
+    ``password``, ``tls`` of ``nats.connect``), provision with ``replicas`` copies, close. With
+    ``mirrors`` it makes the mirrors of the account of other systems instead (as ``replicator``)."""
     connection = await nats.connect(
         nats_servers(nats_url),
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
@@ -59,7 +76,10 @@ async def provision_at(
     try:
         while True:
             try:
-                await provision(connection.jetstream(), replicas)
+                if mirrors:
+                    await ensure_mirrors(connection.jetstream(), replicas)
+                else:
+                    await provision(connection.jetstream(), replicas)
                 return
             except (APIError, NoRespondersError, TimeoutError) as exc:
                 if not not_ready(exc) or time.monotonic() >= deadline:
@@ -70,21 +90,47 @@ async def provision_at(
 
 
 def provision_server(
-    nats_url: str, user: str | None = None, password: str | None = None, replicas: int = 1
+    nats_url: str,
+    user: str | None = None,
+    password: str | None = None,
+    replicas: int = 1,
+    replicator_password: str | None = None,
 ) -> None:
-    """:func:`provision_at` for code that is not async (``majorops up``): as ``user`` (admin)."""
+    """:func:`provision_at` for code that is not async (``majorops up``): as ``user`` (admin), then
+    the mirrors as ``replicator`` when its password is given."""
     options: dict[str, Any] = {} if user is None else {"user": user, "password": password}
     asyncio.run(provision_at(nats_url, replicas, **options))
+    if replicator_password is not None:
+        asyncio.run(
+            provision_at(
+                nats_url, replicas, mirrors=True, user=nats_access.REPLICATOR, password=replicator_password
+            )
+        )
+
+
+async def provision_all(settings: ProvisionSettings) -> None:
+    options = connect_options(settings)
+    await provision_at(settings.nats_url, settings.stream_replicas, **options)
+    if settings.nats_replicator_password is not None:
+        options.update(
+            user=nats_access.REPLICATOR, password=settings.nats_replicator_password.get_secret_value()
+        )
+        await provision_at(settings.nats_url, settings.stream_replicas, mirrors=True, **options)
 
 
 def main() -> int:
-    settings: CommonSettings = load_settings(CommonSettings, "provision")
+    settings: ProvisionSettings = load_settings(ProvisionSettings, "provision")
     try:
-        asyncio.run(provision_at(settings.nats_url, settings.stream_replicas, **connect_options(settings)))
+        asyncio.run(provision_all(settings))
     except Exception as exc:
         sys.stderr.write(f"majorops provision: {type(exc).__name__}: {exc}\n")
         return 2
-    print(f"streams and key-value bucket provisioned ({settings.stream_replicas} replicas each)")
+    mirrors = (
+        ", and their mirrors for other systems"
+        if settings.nats_replicator_password is not None
+        else " (no mirrors for other systems: MAJOROPS_NATS_REPLICATOR_PASSWORD is not set)"
+    )
+    print(f"streams and key-value bucket provisioned ({settings.stream_replicas} replicas each){mirrors}")
     return 0
 
 

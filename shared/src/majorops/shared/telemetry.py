@@ -160,6 +160,11 @@ class Telemetry:
             "Messages delivered more than once and not yet acknowledged",
             "durable",
         )
+        self.foreign_messages = counter(
+            "majorops_foreign_messages_total",
+            "Messages that reached a consumer's inbox from anything but its own durable, ignored",
+            "durable",
+        )
 
     # --- what the services count ------------------------------------------------------------------
 
@@ -187,6 +192,9 @@ class Telemetry:
     def settled(self, stream: str, outcome: str, count: int = 1) -> None:
         if count:
             self.messages.labels(self.service, stream, outcome).inc(count)
+
+    def foreign_message(self, durable: str) -> None:
+        self.foreign_messages.labels(self.service, durable).inc()
 
     def handled(self, stream: str, seconds: float) -> None:
         self.handler_seconds.labels(self.service, stream).observe(seconds)

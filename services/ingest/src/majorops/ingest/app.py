@@ -299,6 +299,8 @@ def create_app(settings: IngestSettings | None = None, *, clock: Callable[[], da
         version="1",
         description="Accepts incident lifecycle events (CloudEvents 1.0) and publishes them to JetStream.",
         lifespan=lifespan,
+        docs_url=None,  # no Swagger UI, no ReDoc: why in SECURITY.md
+        redoc_url=None,
     )
     app.state.runtime = runtime
     describe = app.openapi

@@ -38,6 +38,8 @@ def create_app(settings: ReportsSettings | None = None, *, clock: Clock = utc_no
         version="1",
         description=DESCRIPTION,
         lifespan=runtime.lifespan,
+        docs_url=None,  # no Swagger UI, no ReDoc: why in SECURITY.md
+        redoc_url=None,
     )
     app.state.runtime = runtime
     # Added first, so it runs inside the token gate: only a valid token makes reports read a body.

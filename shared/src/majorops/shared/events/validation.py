@@ -4,6 +4,7 @@ ingest can answer a batch with one precise problem document."""
 from __future__ import annotations
 
 import difflib
+import re
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -112,6 +113,49 @@ def document_store_key_errors(raw: Mapping[str, Any]) -> list[FieldError]:
     return errors
 
 
+EXTENSION_NAME = re.compile(r"[a-z0-9]{1,20}")
+"""CloudEvents 1.0 §3.1.1: an attribute name is lower-case ASCII letters and digits, and should be
+at most 20 characters."""
+_INT32 = range(-(2**31), 2**31)
+
+
+def extension_attribute_errors(raw: Mapping[str, Any]) -> list[FieldError]:
+    """Extension attributes (every top-level key the contract does not name) as CloudEvents 1.0 has
+    them: a name of lower-case letters and digits (at most 20), a value that is a string, a 32-bit
+    integer or a boolean (the JSON forms of the spec's attribute types; null means absent).
+
+    Why so strict, and not merely "kept": an event is stored whole and its envelope read by other
+    parties, so an extension must not be able to carry a second document — an object, or the
+    underscored names of the internal payloads (``escalation_id``, ``stream_name``, ``config``
+    as an object) — that a reader might take for a decision, an escalation or a JetStream request
+    (issue 20). The spec's own rules already exclude all of that."""
+    errors: list[FieldError] = []
+    for key, value in raw.items():
+        if not isinstance(key, str) or key in CloudEvent.model_fields:
+            continue
+        if not EXTENSION_NAME.fullmatch(key):
+            errors.append(
+                FieldError(
+                    key or "(envelope)",
+                    f"an extension attribute's name is lower-case letters and digits, at most 20 "
+                    f"(CloudEvents 1.0); got {shown(key)}",
+                )
+            )
+        elif isinstance(value, bool) or value is None or isinstance(value, str):
+            continue
+        elif isinstance(value, int) and value in _INT32:
+            continue
+        else:
+            errors.append(
+                FieldError(
+                    key,
+                    "an extension attribute is a string, a 32-bit integer or true/false "
+                    "(CloudEvents 1.0), not an object, array or fraction",
+                )
+            )
+    return errors
+
+
 def validate_event(raw: object, extra_types: frozenset[str] = frozenset()) -> CloudEvent:
     """Validate one envelope and return it normalised; raise :class:`EventValidationError`.
 
@@ -119,7 +163,7 @@ def validate_event(raw: object, extra_types: frozenset[str] = frozenset()) -> Cl
     """
     if not isinstance(raw, Mapping):
         raise EventValidationError([FieldError("(envelope)", "must be a JSON object")])
-    errors: list[FieldError] = document_store_key_errors(raw)
+    errors: list[FieldError] = document_store_key_errors(raw) + extension_attribute_errors(raw)
     envelope: CloudEvent | None = None
     try:
         envelope = CloudEvent.model_validate(raw)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from majorops.shared.private_files import private_sqlite
 from majorops.shared.storage.eventlog import StoredEvent
 
 EVENTS_SCHEMA = """
@@ -62,7 +63,7 @@ class SqliteDatabase:
         self._conn: aiosqlite.Connection | None = None
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(self.path)  # the data dir 0700, the store and its WAL files 0600
         conn = await aiosqlite.connect(self.path, timeout=30.0, isolation_level=None)
         await _use_wal(conn)
         await conn.execute("PRAGMA synchronous=FULL")

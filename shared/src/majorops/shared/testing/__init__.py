@@ -57,6 +57,7 @@ from majorops.shared.testing.observing import scrape as scrape
 from majorops.shared.testing.processes import Runtime as Runtime
 from majorops.shared.testing.processes import ServiceProcess as ServiceProcess
 from majorops.shared.testing.processes import eventually as eventually
+from majorops.shared.testing.processes import http_ready as http_ready
 from majorops.shared.testing.processes import processes_of as processes_of
 from majorops.shared.testing.processes import running as running
 from majorops.shared.testing.processes import service_process as service_process

@@ -96,6 +96,21 @@ async def service_process(
                 process.wait()
 
 
+async def http_ready(base: str, timeout: float = 30.0) -> None:
+    """Wait until the service at ``base`` answers ``GET /readyz`` with 200."""
+    import httpx  # a test dependency, loaded only by the tests that serve HTTP
+
+    async with httpx.AsyncClient() as http:
+
+        async def status() -> int:
+            try:
+                return (await http.get(f"{base}/readyz")).status_code
+            except httpx.TransportError:
+                return 0
+
+        await eventually(status, lambda code: code == 200, f"{base} ready", timeout=timeout)
+
+
 def up_command(data_dir: Path, nats_port: int, ingest_port: int, reports_port: int, *more: str) -> list[str]:
     """``majorops up`` (this environment's) on the given data dir and ports, with ``more`` options."""
     return [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,8 +101,14 @@ def content_digest(event: CloudEvent) -> str:
     """What an event says, as SHA-256 (hex) of its canonical JSON (keys sorted, no spaces) as it is
     published, without the ``authtype``/``authid`` that say who sent it: the same event sent by
     another sender, or over NATS rather than HTTP, is the same content."""
-    wire = {key: value for key, value in event.to_wire().items() if key not in AUTH_ATTRIBUTES}
-    canonical = json.dumps(wire, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return wire_digest(event.to_wire())
+
+
+def wire_digest(wire: Mapping[str, Any]) -> str:
+    """:func:`content_digest` of an event as published (its JSON object, e.g. read back from the
+    stream): the same digest as of the event it was published from."""
+    content = {key: value for key, value in wire.items() if key not in AUTH_ATTRIBUTES}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

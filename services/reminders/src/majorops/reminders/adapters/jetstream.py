@@ -11,7 +11,12 @@ from nats.js.errors import NotFoundError
 
 from majorops.reminders.plan import Notice, NoticeCategory
 from majorops.shared import nats_access, subjects
-from majorops.shared.jetstream import DeadLetter, publish_acked, publish_acked_batch
+from majorops.shared.jetstream import (
+    DeadLetter,
+    publish_acked,
+    publish_acked_batch,
+    stored_with_msg_id,
+)
 from majorops.shared.telemetry import Telemetry
 
 log = structlog.get_logger(__name__)
@@ -48,25 +53,16 @@ class JetStreamNoticePublisher:
                     count_notice(telemetry, notice)
 
     async def in_stream(self, notice: Notice) -> bool:
-        """Walk the messages of the notice's subject (a handful: levels × items of one kind of one
-        incident) with direct gets, looking for its ``Nats-Msg-Id``.
+        """Whether the notice's subject (a handful of messages: levels × items of one kind of one
+        incident) holds its ``Nats-Msg-Id`` (:func:`~majorops.shared.jetstream.stored_with_msg_id`).
 
         Needed beyond JetStream's two-minute duplicate window, where a second publish would no longer
         be dropped; only limits on the stream (none are configured) could make this miss a message.
         """
-        seq = 0
-        while True:
-            try:
-                msg = await self.js.get_msg(
-                    subjects.ESCALATIONS_STREAM, seq=seq + 1, subject=notice.subject, next=True, direct=True
-                )
-            except NotFoundError:
-                return False
-            if (msg.headers or {}).get("Nats-Msg-Id") == notice.notice_id:
-                return True
-            if msg.seq is None:
-                return False
-            seq = msg.seq
+        found = await stored_with_msg_id(
+            self.js, subjects.ESCALATIONS_STREAM, notice.subject, notice.notice_id
+        )
+        return found is not None
 
 
 class JetStreamRecordFreshness:

@@ -22,7 +22,7 @@ from majorops.reports.handlers import (
     read_review,
 )
 from majorops.reports.http.answers import accepted_response, review_response
-from majorops.reports.http.dependencies import Author, Now, Ports
+from majorops.reports.http.dependencies import Author, Now, Ports, Runtime
 from majorops.reports.http.openapi import problem_responses
 from majorops.reports.http.parameters import DEFAULT_PAGE_SIZE, Cursor, IfMatch, Limit, unknown_unless_valid
 from majorops.reports.ports import ReportsPorts, ReviewQuery
@@ -168,13 +168,15 @@ async def get_review(incident_id: str, ports: Ports) -> Response:
     },
     summary="An invitation to the After Action meeting",
 )
-async def get_review_invite(incident_id: str, request: Request, ports: Ports) -> Response:
+async def get_review_invite(incident_id: str, request: Request, ports: Ports, runtime: Runtime) -> Response:
     """The meeting of the latest ``afteraction.scheduled`` or ``rescheduled`` event, one hour long,
-    for the attendees the review names; ``409`` (with ``schedule_by``) until it is scheduled."""
+    for the attendees the review names; ``409`` (with ``schedule_by``) until it is scheduled. The
+    review's link starts with ``MAJOROPS_PUBLIC_URL`` (never the request's ``Host``)."""
     review = await current_review(incident_id, ports)
     if isinstance(review, Problem):
         return problem_response(review)
-    invite = meeting_invite(review, str(request.url_for("get_review_html", incident_id=incident_id)))
+    path = request.app.url_path_for("get_review_html", incident_id=incident_id)
+    invite = meeting_invite(review, runtime.settings.public_base_url + str(path))
     if invite is None:
         schedule_by = review.after_action.deadlines.schedule_by
         return problem_response(
