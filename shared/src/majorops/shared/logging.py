@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
 import structlog
 from structlog.typing import Processor
 
+from majorops.shared.private_files import PRIVATE_FILE_MODE
 from majorops.shared.settings import redact_url, settings_summary
 from majorops.shared.tracing import add_trace_context, configure_tracing
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 RUN_STARTED = "run.started"
 """The event of the first line of every run of a service."""
-LOG_FILE_MODE = 0o600
+LOG_FILE_MODE = PRIVATE_FILE_MODE
 """Log files hold incident ids, people's names and request details: their owner's only."""
 
 
