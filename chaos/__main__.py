@@ -18,7 +18,8 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chaos.campaign import Campaign, Outcome
+from chaos.campaign import Campaign
+from chaos.outcome import Outcome
 from chaos.plan import FULL, SHORT
 
 

@@ -34,7 +34,7 @@ from chaos.plan import CampaignPlan
 from chaos.sender import Sender, SendLog
 from chaos.system import ChaosSystem, Say
 from chaos.workload import Workload, WorkloadWriter
-from majorops.policy.domain import BusinessCalendar
+from majorops.policy.domain.business_days import BusinessCalendar
 from majorops.shared import subjects
 
 

@@ -33,7 +33,7 @@ from chaos.plan import CampaignPlan
 from chaos.sender import SendLog
 from chaos.system import ChaosSystem
 from chaos.workload import Workload
-from majorops.policy.domain import BusinessCalendar
+from majorops.policy.domain.business_days import BusinessCalendar
 from majorops.shared import subjects
 from majorops.shared.decisions import DecisionContent
 from majorops.shared.events import EventValidationError, validate_event

@@ -19,14 +19,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from majorops.policy.domain import (
-    BusinessCalendar,
-    RootCauseSighting,
-    derive_decision,
-    find_repeat_of,
-    fold_facts,
-    open_items_of,
-)
+from majorops.policy.domain.business_days import BusinessCalendar
+from majorops.policy.domain.decision import derive_decision, open_items_of
+from majorops.policy.domain.facts import fold_facts
+from majorops.policy.domain.repeats import RootCauseSighting, find_repeat_of
 from majorops.reminders.domain.levels import PlannedEscalation, plan_levels
 from majorops.reminders.domain.obligations import obligations_of
 from majorops.reminders.domain.record import read_record

@@ -21,10 +21,10 @@ from typing import Any
 
 import httpx
 
+from chaos.history import iso
 from chaos.plan import CampaignPlan
 from chaos.sender import Sender
 from chaos.system import ChaosSystem, Replica, Say, StoreLock
-from chaos.workload import iso
 from majorops.cli.natsserver import NatsServer
 
 CANARY_TIMEOUT_SECONDS = 120.0

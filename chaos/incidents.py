@@ -24,7 +24,7 @@ from chaos.history import (
     iso,
 )
 from chaos.plan import CampaignPlan
-from majorops.policy.domain import BusinessCalendar
+from majorops.policy.domain.business_days import BusinessCalendar
 from majorops.shared.events import due_moment
 
 

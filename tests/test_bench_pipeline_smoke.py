@@ -17,43 +17,49 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # ``benchmarks`` lives at the repo root
 
-from benchmarks import pipeline
 from benchmarks.harness import BenchContext
+from benchmarks.pipeline.census import FSYNC_PATH, classify_fsync
+from benchmarks.pipeline.events import big_incident, closing_events, interleaved, latency_units
+from benchmarks.pipeline.plan import ESCALATION_LEAD_SECONDS, PER_INCIDENT, SERVICE_FETCH_BATCH, plan_for
+from benchmarks.pipeline.rawhttp import RawHttp
+from benchmarks.pipeline.report import build_report
+from benchmarks.pipeline.throughput import Sustained
+from benchmarks.pipeline.variant import VariantResult
 from majorops.shared.events import validate_event
 
 
 def test_every_event_the_benchmark_sends_is_valid() -> None:
     now = datetime.now(UTC)
-    events = pipeline.interleaved("SMOKE", 30, now)
-    assert len(events) == 30 * pipeline.PER_INCIDENT
+    events = interleaved("SMOKE", 30, now)
+    assert len(events) == 30 * PER_INCIDENT
     assert len({e["id"] for e in events}) == len(events)
-    events += pipeline.big_incident("SMOKE-BIG", 120, now)
-    units, expected = pipeline.latency_units("SMOKE-LAT", rate=100, seconds=1.0)
+    events += big_incident("SMOKE-BIG", 120, now)
+    units, expected = latency_units("SMOKE-LAT", rate=100, seconds=1.0)
     assert sum(expected.values()) >= 100
     for unit in units:
-        events += unit.events if not unit.closing else pipeline.closing_events(unit.incident)[0]
+        events += unit.events if not unit.closing else closing_events(unit.incident)[0]
     for event in events:
         validate_event(event)
 
 
 def test_the_escalation_probe_falls_due_a_few_seconds_ahead() -> None:
-    events, due = pipeline.closing_events("SMOKE-ESC-1")
+    events, due = closing_events("SMOKE-ESC-1")
     closed = next(e for e in events if e["type"] == "majorops.incident.closed")
     at = datetime.fromisoformat(closed["time"].replace("Z", "+00:00"))
     assert at + timedelta(hours=24) == datetime.fromtimestamp(due, UTC)
     ahead = due - datetime.now(UTC).timestamp()
-    assert 0 < ahead <= pipeline.ESCALATION_LEAD_SECONDS + 1
+    assert 0 < ahead <= ESCALATION_LEAD_SECONDS + 1
     assert [e["type"].rsplit(".", 1)[-1] for e in events] == ["resolved", "closed", "declared"]
 
 
 def test_fsync_lines_are_attributed_to_streams_consumers_and_sqlite() -> None:
     line = "812 fsync(12</d/nats/jetstream/$G/streams/MAJOROPS_EVENTS/msgs/1.blk>) = 0"
-    match = pipeline.FSYNC_PATH.search(line)
+    match = FSYNC_PATH.search(line)
     assert match is not None
-    assert pipeline.classify_fsync(match.group(1)) == "stream MAJOROPS_EVENTS"
+    assert classify_fsync(match.group(1)) == "stream MAJOROPS_EVENTS"
     consumer = "/d/nats/jetstream/$G/streams/MAJOROPS_EVENTS/obs/policy-events"
-    assert pipeline.classify_fsync(consumer) == "consumer policy-events (MAJOROPS_EVENTS)"
-    assert pipeline.classify_fsync("/d/reports.sqlite3-wal") == "SQLite reports.sqlite3-wal"
+    assert classify_fsync(consumer) == "consumer policy-events (MAJOROPS_EVENTS)"
+    assert classify_fsync("/d/reports.sqlite3-wal") == "SQLite reports.sqlite3-wal"
 
 
 async def test_the_raw_http_client_posts_and_reuses_its_connection() -> None:
@@ -73,7 +79,7 @@ async def test_the_raw_http_client_posts_and_reuses_its_connection() -> None:
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    async with server, pipeline.RawHttp("127.0.0.1", port, 4) as http:
+    async with server, RawHttp("127.0.0.1", port, 4) as http:
         assert await http.post("/v1/events", b'{"a":1}') == 202
         assert await http.post("/v1/events", b'{"a":2}') == 202
     assert seen == [b'{"a":1}', b'{"a":2}']
@@ -85,10 +91,10 @@ def test_the_report_renders_with_its_goals(quick: bool, tmp_path: Path) -> None:
     baseline = {
         "publish": 3000.0,
         "consume_100": 20000.0,
-        f"consume_{pipeline.SERVICE_FETCH_BATCH}": 15000.0,
+        f"consume_{SERVICE_FETCH_BATCH}": 15000.0,
         "payload_bytes": 277.0,
     }
-    run = pipeline.Sustained(
+    run = Sustained(
         via="http",
         events=10_000,
         incidents=500,
@@ -107,9 +113,9 @@ def test_the_report_renders_with_its_goals(quick: bool, tmp_path: Path) -> None:
         errors=0,
         machine={"others": 0.05, "steal": 0.0, "ours": 0.9},
     )
-    results = {key: pipeline.VariantResult(key, baseline, 4.0, sustained={"http": run}) for key in ("A", "B")}
+    results = {key: VariantResult(key, baseline, 4.0, sustained={"http": run}) for key in ("A", "B")}
     ctx = BenchContext(nats_url="", scratch=tmp_path, quick=quick)
-    text, out, goals = pipeline.build_report(results, pipeline.plan_for(ctx), 12.0, ctx)
+    text, out, goals = build_report(results, plan_for(ctx), 12.0, ctx)
     assert "## Goals (issue 8)" in text and "## Raw JetStream baseline" in text
     assert any("50 % of raw fsync'd pipelined publish" in g.text for g in goals)
     assert all(g.met is not None for g in goals)

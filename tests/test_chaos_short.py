@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # ``chaos`` lives 
 from chaos.expected import HeldEvent, expect, justified_when_fired, met_in_time
 from chaos.plan import SHORT
 from chaos.workload import WorkloadWriter
-from majorops.policy.domain import BusinessCalendar
+from majorops.policy.domain.business_days import BusinessCalendar
 from majorops.shared.events import validate_event
 
 ROOT = Path(__file__).resolve().parents[1]

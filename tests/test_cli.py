@@ -12,7 +12,7 @@ import pytest
 from pydantic_settings import BaseSettings
 
 from majorops.cli.natsserver import free_port
-from majorops.cli.supervisor import UpSettings
+from majorops.cli.up_settings import UpSettings
 from majorops.ingest.config import IngestSettings
 from majorops.policy.config import PolicySettings
 from majorops.reminders.config import RemindersSettings

@@ -26,7 +26,7 @@ import nats
 import pytest
 
 from majorops.cli.credentials import read_env_file
-from majorops.cli.send import EventSender, Record, Tally, settle
+from majorops.cli.delivery import EventSender, Record, Tally, settle
 from majorops.cli.system_access import HttpService
 from majorops.shared.testing import event_envelope
 from majorops.shared.testkit import UpProcess as Up

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from majorops.policy.domain.rules import RULES
 from majorops.reports.domain.data_gaps import DataGap
-from majorops.reports.domain.lint import LintCode
+from majorops.reports.domain.lint_findings import LintCode
 from majorops.shared.escalations import ObligationKind
 from majorops.shared.events import EVENT_DATA_MODELS, Severity
 from majorops.shared.subjects import INGEST_REQUEST

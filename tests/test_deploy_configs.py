@@ -39,7 +39,8 @@ from majorops.cli.settings_help import SERVICE_SETTINGS, settings_class
 from majorops.shared import nats_access, nats_config
 from majorops.shared.jetstream import STREAMS
 from majorops.shared.provision import ProvisionSettings
-from majorops.shared.settings import CommonSettings, env_names
+from majorops.shared.settings import CommonSettings
+from majorops.shared.settings_display import env_names
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -32,7 +32,7 @@ from majorops.shared import nats_access, subjects, testing
 from majorops.shared.consumers import consumers_of
 from majorops.shared.jetstream import ensure_mirrors, provision
 from majorops.shared.telemetry import telemetry_of
-from majorops.shared.testing.nats_users import UserConnection, connect_as
+from majorops.shared.testing import UserConnection, connect_as
 
 PASSWORDS = nats_access.generate_passwords()
 INCIDENT = f"ATK-{uuid.uuid4().hex[:8]}"
@@ -97,8 +97,8 @@ async def system(
     from majorops.policy.config import PolicySettings
     from majorops.reminders.app import RemindersRuntime
     from majorops.reminders.config import RemindersSettings
-    from majorops.reports.app import ReportsRuntime
     from majorops.reports.config import ReportsSettings
+    from majorops.reports.runtime import ReportsRuntime
 
     nats_server, log = server
     url = f"nats://127.0.0.1:{nats_server.port}"
@@ -153,7 +153,7 @@ class Record:
 
 
 async def record(system: System) -> Record:
-    from majorops.reports.handlers import read_review
+    from majorops.reports.handlers.materialise import read_review
 
     js = system.admin.nc.jetstream()
 

@@ -30,15 +30,15 @@ from majorops.shared import nats_access, nats_config, subjects, testing
 from majorops.shared.consumers import consumers_of
 from majorops.shared.jetstream import (
     NotProvisioned,
-    connect_options,
     ensure_key_value,
     ensure_mirrors,
-    make_broker,
     provision,
     require_streams,
 )
-from majorops.shared.settings import CommonSettings, settings_summary
-from majorops.shared.testing.nats_users import REFUSED_WITHIN, UserConnection, connect_as
+from majorops.shared.nats_connection import connect_options, make_broker
+from majorops.shared.settings import CommonSettings
+from majorops.shared.settings_display import settings_summary
+from majorops.shared.testing import REFUSED_WITHIN, UserConnection, connect_as
 
 DEPLOY_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "nats-server.conf"
 PASSWORDS = nats_access.generate_passwords()
@@ -147,9 +147,9 @@ async def test_each_service_does_its_whole_job_as_its_own_user(
     from majorops.policy.config import PolicySettings
     from majorops.reminders.app import RemindersRuntime
     from majorops.reminders.config import RemindersSettings
-    from majorops.reports.app import ReportsRuntime
     from majorops.reports.config import ReportsSettings
-    from majorops.reports.handlers import read_review
+    from majorops.reports.handlers.materialise import read_review
+    from majorops.reports.runtime import ReportsRuntime
     from majorops.shared.events import validate_event
 
     mark = server.mark()

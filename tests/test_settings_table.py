@@ -12,7 +12,7 @@ from majorops.cli.settings_help import (
     settings_class,
     with_settings_table,
 )
-from majorops.shared.settings import setting_docs
+from majorops.shared.settings_display import setting_docs
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -13,6 +13,10 @@ from benchmarks.pipeline.plan import plan_for
 from benchmarks.pipeline.report import build_report
 from benchmarks.pipeline.variant import VariantResult, run_variant, say
 
+OWN_SERVERS = True
+"""The harness starts no shared server for this benchmark: it starts its own (see
+:mod:`benchmarks.pipeline`)."""
+
 
 async def run(ctx: BenchContext) -> list[Result]:
     plan = plan_for(ctx)

@@ -17,7 +17,8 @@ from pydantic import SecretStr
 
 from majorops.shared.lifecycle import stop_broker
 from majorops.shared.logging import RUN_STARTED, RotatingLogFile
-from majorops.shared.settings import EX_CONFIG, CommonSettings, load_settings, parse_size, settings_summary
+from majorops.shared.settings import EX_CONFIG, CommonSettings, load_settings, parse_size
+from majorops.shared.settings_display import settings_summary
 
 
 def lines_of(*paths: Path) -> list[str]:

@@ -22,15 +22,9 @@ import pytest
 from majorops.ingest.app import create_app
 from majorops.ingest.config import IngestSettings
 from majorops.ingest.domain.jsonpath import Found, NotFound, items, lookup, parse_path
-from majorops.ingest.domain.mapping import (
-    Mapped,
-    MappingInvalid,
-    WebhookMapping,
-    epoch_to_rfc3339,
-    event_id,
-    map_payload,
-    parse_mapping,
-)
+from majorops.ingest.domain.mapping_model import MappingInvalid, WebhookMapping
+from majorops.ingest.domain.mapping_payload import Mapped, epoch_to_rfc3339, event_id, map_payload
+from majorops.ingest.domain.mapping_reader import parse_mapping
 from majorops.ingest.mapping_files import SHIPPED_MAPPINGS, load_mapping_file, load_mappings
 from majorops.shared import subjects
 from majorops.shared.events import validate_event

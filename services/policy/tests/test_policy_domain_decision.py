@@ -5,12 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from majorops.policy.domain.business_days import BusinessCalendar
-from majorops.policy.domain.decision import (
-    DecisionContent,
-    EarlierOpenActionItem,
-    derive_decision,
-    open_items_of,
-)
+from majorops.policy.domain.decision import derive_decision, open_items_of
 from majorops.policy.domain.facts import IncidentFacts, fold_facts
 from majorops.policy.domain.repeats import (
     RootCauseSighting,
@@ -19,7 +14,7 @@ from majorops.policy.domain.repeats import (
     later_repeats_of,
 )
 from majorops.shared import testing
-from majorops.shared.decisions import Requirement
+from majorops.shared.decisions import DecisionContent, EarlierOpenActionItem, Requirement
 from majorops.shared.events import CloudEvent, validate_event
 from majorops.shared.testing import IncidentEvents
 

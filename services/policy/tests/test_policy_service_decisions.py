@@ -29,9 +29,8 @@ from majorops.policy.adapters.sqlite import SqlitePolicyStore
 from majorops.policy.app import PolicyRuntime
 from majorops.policy.config import PolicySettings
 from majorops.policy.domain.business_days import BusinessCalendar
-from majorops.policy.domain.decision import DecisionContent
 from majorops.shared import subjects, testing
-from majorops.shared.decisions import AfterActionDecision
+from majorops.shared.decisions import AfterActionDecision, DecisionContent
 from majorops.shared.events import validate_event
 from majorops.shared.jetstream import UnacknowledgedPublish
 from majorops.shared.storage.eventlog import StoredEvent

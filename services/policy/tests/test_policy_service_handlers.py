@@ -16,18 +16,12 @@ from typing import Any
 import pytest
 
 from majorops.policy.domain.business_days import BusinessCalendar
-from majorops.policy.domain.decision import DecisionContent
 from majorops.policy.domain.repeats import RootCauseSighting
-from majorops.policy.handlers import (
-    IncidentFactsCache,
-    PolicyPorts,
-    handle_event,
-    publish_pending_decisions,
-    record_event,
-)
+from majorops.policy.facts_cache import IncidentFactsCache
+from majorops.policy.handlers import PolicyPorts, handle_event, publish_pending_decisions, record_event
 from majorops.policy.ports import IncidentState, IndexedRootCause, StoredDecision
 from majorops.shared import testing
-from majorops.shared.decisions import AfterActionDecision
+from majorops.shared.decisions import AfterActionDecision, DecisionContent
 from majorops.shared.jetstream import PoisonMessage, UnacknowledgedPublish
 from majorops.shared.storage.eventlog import StoredEvent
 from majorops.shared.testing import InMemoryEventLog, event_envelope

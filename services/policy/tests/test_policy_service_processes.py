@@ -30,17 +30,12 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from majorops.policy.adapters.sqlite import SqlitePolicyStore
-from majorops.policy.domain import (
-    BusinessCalendar,
-    DecisionContent,
-    RootCauseSighting,
-    derive_decision,
-    find_repeat_of,
-    fold_facts,
-    open_items_of,
-)
+from majorops.policy.domain.business_days import BusinessCalendar
+from majorops.policy.domain.decision import derive_decision, open_items_of
+from majorops.policy.domain.facts import fold_facts
+from majorops.policy.domain.repeats import RootCauseSighting, find_repeat_of
 from majorops.shared import subjects, testing
-from majorops.shared.decisions import AfterActionDecision
+from majorops.shared.decisions import AfterActionDecision, DecisionContent
 from majorops.shared.events import validate_event
 from majorops.shared.jetstream import ensure_streams
 from majorops.shared.testing import event_envelope, purge_incidents

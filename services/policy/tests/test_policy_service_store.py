@@ -14,9 +14,9 @@ from majorops.policy.adapters.mongo import MongoPolicyStore
 from majorops.policy.adapters.sqlite import SqlitePolicyStore
 from majorops.policy.app import store_from_settings
 from majorops.policy.config import PolicySettings
-from majorops.policy.domain.decision import DecisionContent
 from majorops.policy.domain.repeats import RootCauseSighting
 from majorops.policy.ports import IncidentState, IndexedRootCause, PolicyStore, StoredDecision
+from majorops.shared.decisions import DecisionContent
 from majorops.shared.storage.sqlite import EVENTS_SCHEMA, SqliteDatabase, SqliteEventLog
 from majorops.shared.testing import store_places, stored_note
 from majorops.shared.testkit import opened

@@ -6,17 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from majorops.reminders.domain.heads_up import (
-    HEADS_UP_LEAD,
-    HeadsUp,
-    build_heads_up,
-    next_heads_up,
-    reminders_due,
-)
+from majorops.reminders.domain.heads_up import HEADS_UP_LEAD, build_heads_up, next_heads_up, reminders_due
 from majorops.reminders.domain.obligations import Obligation, derive_obligations
 from majorops.reminders.domain.record import read_record
 from majorops.shared.decisions import AfterActionDecision, Deadlines
-from majorops.shared.escalations import ObligationKind
+from majorops.shared.escalations import HeadsUp, ObligationKind
 from majorops.shared.testing import DAY, EXAMPLE_ACTION_ITEM, HOUR, IncidentEvents
 from majorops.shared.testing import EXAMPLE_CLOSE as CLOSE
 from majorops.shared.testing import EXAMPLE_INCIDENT as INC

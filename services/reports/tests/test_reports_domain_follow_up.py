@@ -8,12 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from majorops.reports.domain.action_items import ActionItem
+from majorops.reports.domain.document import LearningReview
 from majorops.reports.domain.follow_up import (
     AlertFire,
     EarlierRecord,
     alert_fire_of,
 )
-from majorops.reports.domain.learning_review import ActionItem, LearningReview, assemble_learning_review
+from majorops.reports.domain.learning_review import assemble_learning_review
 from majorops.reports.domain.listing import (
     action_item_records,
     next_deadline,

@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from majorops.reports.domain.learning_review import (
-    Change,
-    LearningReview,
-    Narrative,
-    assemble_learning_review,
-)
-from majorops.reports.domain.lint import (
-    LintCode,
-    LintFinding,
-    blocking_findings,
-    lint_learning_review,
-    names_in,
-    vague_reason,
-)
+from majorops.reports.domain.document import Change, LearningReview, Narrative
+from majorops.reports.domain.learning_review import assemble_learning_review
+from majorops.reports.domain.lint import lint_learning_review, names_in, vague_reason
+from majorops.reports.domain.lint_findings import LintCode, LintFinding, blocking_findings
 from majorops.shared.events import CloudEvent
 from majorops.shared.testing import IncidentEvents
 

@@ -7,12 +7,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from majorops.reports.domain.learning_review import (
-    Change,
-    LearningReview,
-    Narrative,
-    assemble_learning_review,
-)
+from majorops.reports.domain.document import Change, LearningReview, Narrative
+from majorops.reports.domain.learning_review import assemble_learning_review
 from majorops.reports.domain.render_html import render_html
 from majorops.reports.domain.render_markdown import escape_block, escape_inline, render_markdown
 from majorops.shared.decisions import AfterActionDecision

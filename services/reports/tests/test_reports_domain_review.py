@@ -10,12 +10,8 @@ from typing import Any
 import pytest
 
 from majorops.reports.domain.data_gaps import DataGap, find_data_gaps
-from majorops.reports.domain.learning_review import (
-    Change,
-    LearningReview,
-    Narrative,
-    assemble_learning_review,
-)
+from majorops.reports.domain.document import Change, LearningReview, Narrative
+from majorops.reports.domain.learning_review import assemble_learning_review
 from majorops.reports.domain.metrics import compute_metrics, format_duration
 from majorops.reports.domain.timeline import RecordedEvent
 from majorops.reports.domain.vendors import summarise_vendors

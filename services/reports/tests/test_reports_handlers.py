@@ -12,25 +12,23 @@ import pytest
 
 from majorops.reports.adapters.sqlite import SqliteReviewStore
 from majorops.reports.commands import ActionItemChanges, NarrativeEdit, NewActionItem
-from majorops.reports.handlers import (
-    DECISION,
-    ESCALATION,
-    EVENT,
+from majorops.reports.handlers.act import (
     Accepted,
     AlreadyPublished,
-    apply_event,
-    assemble_stale,
     complete_action_item,
     create_action_item,
-    decode_cursor,
     edit_narrative,
     etag_matches,
+    publish_review,
+    update_action_item,
+)
+from majorops.reports.handlers.consume import DECISION, ESCALATION, EVENT, apply_event, record
+from majorops.reports.handlers.materialise import (
+    assemble_stale,
+    decode_cursor,
     list_action_items,
     list_reviews,
-    publish_review,
     read_review,
-    record,
-    update_action_item,
 )
 from majorops.reports.ports import ActionItemQuery, ReportsPorts, ReviewQuery, StoredReview
 from majorops.shared.events import CloudEvent, validate_event

@@ -9,6 +9,7 @@ from typing import Any
 import icalendar
 import pytest
 
+from majorops.reports.domain.document import LearningReview
 from majorops.reports.domain.invite import (
     MAX_LINE_OCTETS,
     fold,
@@ -16,7 +17,6 @@ from majorops.reports.domain.invite import (
     meeting_invite,
     render_invite,
 )
-from majorops.reports.domain.learning_review import LearningReview
 
 INC = "INC-1042"
 URL = "https://reports.example/v1/reviews/INC-1042.html"

@@ -16,8 +16,8 @@ import pytest
 
 from majorops.reports.adapters.mongo import MongoReviewStore
 from majorops.reports.adapters.sqlite import SqliteReviewStore
+from majorops.reports.domain.document import Narrative
 from majorops.reports.domain.follow_up import AlertFire, AlertKey
-from majorops.reports.domain.learning_review import Narrative
 from majorops.reports.domain.listing import ActionItemRecord, ReviewListing
 from majorops.reports.domain.timeline import ReviewStatus
 from majorops.reports.ports import ActionItemQuery, ReviewQuery, ReviewStore, StoredNarrative, StoredReview

@@ -32,7 +32,8 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from majorops.shared import subjects
-from majorops.shared.jetstream import UnacknowledgedPublish, connect_options, nats_servers, publish_acked
+from majorops.shared.jetstream import UnacknowledgedPublish, publish_acked
+from majorops.shared.nats_connection import connect_options, nats_servers
 from majorops.shared.settings import CommonSettings, load_settings
 
 WEBHOOK_MARK = " webhook "
@@ -146,7 +147,7 @@ async def run(
     """The command's work; its exit status (0 done, 1 nothing matched a given sequence).
 
     ``options``: user, password and TLS for ``nats.connect`` (see
-    :func:`~majorops.shared.jetstream.connect_options`)."""
+    :func:`~majorops.shared.nats_connection.connect_options`)."""
     connection = await nats.connect(
         nats_servers(nats_url),
         **(options or {}),

@@ -50,19 +50,7 @@ from majorops.cli.delivery import (
     status_of,
     summary_lines,
 )
-
-# The CSV of past incidents lives there; callers import it from here too.
-from majorops.cli.past_incidents import COLUMN_OF_FIELD as COLUMN_OF_FIELD
-from majorops.cli.past_incidents import DEFAULT_SOURCE as DEFAULT_SOURCE
-from majorops.cli.past_incidents import FACTOR_SEPARATOR as FACTOR_SEPARATOR
-from majorops.cli.past_incidents import OPTIONAL_COLUMNS as OPTIONAL_COLUMNS
-from majorops.cli.past_incidents import REQUIRED_COLUMNS as REQUIRED_COLUMNS
-from majorops.cli.past_incidents import ROOT_CAUSE_TYPE as ROOT_CAUSE_TYPE
-from majorops.cli.past_incidents import Position as Position
-from majorops.cli.past_incidents import csv_columns as csv_columns
-from majorops.cli.past_incidents import csv_records as csv_records
-from majorops.cli.past_incidents import root_cause_event as root_cause_event
-from majorops.cli.past_incidents import row_record as row_record
+from majorops.cli.past_incidents import DEFAULT_SOURCE, Position, csv_records
 from majorops.cli.progress import Progress
 from majorops.cli.send import (
     INGEST_WHERE,

@@ -9,14 +9,8 @@ from pathlib import Path
 
 from majorops.cli import history, review, send, tail
 from majorops.cli.settings_help import SERVICE_SETTINGS, Parser
-from majorops.cli.supervisor import (
-    SERVICES,
-    UpOptions,
-    UpSettings,
-    check_cluster_size,
-    check_sync_interval,
-    run_up,
-)
+from majorops.cli.supervisor import SERVICES, run_up
+from majorops.cli.up_settings import UpOptions, UpSettings, check_cluster_size, check_sync_interval
 from majorops.shared.settings import load_settings
 
 UP_SETTINGS = f"{UpSettings.__module__}:{UpSettings.__name__}"

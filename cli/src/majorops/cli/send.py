@@ -17,24 +17,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-# The delivery engine lives there; callers import it from here too.
-from majorops.cli.delivery import EVENTS_PATH as EVENTS_PATH
-from majorops.cli.delivery import REFUSALS as REFUSALS
-from majorops.cli.delivery import UTF8_BOM as UTF8_BOM
-from majorops.cli.delivery import EventSender as EventSender
-from majorops.cli.delivery import Interrupted as Interrupted
-from majorops.cli.delivery import Record as Record
-from majorops.cli.delivery import Rejection as Rejection
-from majorops.cli.delivery import Tally as Tally
-from majorops.cli.delivery import batches as batches
-from majorops.cli.delivery import deliver as deliver
-from majorops.cli.delivery import interruptible as interruptible
-from majorops.cli.delivery import jsonl_records as jsonl_records
-from majorops.cli.delivery import read_event as read_event
-from majorops.cli.delivery import rejection_of as rejection_of
-from majorops.cli.delivery import settle as settle
-from majorops.cli.delivery import status_of as status_of
-from majorops.cli.delivery import summary_lines as summary_lines
+from majorops.cli.delivery import (
+    EventSender,
+    Tally,
+    batches,
+    deliver,
+    jsonl_records,
+    status_of,
+    summary_lines,
+)
 from majorops.cli.progress import Progress
 from majorops.cli.system_access import (
     EXIT_INTERRUPTED,

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic_settings import BaseSettings
 
-from majorops.shared.settings import setting_docs
+from majorops.shared.settings_display import setting_docs
 
 SERVICE_SETTINGS = {
     "ingest": "majorops.ingest.config:IngestSettings",

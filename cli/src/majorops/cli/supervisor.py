@@ -29,19 +29,11 @@ from majorops.cli.credentials import ISSUED, Credentials, load_or_generate
 from majorops.cli.nats_health import JetStreamHealer
 from majorops.cli.natsserver import NatsCluster, NatsServer, free_port, port_open
 from majorops.cli.service_process import ServiceProcess
-
-# up's own settings live there; callers import them from here too.
-from majorops.cli.up_settings import CLUSTER_SIZES as CLUSTER_SIZES
-from majorops.cli.up_settings import MIB as MIB
-from majorops.cli.up_settings import ConfigurationRefused as ConfigurationRefused
-from majorops.cli.up_settings import UpOptions as UpOptions
-from majorops.cli.up_settings import UpSettings as UpSettings
-from majorops.cli.up_settings import check_cluster_size as check_cluster_size
-from majorops.cli.up_settings import check_sync_interval as check_sync_interval
-from majorops.cli.up_settings import show_size as show_size
+from majorops.cli.up_settings import ConfigurationRefused, UpOptions, show_size
 from majorops.shared import nats_access
 from majorops.shared.private_files import private_dir
-from majorops.shared.settings import EX_CONFIG, redact_url
+from majorops.shared.settings import EX_CONFIG
+from majorops.shared.settings_display import redact_url
 
 SERVICES = ("ingest", "policy", "reminders", "reports")
 PROBE_PORTS = {"policy": 8082, "reminders": 8083}

@@ -238,7 +238,7 @@ class Tail:
         import nats
         import nats.errors
 
-        from majorops.shared.jetstream import nats_servers
+        from majorops.shared.nats_connection import nats_servers
 
         refused: list[str] = []
 
@@ -371,7 +371,7 @@ class Tail:
 
 def _tls_context() -> Any:
     """The TLS of ``MAJOROPS_NATS_TLS_*``, as the services connect (None when none is set)."""
-    from majorops.shared.jetstream import tls_context
+    from majorops.shared.nats_connection import tls_context
     from majorops.shared.settings import CommonSettings, load_settings
 
     return tls_context(load_settings(CommonSettings, "tail"))

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from majorops.shared import subjects
-from majorops.shared.consumers import JsonBatchHandler, decoding_json, subscribe_durable
+from majorops.shared.batch_handlers import JsonBatchHandler, decoding_json
+from majorops.shared.consumers import subscribe_durable
 from majorops.shared.heartbeat import Watchdog
 from majorops.shared.lifecycle import run_until_signalled
 from majorops.shared.probes import ProbeServer, consumer_readiness, probe_app, serving_probes

@@ -57,19 +57,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
 from majorops.shared import subjects, tracing
-
-# What a handler looks like to a consumer lives there; callers import it from here too.
-from majorops.shared.batch_handlers import MESSAGE_SPANS
-from majorops.shared.batch_handlers import BatchHandler as BatchHandler
-from majorops.shared.batch_handlers import JsonBatchHandler as JsonBatchHandler
-from majorops.shared.batch_handlers import MessageHandler as MessageHandler
-from majorops.shared.batch_handlers import concurrently as concurrently
-from majorops.shared.batch_handlers import decoding_json as decoding_json
-from majorops.shared.batch_handlers import handling as handling
-from majorops.shared.batch_handlers import log_recorded as log_recorded
-from majorops.shared.batch_handlers import message_span as message_span
-from majorops.shared.batch_handlers import one_at_a_time as one_at_a_time
-from majorops.shared.batch_handlers import valid_events as valid_events
+from majorops.shared.batch_handlers import MESSAGE_SPANS, BatchHandler, MessageHandler, one_at_a_time
 from majorops.shared.consumer_registry import register, registered
 from majorops.shared.heartbeat import Heartbeat
 from majorops.shared.jetstream import (

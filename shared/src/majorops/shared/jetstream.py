@@ -33,13 +33,6 @@ from nats.js.errors import Error as JetStreamError
 from nats.js.kv import KeyValue
 
 from majorops.shared import nats_access, subjects, tracing
-
-# Connecting to NATS lives there; callers import it from here too.
-from majorops.shared.nats_connection import broker_security as broker_security
-from majorops.shared.nats_connection import connect_options as connect_options
-from majorops.shared.nats_connection import make_broker as make_broker
-from majorops.shared.nats_connection import nats_servers as nats_servers
-from majorops.shared.nats_connection import tls_context as tls_context
 from majorops.shared.settings import CommonSettings
 
 if TYPE_CHECKING:

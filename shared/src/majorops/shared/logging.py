@@ -25,7 +25,7 @@ import structlog
 from structlog.typing import Processor
 
 from majorops.shared.private_files import PRIVATE_FILE_MODE
-from majorops.shared.settings import redact_url, settings_summary
+from majorops.shared.settings_display import redact_url, settings_summary
 from majorops.shared.tracing import add_trace_context, configure_tracing
 
 if TYPE_CHECKING:

@@ -25,7 +25,8 @@ from nats.js.errors import APIError, ServiceUnavailableError
 from pydantic import Field, SecretStr
 
 from majorops.shared import nats_access
-from majorops.shared.jetstream import connect_options, ensure_mirrors, nats_servers, provision
+from majorops.shared.jetstream import ensure_mirrors, provision
+from majorops.shared.nats_connection import connect_options, nats_servers
 from majorops.shared.settings import CommonSettings, load_settings
 
 CONNECT_TIMEOUT_SECONDS = 5

@@ -26,16 +26,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from majorops.shared.events import parse_extra_event_types
-
-# What --help and the logs show of the settings lives there; callers import it from here too.
 from majorops.shared.settings_display import SECRET_WORDS
-from majorops.shared.settings_display import SettingDoc as SettingDoc
-from majorops.shared.settings_display import env_names as env_names
-from majorops.shared.settings_display import iso_duration as iso_duration
-from majorops.shared.settings_display import redact_url as redact_url
-from majorops.shared.settings_display import setting_docs as setting_docs
-from majorops.shared.settings_display import settings_summary as settings_summary
-from majorops.shared.settings_display import show_value as show_value
 
 ENV_PREFIX = "MAJOROPS_"
 MIB = 1024 * 1024

@@ -2,7 +2,7 @@
 
 Every service has its own :class:`Telemetry` — a registry of its own, not prometheus-client's global
 one, so that tests can run several services (and several replicas) in one process. It is created
-with the service's broker (:func:`~majorops.shared.jetstream.make_broker`) and found from it
+with the service's broker (:func:`~majorops.shared.nats_connection.make_broker`) and found from it
 (:func:`telemetry_of`), so that the shared consumer loop, the publishers and the HTTP layer all
 count into the same one.
 

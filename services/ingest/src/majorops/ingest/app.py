@@ -41,8 +41,9 @@ from majorops.shared.access import (
 from majorops.shared.consumers import connect_broker, start_broker
 from majorops.shared.events import AUTH_API_KEY, AUTH_SERVICE_ACCOUNT, CloudEvent
 from majorops.shared.http_telemetry import instrument_http
-from majorops.shared.jetstream import make_broker, streams_present
+from majorops.shared.jetstream import streams_present
 from majorops.shared.lifecycle import stop_broker
+from majorops.shared.nats_connection import make_broker
 from majorops.shared.problems import PROBLEM_SCHEMA, Problem
 from majorops.shared.telemetry import telemetry_of
 from majorops.shared.tracing import TRACER, incoming_context

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 
-from majorops.ingest.domain.mapping import WebhookMapping
+from majorops.ingest.domain.mapping_model import WebhookMapping
 from majorops.ingest.mapping_files import load_mappings
 from majorops.shared.access import Token, parse_tokens
 from majorops.shared.settings import CommonSettings, HttpTlsSettings

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from majorops.ingest.domain.mapping import MappingInvalid, WebhookMapping, parse_mapping
+from majorops.ingest.domain.mapping_model import MappingInvalid, WebhookMapping
+from majorops.ingest.domain.mapping_reader import parse_mapping
 from majorops.shared.json_body import JsonRefused, loads_strict
 
 MAPPINGS_SETTING = "MAJOROPS_WEBHOOK_MAPPINGS_DIR"

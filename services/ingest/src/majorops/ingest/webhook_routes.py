@@ -1,6 +1,6 @@
 """``POST /v1/webhooks/<mapping>``: any sender's webhook, by a declarative mapping (no code).
 
-The mapping (:mod:`majorops.ingest.domain.mapping`, docs/webhook-mappings.md) turns the sender's
+The mapping (:mod:`majorops.ingest.domain.mapping_model`, docs/webhook-mappings.md) turns the sender's
 payload into CloudEvents; they are then accepted exactly as ``/v1/events`` accepts a batch: same
 credentials (a bearer token or a signature), strict JSON, 1 MiB, all or nothing, ``authid``
 recorded, and an id reused with other content refused (``409``).
@@ -15,7 +15,8 @@ import structlog
 from fastapi import FastAPI, Path, Request
 from fastapi.responses import JSONResponse
 
-from majorops.ingest.domain.mapping import Mapped, WebhookMapping, map_payload
+from majorops.ingest.domain.mapping_model import WebhookMapping
+from majorops.ingest.domain.mapping_payload import Mapped, map_payload
 from majorops.ingest.handlers import parse_body
 from majorops.shared.access import problem_response
 from majorops.shared.problems import Problem

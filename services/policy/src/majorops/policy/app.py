@@ -24,8 +24,8 @@ from majorops.policy.ports import DecisionPublisher, PolicyStore
 from majorops.shared.consumer_runtime import ConsumerRuntime, subscribe_to_events
 from majorops.shared.consumers import connect_broker, start_broker
 from majorops.shared.heartbeat import Heartbeat
-from majorops.shared.jetstream import make_broker
 from majorops.shared.lifecycle import stop_broker
+from majorops.shared.nats_connection import make_broker
 from majorops.shared.telemetry import telemetry_of
 
 SERVICE = "policy"

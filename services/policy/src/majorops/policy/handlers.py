@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from majorops.policy.domain.business_days import BusinessCalendar
-from majorops.policy.domain.decision import EarlierOpenActionItem, derive_decision, open_items_of
+from majorops.policy.domain.decision import derive_decision, open_items_of
 from majorops.policy.domain.repeats import (
     RootCauseSighting,
     find_repeat_of,
@@ -63,7 +63,8 @@ from majorops.policy.domain.repeats import (
 )
 from majorops.policy.facts_cache import IncidentFactsCache, IncidentLocks
 from majorops.policy.ports import DecisionPublisher, IndexedRootCause, PolicyStore, StoredDecision
-from majorops.shared.consumers import log_recorded, valid_events
+from majorops.shared.batch_handlers import log_recorded, valid_events
+from majorops.shared.decisions import EarlierOpenActionItem
 from majorops.shared.events import CloudEvent, EventType, EventValidationError, validate_event
 from majorops.shared.jetstream import PoisonMessage
 from majorops.shared.storage.eventlog import StoredEvent

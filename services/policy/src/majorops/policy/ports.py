@@ -6,9 +6,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
-from majorops.policy.domain.decision import DecisionContent
 from majorops.policy.domain.repeats import RootCauseSighting
-from majorops.shared.decisions import AfterActionDecision
+from majorops.shared.decisions import AfterActionDecision, DecisionContent
 from majorops.shared.storage.eventlog import StoredEvent
 from majorops.shared.storage.incident_events import IncidentEventStore
 

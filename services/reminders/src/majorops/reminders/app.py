@@ -36,23 +36,19 @@ from majorops.reminders.notifier import WebhookNotifier
 from majorops.reminders.ports import RemindersStore
 from majorops.reminders.scheduler import EscalationScheduler
 from majorops.shared import subjects
+from majorops.shared.batch_handlers import concurrently
 from majorops.shared.consumer_runtime import ConsumerRuntime, subscribe_to_events
 from majorops.shared.consumers import (
     DurableConsumer,
     add_consumer,
-    concurrently,
     connect_broker,
     start_broker,
     subscribe_durable,
 )
 from majorops.shared.escalations import Escalation
-from majorops.shared.jetstream import (
-    DeadLetter,
-    PoisonMessage,
-    decode_json,
-    make_broker,
-)
+from majorops.shared.jetstream import DeadLetter, PoisonMessage, decode_json
 from majorops.shared.lifecycle import stop_broker
+from majorops.shared.nats_connection import make_broker
 from majorops.shared.telemetry import telemetry_of
 
 NOTIFIER = "reminders-notifier"

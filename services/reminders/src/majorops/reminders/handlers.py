@@ -30,7 +30,7 @@ from majorops.reminders.ports import (
     StoredPlan,
     utc_now,
 )
-from majorops.shared.consumers import log_recorded, valid_events
+from majorops.shared.batch_handlers import log_recorded, valid_events
 from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.events import CloudEvent, EventValidationError, validate_event
 from majorops.shared.jetstream import PoisonMessage, UnacknowledgedPublish

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from majorops.reports.app import SERVICE, create_app
+from majorops.reports.app import create_app
 from majorops.reports.config import ReportsSettings
+from majorops.reports.runtime import SERVICE
 from majorops.shared.heartbeat import Watchdog
 from majorops.shared.lifecycle import serve_http
 from majorops.shared.logging import start_logging

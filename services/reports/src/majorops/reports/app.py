@@ -15,12 +15,12 @@ from majorops.reports.http import action_items, probes, reviews
 from majorops.reports.http.answers import answer_with_problems
 from majorops.reports.http.openapi import document_as_answered
 from majorops.reports.ports import Clock, utc_now
-from majorops.reports.runtime import CONSUMED_STREAMS, SERVICE, ReportsRuntime
+from majorops.reports.runtime import ReportsRuntime
 from majorops.reports.workbench import workbench_router
 from majorops.shared.access import TokenGate
 from majorops.shared.http_telemetry import instrument_http
 
-__all__ = ["CONSUMED_STREAMS", "REALM", "SERVICE", "ReportsRuntime", "create_app"]
+__all__ = ["REALM", "create_app"]
 
 REALM = "majorops-reports"
 DESCRIPTION = (

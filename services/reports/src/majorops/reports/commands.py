@@ -164,7 +164,7 @@ class NarrativeEdit(BaseModel):
 
     def narrative_changes(self) -> dict[str, Any]:
         """The sections this edit sets, as fields of the stored narrative
-        (:class:`~majorops.reports.domain.learning_review.Narrative`); ``None``: back to the record."""
+        (:class:`~majorops.reports.domain.document.Narrative`); ``None``: back to the record."""
         changes = {name: getattr(self, name) for name in self.model_fields_set if name != "root_cause"}
         if "root_cause" in self.model_fields_set:
             edit = self.root_cause

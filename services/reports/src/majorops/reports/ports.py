@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
 
+from majorops.reports.domain.document import Narrative
 from majorops.reports.domain.follow_up import AlertFire, AlertKey
-from majorops.reports.domain.learning_review import Narrative
 from majorops.reports.domain.listing import ActionItemRecord, ReviewListing
 from majorops.reports.domain.timeline import ReviewStatus
 from majorops.shared.decisions import AfterActionDecision, Requirement

@@ -16,7 +16,8 @@ from majorops.reports.adapters.jetstream import JetStreamEventPublisher
 from majorops.reports.adapters.mongo import MongoReviewStore
 from majorops.reports.adapters.sqlite import SqliteReviewStore
 from majorops.reports.config import ReportsSettings
-from majorops.reports.handlers import DECISION, ESCALATION, Consumed, assemble_stale, record, record_events
+from majorops.reports.handlers.consume import DECISION, ESCALATION, Consumed, record, record_events
+from majorops.reports.handlers.materialise import assemble_stale
 from majorops.reports.ports import Clock, ReportsPorts, ReviewStore, utc_now
 from majorops.shared import subjects
 from majorops.shared.consumer_runtime import subscribe_to_events
@@ -27,8 +28,9 @@ from majorops.shared.consumers import (
     subscribe_durable,
 )
 from majorops.shared.heartbeat import Heartbeat
-from majorops.shared.jetstream import decode_json, make_broker, streams_present
+from majorops.shared.jetstream import decode_json, streams_present
 from majorops.shared.lifecycle import stop_broker
+from majorops.shared.nats_connection import make_broker
 from majorops.shared.telemetry import telemetry_of
 
 SERVICE = "reports"

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from majorops.reports.domain.learning_review import ActionItemStatus
+from majorops.reports.domain.action_items import ActionItemStatus
 from majorops.reports.domain.listing import ActionItemRecord, ReviewListing
 from majorops.reports.domain.timeline import ReviewStatus
 from majorops.shared.decisions import Requirement, UtcTime

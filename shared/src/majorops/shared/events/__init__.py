@@ -6,8 +6,12 @@ kept; an unknown ``type`` is an error, so that a typo never disappears silently.
 
 The contract is read in layers: :mod:`~majorops.shared.events.fields` (severities, times, text),
 :mod:`~majorops.shared.events.data` (the data of each type), :mod:`~majorops.shared.events.envelope`
-(the CloudEvents envelope) and :mod:`~majorops.shared.events.validation` (checking one); every name
-is importable from here.
+(the CloudEvents envelope) and :mod:`~majorops.shared.events.validation` (checking one).
+
+This package is the contract's API, and its one way in: outside ``majorops.shared.events`` every
+name is imported from ``majorops.shared.events``, never from a submodule; inside, each submodule
+imports from the one that defines the name. The re-exports below are the package's face, the only
+ones the tree has besides the test kit's (``tests/test_code_shape.py``).
 """
 
 from majorops.shared.events.data import EVENT_DATA_MODELS as EVENT_DATA_MODELS

@@ -10,8 +10,14 @@ By subject: :mod:`~majorops.shared.testing.configuration` (settings, tokens),
 :mod:`~majorops.shared.testing.envelopes` and :mod:`~majorops.shared.testing.examples` (events,
 the contract's examples), :mod:`~majorops.shared.testing.stores` (fakes of the ports),
 :mod:`~majorops.shared.testing.streams` (JetStream), :mod:`~majorops.shared.testing.observing`
-(HTTP, metrics, traces) and :mod:`~majorops.shared.testing.processes` (time, processes); every name
-is importable from here.
+(HTTP, metrics, traces), :mod:`~majorops.shared.testing.processes` (time, processes) and
+:mod:`~majorops.shared.testing.nats_users` (connecting as one NATS user).
+
+This package is the test kit's API, and its one way in: a test imports every name from
+``majorops.shared.testing``, never from a submodule (the submodules are how the kit is laid out,
+not what a test depends on). That is why the names below are re-exported here and nowhere else:
+outside the packages ``majorops.shared.testing`` and ``majorops.shared.events`` no module
+re-exports a name (``tests/test_code_shape.py``).
 """
 
 from majorops.shared.testing.configuration import CONSUMER_SETTINGS as CONSUMER_SETTINGS
@@ -49,6 +55,9 @@ from majorops.shared.testing.examples import contract_example_events as contract
 from majorops.shared.testing.examples import contract_example_published as contract_example_published
 from majorops.shared.testing.examples import mandatory_decision as mandatory_decision
 from majorops.shared.testing.examples import with_deadlines as with_deadlines
+from majorops.shared.testing.nats_users import REFUSED_WITHIN as REFUSED_WITHIN
+from majorops.shared.testing.nats_users import UserConnection as UserConnection
+from majorops.shared.testing.nats_users import connect_as as connect_as
 from majorops.shared.testing.observing import http_get as http_get
 from majorops.shared.testing.observing import metric as metric
 from majorops.shared.testing.observing import problem_of as problem_of

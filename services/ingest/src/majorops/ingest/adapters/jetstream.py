@@ -43,7 +43,7 @@ from majorops.shared.jetstream import (
     stored_with_msg_id,
 )
 
-__all__ = ["JetStreamEventPublisher", "seen_key"]
+__all__ = ["JetStreamEventPublisher"]
 
 CLAIM_ATTEMPTS = 16
 """Compare-and-set rounds on one id before the request is answered 503 (each lost round means

@@ -1,6 +1,20 @@
-"""The parsed webhook mapping: what :func:`~majorops.ingest.domain.mapping_reader.parse_mapping`
+"""Declarative webhook mappings: any sender's webhook as CloudEvents, without code.
+
+A mapping is a small JSON document (the format, every key and examples: docs/webhook-mappings.md).
+It says, with paths into the sender's payload (:mod:`majorops.ingest.domain.jsonpath`), what kind
+of event the sender reports (``kind``) and, for each kind we take, which of our event types it
+becomes (``events``), and how to get each envelope attribute and ``data`` field. A kind the mapping
+has no rule for is *ignored*, with the reason in the answer: senders post whatever their
+subscription includes, and refusing it would only make them retry, then give up on the webhook.
+
+The event id is derived from the sender's own event id (``id``), the mapping's name and our type,
+so a retried delivery is a duplicate. Every event made is validated as ``/v1/events`` validates an
+envelope; a problem is reported at the path of the payload the value came from.
+
+This module is the parsed mapping: what :func:`~majorops.ingest.domain.mapping_reader.parse_mapping`
 makes of a mapping document and :func:`~majorops.ingest.domain.mapping_payload.map_payload` applies
-(the format: docs/webhook-mappings.md). Pure."""
+to a payload. Pure; reading the files is ingest's (:mod:`majorops.ingest.mapping_files`).
+"""
 
 from __future__ import annotations
 
@@ -10,19 +24,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from majorops.ingest.domain.jsonpath import JsonPath
-
-__all__ = [
-    "ENVELOPE_SPECS",
-    "EPOCH_FORMATS",
-    "FROM_MAPPING",
-    "MAPPING_NAME",
-    "MISSING",
-    "RESERVED_NAMES",
-    "MappingInvalid",
-    "Rule",
-    "ValueSpec",
-    "WebhookMapping",
-]
 
 MAPPING_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 """A mapping's name (its file name without ``.json``): the last segment of ``/v1/webhooks/<name>``."""

@@ -35,8 +35,6 @@ from majorops.shared.events import (
 )
 from majorops.shared.problems import Problem
 
-__all__ = ["Ignored", "Mapped", "epoch_to_rfc3339", "event_id", "map_payload", "mapping_failed"]
-
 _LAST_SECOND = int(datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp())
 
 

@@ -20,8 +20,6 @@ from majorops.ingest.domain.mapping_model import (
 )
 from majorops.shared.events import EVENT_DATA_MODELS, document_store_key_errors, one_of, unknown_type_message
 
-__all__ = ["parse_mapping"]
-
 _TOP_KEYS = ("description", "items", "kind", "events", "id", "subject", "time", "source", "data")
 _RULE_KEYS = ("type", "description", "subject", "time", "source", "data")
 _SPEC_KEYS = ("path", "value", "first_of", "values", "default", "optional", "prefix", "replace", "format")

@@ -23,9 +23,9 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 from pymongo.write_concern import WriteConcern
 
-from majorops.policy.domain.decision import DecisionContent
 from majorops.policy.domain.repeats import RootCauseSighting
 from majorops.policy.ports import IncidentState, IndexedRootCause, StoredDecision
+from majorops.shared.decisions import DecisionContent
 from majorops.shared.storage.eventlog import StoredEvent, sortable_utc
 from majorops.shared.storage.mongo import MongoDocument, MongoEventLog, mongo_client
 from majorops.shared.storage.mongo_store import MongoIncidentStore

@@ -14,9 +14,9 @@ from collections.abc import Collection
 from datetime import datetime
 from pathlib import Path
 
-from majorops.policy.domain.decision import DecisionContent
 from majorops.policy.domain.repeats import RootCauseSighting
 from majorops.policy.ports import IncidentState, IndexedRootCause, StoredDecision
+from majorops.shared.decisions import DecisionContent
 from majorops.shared.storage.eventlog import StoredEvent, sortable_utc
 from majorops.shared.storage.sqlite_store import SqliteIncidentStore
 

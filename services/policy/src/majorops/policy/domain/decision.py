@@ -16,7 +16,7 @@ from majorops.policy.domain.facts import IncidentFacts
 from majorops.policy.domain.rules import evaluate_rules
 from majorops.shared.decisions import DecisionContent, EarlierOpenActionItem
 
-__all__ = ["DecisionContent", "EarlierOpenActionItem", "derive_decision", "open_items_of"]
+__all__ = ["derive_decision", "open_items_of"]
 
 
 def open_items_of(facts: IncidentFacts) -> tuple[EarlierOpenActionItem, ...]:

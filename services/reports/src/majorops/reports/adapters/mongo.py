@@ -26,7 +26,7 @@ from pymongo.write_concern import WriteConcern
 
 from majorops.reports.adapters.mongo_alert_fires import MongoAlertFires
 from majorops.reports.adapters.mongo_documents import as_time, item_key, item_of, listing_of
-from majorops.reports.domain.learning_review import Narrative
+from majorops.reports.domain.document import Narrative
 from majorops.reports.domain.listing import ActionItemRecord, ReviewListing
 from majorops.reports.ports import ActionItemQuery, ReviewQuery, StoredNarrative, StoredReview
 from majorops.shared.decisions import AfterActionDecision

@@ -31,8 +31,8 @@ from majorops.reports.adapters.sqlite_tables import (
     item_of,
     listing_of,
 )
+from majorops.reports.domain.document import Narrative
 from majorops.reports.domain.follow_up import EFFECTIVENESS_WINDOW, AlertFire, AlertKey
-from majorops.reports.domain.learning_review import Narrative
 from majorops.reports.domain.listing import ActionItemRecord, ReviewListing
 from majorops.reports.domain.timeline import ReviewStatus
 from majorops.reports.ports import ActionItemQuery, ReviewQuery, StoredNarrative, StoredReview

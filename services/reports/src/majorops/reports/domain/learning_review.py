@@ -18,13 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from majorops.reports.domain.action_items import ActionItem, ActionItemStatus, collect_action_items
+from majorops.reports.domain.action_items import collect_action_items
 from majorops.reports.domain.attendees import choose_attendees
 from majorops.reports.domain.data_gaps import find_data_gaps
 from majorops.reports.domain.document import (
     AfterActionSection,
-    Change,
-    DueDateField,
     EscalationEntry,
     LearningReview,
     Narrative,
@@ -56,19 +54,7 @@ from majorops.shared.events import SEVERITY_RANK, CloudEvent, EventType, parse_r
 
 __all__ = [
     "PERSON_FIELDS",
-    "ActionItem",
-    "ActionItemStatus",
-    "AfterActionSection",
-    "Change",
-    "DueDateField",
-    "EscalationEntry",
-    "LearningReview",
-    "Narrative",
-    "RootCause",
-    "Summary",
-    "TimelineEntry",
     "assemble_learning_review",
-    "collect_action_items",
     "list_escalations",
     "record_persons",
     "recorded_events",

@@ -46,21 +46,14 @@ from majorops.reports.domain.lint_findings import (
     SEVERITY,
     LintCode,
     LintFinding,
-    LintSeverity,
-    blocking_findings,
 )
 from majorops.shared.escalations import MTM_RECOMMENDED_AFTER
 from majorops.shared.events import Severity
 
 __all__ = [
     "ROOT_CAUSE_OPENING",
-    "SEVERITY",
     "VAGUE_PHRASES",
-    "LintCode",
-    "LintFinding",
-    "LintSeverity",
     "ResponderName",
-    "blocking_findings",
     "lint_learning_review",
     "names_in",
     "responder_name",

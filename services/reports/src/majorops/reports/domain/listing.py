@@ -25,7 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-from majorops.reports.domain.learning_review import ActionItem, ActionItemStatus, LearningReview
+from majorops.reports.domain.action_items import ActionItem, ActionItemStatus
+from majorops.reports.domain.document import LearningReview
 from majorops.reports.domain.timeline import ReviewStatus
 from majorops.shared.decisions import Requirement
 from majorops.shared.events import Severity, due_moment

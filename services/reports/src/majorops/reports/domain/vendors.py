@@ -26,7 +26,7 @@ from majorops.shared.events import (
 )
 from majorops.shared.record import EventFold, TypedEvent, vendor_key
 
-__all__ = ["VENDOR_READERS", "VendorRecord", "response_minutes", "summarise_vendors", "vendor_key"]
+__all__ = ["VENDOR_READERS", "VendorRecord", "response_minutes", "summarise_vendors"]
 
 
 class VendorRecord(BaseModel):

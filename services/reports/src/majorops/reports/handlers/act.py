@@ -19,7 +19,7 @@ import structlog
 
 from majorops.reports.commands import ActionItemChanges, NarrativeEdit, NewActionItem
 from majorops.reports.domain.document import Narrative
-from majorops.reports.domain.lint import blocking_findings
+from majorops.reports.domain.lint_findings import blocking_findings
 from majorops.reports.domain.timeline import ReviewStatus
 from majorops.reports.handlers.consume import apply_event
 from majorops.reports.handlers.materialise import assemble_review, learning_review_of, read_review

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from majorops.reports.domain.follow_up import alert_fire_of
 from majorops.reports.ports import ReportsPorts, ReviewStore
-from majorops.shared.consumers import valid_events
+from majorops.shared.batch_handlers import valid_events
 from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.escalations import Escalation
 from majorops.shared.events import CloudEvent, EventValidationError, validate_event

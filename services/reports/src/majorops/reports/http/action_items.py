@@ -8,13 +8,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from majorops.reports.commands import ActionItemChanges, NewActionItem
-from majorops.reports.handlers import (
-    complete_action_item,
-    create_action_item,
-    decode_cursor,
-    list_action_items,
-    update_action_item,
-)
+from majorops.reports.handlers.act import complete_action_item, create_action_item, update_action_item
+from majorops.reports.handlers.materialise import decode_cursor, list_action_items
 from majorops.reports.http.answers import accepted_response
 from majorops.reports.http.dependencies import Author, Now, Ports
 from majorops.reports.http.openapi import problem_responses

@@ -13,14 +13,8 @@ from majorops.reports.domain.invite import meeting_invite, render_invite
 from majorops.reports.domain.render_html import render_html
 from majorops.reports.domain.render_markdown import render_markdown
 from majorops.reports.domain.timeline import ReviewStatus
-from majorops.reports.handlers import (
-    decode_cursor,
-    edit_narrative,
-    learning_review_of,
-    list_reviews,
-    publish_review,
-    read_review,
-)
+from majorops.reports.handlers.act import edit_narrative, publish_review
+from majorops.reports.handlers.materialise import decode_cursor, learning_review_of, list_reviews, read_review
 from majorops.reports.http.answers import accepted_response, review_response
 from majorops.reports.http.dependencies import Author, Now, Ports, Runtime
 from majorops.reports.http.openapi import problem_responses
