@@ -26,7 +26,7 @@ import nats
 import pytest
 
 from majorops.cli.credentials import read_env_file
-from majorops.cli.delivery import EventSender, Record, Tally, settle
+from majorops.cli.delivery import EventSender, InputEvent, Tally, settle
 from majorops.cli.system_access import HttpService
 from majorops.shared.testing import event_envelope
 from majorops.shared.testkit import UpProcess as Up
@@ -268,8 +268,8 @@ class StricterIngest:
 
 def test_a_refusal_naming_no_event_is_bisected_down_to_the_line_at_fault() -> None:
     ingest = StricterIngest()
-    records = [
-        Record(
+    inputs = [
+        InputEvent(
             n,
             n * 100,
             json.dumps({"id": f"e{n}", "data": {"text": "poison" if n == 6 else "ok"}}).encode(),
@@ -280,7 +280,7 @@ def test_a_refusal_naming_no_event_is_bisected_down_to_the_line_at_fault() -> No
     service = HttpService("ingest", "http://ingest.test", "token", retry_for=0)
     with httpx.Client(base_url=service.base_url, transport=httpx.MockTransport(ingest.respond)) as client:
         tally = Tally()
-        settle(EventSender(service, client), records, tally)
+        settle(EventSender(service, client), inputs, tally)
     assert tally.accepted == 15
     assert [(r.line, r.event_id, r.reason) for r in tally.rejected] == [(6, "e6", "no")]
     assert ingest.requests <= 2 * 4 + 2, "a bisection, not one request per event"

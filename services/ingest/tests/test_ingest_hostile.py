@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from majorops.ingest.adapters.id_records import seen_key
+from majorops.ingest.adapters.seen_entries import seen_key
 from majorops.ingest.app import create_app
 from majorops.ingest.config import IngestSettings
 from majorops.ingest.domain.alertmanager import group_incident_id

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
-from majorops.ingest.adapters.id_records import claim_value, seen_key
+from majorops.ingest.adapters.seen_entries import claim_value, seen_key
 from majorops.ingest.app import create_app
 from majorops.ingest.config import IngestSettings
 from majorops.ingest.domain.batch import content_digest

@@ -12,17 +12,13 @@ import pytest
 
 from majorops.reports.adapters.sqlite import SqliteReviewStore
 from majorops.reports.commands import ActionItemChanges, NarrativeEdit, NewActionItem
-from majorops.reports.handlers.act import (
-    Accepted,
-    AlreadyPublished,
+from majorops.reports.handlers.action_items import (
     complete_action_item,
     create_action_item,
-    edit_narrative,
-    etag_matches,
-    publish_review,
     update_action_item,
 )
 from majorops.reports.handlers.consume import DECISION, ESCALATION, EVENT, apply_event, record
+from majorops.reports.handlers.emit import Accepted
 from majorops.reports.handlers.materialise import (
     assemble_stale,
     decode_cursor,
@@ -30,6 +26,8 @@ from majorops.reports.handlers.materialise import (
     list_reviews,
     read_review,
 )
+from majorops.reports.handlers.narrative import edit_narrative, etag_matches
+from majorops.reports.handlers.publication import AlreadyPublished, publish_review
 from majorops.reports.ports import ActionItemQuery, ReportsPorts, ReviewQuery, StoredReview
 from majorops.shared.events import CloudEvent, validate_event
 from majorops.shared.jetstream import PoisonMessage, UnacknowledgedPublish

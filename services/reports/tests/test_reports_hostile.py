@@ -18,8 +18,8 @@ from fastapi import FastAPI
 from nats.js import JetStreamContext
 
 from majorops.reports.app import create_app
-from majorops.reports.bodies import MAX_BODY_BYTES
 from majorops.reports.config import ReportsSettings
+from majorops.reports.http.json_body_guard import MAX_BODY_BYTES
 from majorops.shared import subjects
 from majorops.shared.json_body import MAX_JSON_DEPTH
 from majorops.shared.testing import (

@@ -44,7 +44,7 @@ UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
-class Record:
+class InputEvent:
     """One event read from the input, where it was, and (if it cannot be sent) why."""
 
     line: int
@@ -129,25 +129,25 @@ class Tally:
 # --- reading -----------------------------------------------------------------------------------------
 
 
-def read_event(text: bytes, line: int, end: int, max_bytes: int) -> Record:
+def read_event(text: bytes, line: int, end: int, max_bytes: int) -> InputEvent:
     """One line's event: checked as strict JSON (ingest's rules), an object, small enough to send."""
     from majorops.shared.json_body import JsonRefused, loads_strict
 
     if len(text) + 2 > max_bytes:
-        return Record(
+        return InputEvent(
             line, end, None, refused=f"{len(text)} bytes: more than one request to ingest may carry"
         )
     try:
         value = loads_strict(text)
     except JsonRefused as exc:
-        return Record(line, end, None, refused=f"not JSON: {exc.reason}")
+        return InputEvent(line, end, None, refused=f"not JSON: {exc.reason}")
     if not isinstance(value, dict):
-        return Record(line, end, None, refused="not a JSON object: one CloudEvents envelope per line")
+        return InputEvent(line, end, None, refused="not a JSON object: one CloudEvents envelope per line")
     event_id = value.get("id")
-    return Record(line, end, text, event_id if isinstance(event_id, str) else None)
+    return InputEvent(line, end, text, event_id if isinstance(event_id, str) else None)
 
 
-def jsonl_records(handle: IO[bytes], max_bytes: int, line: int = 0, offset: int = 0) -> Iterator[Record]:
+def jsonl_events(handle: IO[bytes], max_bytes: int, line: int = 0, offset: int = 0) -> Iterator[InputEvent]:
     """The events of a JSON Lines input read from ``offset`` (the byte after ``line``); blank lines
     are skipped."""
     for raw in handle:
@@ -160,18 +160,18 @@ def jsonl_records(handle: IO[bytes], max_bytes: int, line: int = 0, offset: int 
             yield read_event(text, line, offset, max_bytes)
 
 
-def batches(records: Iterable[Record], max_events: int, max_bytes: int) -> Iterator[list[Record]]:
-    """Consecutive records in groups whose events fit one request (``[`` + bodies joined by ``,`` +
-    ``]``); refused records travel in the group where they were read, so that it ends where the
+def batches(inputs: Iterable[InputEvent], max_events: int, max_bytes: int) -> Iterator[list[InputEvent]]:
+    """Consecutive input events in groups whose events fit one request (``[`` + bodies joined by ``,`` +
+    ``]``); refused ones travel in the group where they were read, so that it ends where the
     input was read up to."""
-    batch: list[Record] = []
+    batch: list[InputEvent] = []
     size = 2
-    for record in records:
-        extra = len(record.body) + 1 if record.body is not None else 0
+    for item in inputs:
+        extra = len(item.body) + 1 if item.body is not None else 0
         if batch and size + extra > max_bytes:
             yield batch
             batch, size = [], 2
-        batch.append(record)
+        batch.append(item)
         size += extra
         if len(batch) >= max_events:
             yield batch
@@ -207,22 +207,22 @@ def _renamed(name: str, field_names: Mapping[str, str]) -> str:
     return name
 
 
-def rejection_of(record: Record, errors: Sequence[Mapping[str, Any]], detail: str) -> Rejection:
+def rejection_of(item: InputEvent, errors: Sequence[Mapping[str, Any]], detail: str) -> Rejection:
     named = tuple(
         {
-            "field": _renamed(str(error.get("field", "")), record.field_names),
+            "field": _renamed(str(error.get("field", "")), item.field_names),
             "message": str(error.get("message", "")),
         }
         for error in errors
     )
     reason = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in named)
-    return Rejection(record.line, record.event_id, reason or detail, named)
+    return Rejection(item.line, item.event_id, reason or detail, named)
 
 
-def settle(sender: EventSender, records: Sequence[Record], tally: Tally) -> None:
-    """Send the records' events until each is accepted, a duplicate, or rejected with its reason."""
-    while records:
-        response = sender.post([record.body for record in records if record.body is not None])
+def settle(sender: EventSender, inputs: Sequence[InputEvent], tally: Tally) -> None:
+    """Send the input events until each is accepted, a duplicate, or rejected with its reason."""
+    while inputs:
+        response = sender.post([item.body for item in inputs if item.body is not None])
         if response.status_code == 202:
             answer = response.json()
             tally.accepted += int(answer.get("accepted", 0))
@@ -238,21 +238,21 @@ def settle(sender: EventSender, records: Sequence[Record], tally: Tally) -> None
         by_index: dict[int, list[dict[str, Any]]] = {}
         for error in errors:
             index = error.get("index")
-            if isinstance(index, int) and 0 <= index < len(records):
+            if isinstance(index, int) and 0 <= index < len(inputs):
                 by_index.setdefault(index, []).append(error)
         if by_index:
             tally.rejected.extend(
-                rejection_of(records[index], found, problem_detail(response))
+                rejection_of(inputs[index], found, problem_detail(response))
                 for index, found in by_index.items()
             )
-            records = [record for index, record in enumerate(records) if index not in by_index]
+            inputs = [item for index, item in enumerate(inputs) if index not in by_index]
             continue
-        if len(records) == 1:
-            tally.rejected.append(rejection_of(records[0], errors, problem_detail(response)))
+        if len(inputs) == 1:
+            tally.rejected.append(rejection_of(inputs[0], errors, problem_detail(response)))
             return
-        half = len(records) // 2
-        settle(sender, records[:half], tally)
-        settle(sender, records[half:], tally)
+        half = len(inputs) // 2
+        settle(sender, inputs[:half], tally)
+        settle(sender, inputs[half:], tally)
         return
 
 
@@ -277,20 +277,22 @@ def interruptible() -> Iterator[None]:
 
 def deliver(
     sender: EventSender,
-    groups: Iterable[Sequence[Record]],
+    inputs: Iterable[InputEvent],
+    limits: tuple[int, int],
     tally: Tally,
     progress: Progress,
     settled: Callable[[Tally], None] | None = None,
 ) -> bool:
-    """Settle each group in turn (``settled`` is told after each); True when interrupted midway."""
+    """Settle the input events in :func:`batches` within ``limits`` (events, bytes a request), one
+    batch after the other (``settled`` is told after each); True when interrupted midway."""
     try:
         with interruptible():
-            for group in groups:
-                settle(sender, [record for record in group if record.body is not None], tally)
+            for group in batches(inputs, *limits):
+                settle(sender, [item for item in group if item.body is not None], tally)
                 tally.rejected.extend(
-                    Rejection(record.line, record.event_id, record.refused)
-                    for record in group
-                    if record.refused is not None
+                    Rejection(item.line, item.event_id, item.refused)
+                    for item in group
+                    if item.refused is not None
                 )
                 tally.events += len(group)
                 tally.line, tally.offset = group[-1].line, group[-1].end

@@ -41,16 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from majorops.cli.credentials import write_private
-from majorops.cli.delivery import (
-    EventSender,
-    Tally,
-    batches,
-    deliver,
-    jsonl_records,
-    status_of,
-    summary_lines,
-)
-from majorops.cli.past_incidents import DEFAULT_SOURCE, Position, csv_records
+from majorops.cli.delivery import EventSender, Tally, deliver, jsonl_events, status_of, summary_lines
+from majorops.cli.past_incidents import DEFAULT_SOURCE, Position, csv_events
 from majorops.cli.progress import Progress
 from majorops.cli.send import (
     INGEST_WHERE,
@@ -68,10 +60,9 @@ from majorops.cli.system_access import (
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
     CommandFailed,
+    command_epilog,
     data_dir_of,
-    exit_status_help,
     run_command,
-    where_help,
 )
 
 CHECKPOINT_VERSION = 1
@@ -183,11 +174,14 @@ def add_parser(sub: Any) -> None:
         "import",
         help="bulk-load past incidents (CSV of root causes, or JSON Lines of events), resumably",
         description=DESCRIPTION,
-        epilog=exit_status_help("some rows were rejected, in this run or an earlier one", *IMPORT_STATUSES)
-        + "\n  (after 69 or 130 the checkpoint is kept: run the same command again to go on)\n\n"
-        + where_help(
-            *INGEST_WHERE,
-            "  checkpoint    --checkpoint, else <data-dir>/imports/<file name>.<hash of its path>.json",
+        epilog=command_epilog(
+            "some rows were rejected, in this run or an earlier one",
+            IMPORT_STATUSES,
+            [
+                *INGEST_WHERE,
+                "  checkpoint    --checkpoint, else <data-dir>/imports/<file name>.<hash of its path>.json",
+            ],
+            note="\n  (after 69 or 130 the checkpoint is kept: run the same command again to go on)",
         ),
     )
     parser.add_argument("file", metavar="FILE", help="a CSV of past incidents, or JSON Lines of CloudEvents")
@@ -233,10 +227,10 @@ def import_history(args: argparse.Namespace) -> int:
         tally = resumed or Tally()
         resumed_from = None if resumed is None else tally.line
         if input_format == "csv":
-            records = csv_records(handle, name, args.source, Position(tally.line, tally.offset))
+            inputs = csv_events(handle, name, args.source, Position(tally.line, tally.offset))
         else:
             handle.seek(tally.offset)
-            records = jsonl_records(handle, max_bytes, tally.line, tally.offset)
+            inputs = jsonl_events(handle, max_bytes, tally.line, tally.offset)
         about = {"source": name, "checkpoint": str(where), "resumed_from_line": resumed_from}
         lines = (
             []
@@ -248,7 +242,8 @@ def import_history(args: argparse.Namespace) -> int:
         try:
             interrupted = deliver(
                 EventSender(service, client),
-                batches(records, max_events, max_bytes),
+                inputs,
+                (max_events, max_bytes),
                 tally,
                 progress,
                 lambda settled: save_checkpoint(where, path, input_format, settled, digest),

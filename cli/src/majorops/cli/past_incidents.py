@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
-from majorops.cli.delivery import UTF8_BOM, Record
+from majorops.cli.delivery import UTF8_BOM, InputEvent
 from majorops.cli.system_access import EXIT_DATAERR, CommandFailed
 
 REQUIRED_COLUMNS = ("incident_id", "fingerprint", "identified_at")
@@ -56,9 +56,9 @@ def root_cause_event(row: Mapping[str, str], source: str) -> dict[str, Any]:
     }
 
 
-def row_record(cells: list[str], columns: list[str], line: int, end: int, source: str) -> Record:
-    def refused(why: str) -> Record:
-        return Record(line, end, None, refused=why)
+def row_event(cells: list[str], columns: list[str], line: int, end: int, source: str) -> InputEvent:
+    def refused(why: str) -> InputEvent:
+        return InputEvent(line, end, None, refused=why)
 
     if len(cells) > len(columns):
         return refused(f"{len(cells)} cells, but the header names {len(columns)} columns")
@@ -70,7 +70,7 @@ def row_record(cells: list[str], columns: list[str], line: int, end: int, source
         return refused(f"{', '.join(empty)}: empty (required)")
     event = root_cause_event(row, source)
     body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
-    return Record(line, end, body, event["id"], field_names=COLUMN_OF_FIELD)
+    return InputEvent(line, end, body, event["id"], field_names=COLUMN_OF_FIELD)
 
 
 def csv_columns(header: list[str] | None, name: str) -> list[str]:
@@ -102,9 +102,9 @@ class Position:
     offset: int = 0
 
 
-def csv_records(
+def csv_events(
     handle: IO[bytes], name: str, source: str, resume: Position | None = None
-) -> Iterator[Record]:
+) -> Iterator[InputEvent]:
     """The rows of a CSV of past incidents as events; the header is always read, then the rows from
     ``resume`` on."""
     at = Position()
@@ -128,7 +128,7 @@ def csv_records(
         except StopIteration:
             return
         except csv.Error as exc:
-            yield Record(first, at.offset, None, refused=f"not CSV: {exc}")
+            yield InputEvent(first, at.offset, None, refused=f"not CSV: {exc}")
             continue
         if any(cell.strip() for cell in cells):
-            yield row_record(cells, columns, first, at.offset, source)
+            yield row_event(cells, columns, first, at.offset, source)

@@ -19,14 +19,13 @@ from majorops.cli.system_access import (
     CommandFailed,
     HttpService,
     add_http_arguments,
+    command_epilog,
     data_dir_of,
-    exit_status_help,
     problem_detail,
     problem_slug,
     reports_url,
     required_secret,
     run_command,
-    where_help,
 )
 
 SUFFIXES = {"md": ".md", "html": ".html", "json": ""}
@@ -45,17 +44,14 @@ def add_parser(sub: Any) -> None:
         "review",
         help="print an incident's Learning Review (Markdown, HTML or JSON)",
         description=DESCRIPTION,
-        epilog=exit_status_help(
+        epilog=command_epilog(
             "no review of that incident (none of its events reached reports)",
-            EXIT_USAGE,
-            EXIT_UNAVAILABLE,
-            EXIT_NOPERM,
-        )
-        + "\n\n"
-        + where_help(
-            "  reports URL   --reports-url, $MAJOROPS_REPORTS_URL, http://127.0.0.1:$MAJOROPS_REPORTS_PORT (8081)",
-            "  token         --token, $MAJOROPS_REPORTS_READ_TOKEN, $REPORTS_READ_TOKEN, REPORTS_READ_TOKEN "
-            "in <data-dir>/credentials.env",
+            (EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOPERM),
+            [
+                "  reports URL   --reports-url, $MAJOROPS_REPORTS_URL, http://127.0.0.1:$MAJOROPS_REPORTS_PORT (8081)",
+                "  token         --token, $MAJOROPS_REPORTS_READ_TOKEN, $REPORTS_READ_TOKEN, REPORTS_READ_TOKEN "
+                "in <data-dir>/credentials.env",
+            ],
         ),
     )
     parser.add_argument("incident_id", metavar="ID", help="the incident id (the events' subject)")

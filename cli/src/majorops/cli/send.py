@@ -17,15 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from majorops.cli.delivery import (
-    EventSender,
-    Tally,
-    batches,
-    deliver,
-    jsonl_records,
-    status_of,
-    summary_lines,
-)
+from majorops.cli.delivery import EventSender, Tally, deliver, jsonl_events, status_of, summary_lines
 from majorops.cli.progress import Progress
 from majorops.cli.system_access import (
     EXIT_INTERRUPTED,
@@ -37,13 +29,12 @@ from majorops.cli.system_access import (
     CommandFailed,
     HttpService,
     add_http_arguments,
+    command_epilog,
     data_dir_of,
-    exit_status_help,
     ingest_url,
     print_json,
     required_secret,
     run_command,
-    where_help,
     write_lines,
 )
 
@@ -109,9 +100,7 @@ def add_parser(sub: Any) -> None:
         "send",
         help="post events (JSON Lines of CloudEvents) to ingest, in batches, reporting each bad line",
         description=DESCRIPTION,
-        epilog=exit_status_help("some lines were rejected (the others went in)", *SEND_STATUSES)
-        + "\n\n"
-        + where_help(*INGEST_WHERE),
+        epilog=command_epilog("some lines were rejected (the others went in)", SEND_STATUSES, INGEST_WHERE),
     )
     parser.add_argument("file", metavar="FILE", help="JSON Lines of CloudEvents envelopes; - for stdin")
     add_ingest_arguments(parser)
@@ -142,16 +131,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def send(args: argparse.Namespace) -> int:
-    max_events, max_bytes = batch_limits(args.batch_size)
+    limits = batch_limits(args.batch_size)
     service = ingest_service(args)
     handle, source, size = open_input(args.file)
     tally = Tally()
     with service.client() as client, handle:
-        sender = EventSender(service, client)
-        records = jsonl_records(handle, max_bytes)
+        inputs = jsonl_events(handle, limits[1])
         try:
             interrupted = deliver(
-                sender, batches(records, max_events, max_bytes), tally, Progress(f"sending {source}", size)
+                EventSender(service, client), inputs, limits, tally, Progress(f"sending {source}", size)
             )
         except CommandFailed:
             if tally.line:  # how far it got, before the reason on stderr

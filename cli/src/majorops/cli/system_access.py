@@ -239,6 +239,12 @@ def where_help(*lines: str) -> str:
     )
 
 
+def command_epilog(partial: str, statuses: Sequence[int], where: Sequence[str], note: str = "") -> str:
+    """What a command's ``--help`` says after its options: its exit statuses (:func:`exit_status_help`;
+    ``note`` right after them), then where it finds its settings (:func:`where_help`)."""
+    return exit_status_help(partial, *statuses) + note + "\n\n" + where_help(*where)
+
+
 # --- HTTP --------------------------------------------------------------------------------------------
 
 REQUEST_TIMEOUT_SECONDS = 60.0

@@ -32,12 +32,11 @@ from majorops.cli.system_access import (
     NATS_CONSUMER_PASSWORD,
     CommandFailed,
     add_data_dir_argument,
+    command_epilog,
     data_dir_of,
-    exit_status_help,
     nats_url,
     run_command,
     secret_of,
-    where_help,
 )
 from majorops.cli.tail_lines import followed
 
@@ -108,15 +107,15 @@ def add_parser(sub: Any) -> None:
         "tail",
         help="follow escalations, decisions, reminders or events, one line (or JSON) per message",
         description=DESCRIPTION,
-        epilog=exit_status_help(
-            "--count messages did not arrive before --timeout", EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOPERM
-        )
-        + "\n\n"
-        + where_help(
-            "  NATS URL      --nats-url, $MAJOROPS_NATS_URL, nats://127.0.0.1:$MAJOROPS_NATS_PORT (4222)",
-            "  password      of the NATS user consumer: $MAJOROPS_NATS_CONSUMER_PASSWORD, $NATS_CONSUMER_PASSWORD,",
-            "                NATS_CONSUMER_PASSWORD in <data-dir>/credentials.env (none: connect without a user)",
-            "  TLS           $MAJOROPS_NATS_TLS_CA, $MAJOROPS_NATS_TLS_CERT, $MAJOROPS_NATS_TLS_KEY",
+        epilog=command_epilog(
+            "--count messages did not arrive before --timeout",
+            (EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOPERM),
+            [
+                "  NATS URL      --nats-url, $MAJOROPS_NATS_URL, nats://127.0.0.1:$MAJOROPS_NATS_PORT (4222)",
+                "  password      of the NATS user consumer: $MAJOROPS_NATS_CONSUMER_PASSWORD, $NATS_CONSUMER_PASSWORD,",
+                "                NATS_CONSUMER_PASSWORD in <data-dir>/credentials.env (none: connect without a user)",
+                "  TLS           $MAJOROPS_NATS_TLS_CA, $MAJOROPS_NATS_TLS_CERT, $MAJOROPS_NATS_TLS_KEY",
+            ],
         ),
     )
     parser.add_argument("what", choices=("escalations", "decisions", "reminders", "events"))

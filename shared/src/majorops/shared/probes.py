@@ -67,6 +67,29 @@ async def consumer_readiness(
     }
 
 
+async def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+def readiness_responses(checks: str, **properties: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """``/readyz``'s answers as the OpenAPI document declares them: 200 and 503, both a ``status``
+    and each check by name (``checks`` says which), with the service's own further ``properties``."""
+    schema = {
+        "type": "object",
+        "required": ["status", "checks"],
+        "properties": {
+            "status": {"enum": ["ready", "not ready"]},
+            "checks": {"type": "object", "description": checks, "additionalProperties": {"type": "boolean"}},
+            **properties,
+        },
+    }
+    return {
+        200: {"description": "Ready", "content": {"application/json": {"schema": schema}}},
+        503: {"description": "Not ready", "content": {"application/json": {"schema": schema}}},
+    }
+
+
 def readiness_answer(checks: dict[str, bool], stalled: dict[str, str]) -> JSONResponse:
     """``/readyz``'s answer: 200 when every check passed, else 503; each stalled loop named with why."""
     ok = all(checks.values())
@@ -80,8 +103,8 @@ def probe_app(broker: NatsBroker, checks: Checks) -> Starlette:
     """The probes of a broker-only service; ``checks`` answers :func:`consumer_readiness`'s way."""
     telemetry = telemetry_of(broker)
 
-    async def healthz(_: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+    async def alive(_: Request) -> Response:
+        return JSONResponse(await healthz())
 
     async def readyz(_: Request) -> Response:
         return readiness_answer(await checks(), telemetry.heartbeats.problems())
@@ -91,7 +114,7 @@ def probe_app(broker: NatsBroker, checks: Checks) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/healthz", healthz, methods=["GET"]),
+            Route("/healthz", alive, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ]

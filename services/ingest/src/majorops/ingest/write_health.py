@@ -25,6 +25,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from majorops.shared.jetstream import PUBLISH_TIMEOUT_SECONDS
+from majorops.shared.probes import healthz, readiness_responses
 
 log = structlog.get_logger(__name__)
 
@@ -62,36 +63,19 @@ class WriteHealth:
         return False
 
 
-READY_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["status", "checks"],
-    "properties": {
-        "status": {"enum": ["ready", "not ready"]},
-        "checks": {
-            "type": "object",
-            "description": "Each check by name: nats, streams, writes (JetStream accepts them)",
-            "additionalProperties": {"type": "boolean"},
-        },
-        "writes_failing": {"type": "string", "description": "Why JetStream is taken not to accept writes"},
-    },
-}
+READINESS = readiness_responses(
+    "Each check by name: nats, streams, writes (JetStream accepts them)",
+    writes_failing={"type": "string", "description": "Why JetStream is taken not to accept writes"},
+)
 
 
 def add_probe_routes(
     app: FastAPI, ready: Callable[[], Awaitable[dict[str, bool]]], writes: WriteHealth
 ) -> None:
     """``/healthz`` and ``/readyz`` (each check by name, and why writes are taken to fail)."""
-    readiness: dict[int | str, dict[str, Any]] = {
-        200: {"description": "Ready", "content": {"application/json": {"schema": READY_SCHEMA}}},
-        503: {"description": "Not ready", "content": {"application/json": {"schema": READY_SCHEMA}}},
-    }
+    app.get("/healthz")(healthz)
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        """The process is alive."""
-        return {"status": "ok"}
-
-    @app.get("/readyz", responses=readiness)
+    @app.get("/readyz", responses=READINESS)
     async def readyz() -> JSONResponse:
         """Connected to NATS, the events stream exists and JetStream accepts writes: after a publish
         that was not acknowledged, not ready until one is (or for a while, with none since)."""

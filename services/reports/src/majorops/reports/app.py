@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from majorops.reports.bodies import JsonBodyGuard
 from majorops.reports.config import ReportsSettings
 from majorops.reports.http import action_items, probes, reviews
-from majorops.reports.http.answers import answer_with_problems
+from majorops.reports.http.json_body_guard import JsonBodyGuard
 from majorops.reports.http.openapi import document_as_answered
+from majorops.reports.http.responses import answer_with_problems
 from majorops.reports.ports import Clock, utc_now
 from majorops.reports.runtime import ReportsRuntime
 from majorops.reports.workbench import workbench_router

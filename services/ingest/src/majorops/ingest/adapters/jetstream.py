@@ -2,7 +2,7 @@
 
 JetStream's duplicate window (two minutes) only catches quick redeliveries; the key-value bucket
 ``majorops_ingest_seen`` remembers every accepted id for good, across ingest restarts and replicas,
-with the digest of its content (:mod:`majorops.ingest.adapters.id_records`).
+with the digest of its content (:mod:`majorops.ingest.adapters.seen_entries`).
 
 One id, one content: before anything is published, each new id is *claimed* with its content's
 digest by a KV ``create`` (a publish with ``Nats-Expected-Last-Subject-Sequence: 0``, refused when
@@ -17,7 +17,7 @@ window too), publishes it only when it is not there, and records the digest. So 
 published twice, nor is an id left a "duplicate" of an event that was never published. A request
 with *other* content is a ``409`` against a claim as against a recorded digest — the claimant was
 not answered ``202`` and retries with its content; where conflicts are not refused (ids ingest
-derives itself) the first content that reaches the stream wins, and the record says which.
+derives itself) the first content that reaches the stream wins, and its entry says which.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
-from majorops.ingest.adapters.id_records import IdRecord, claim_value, parse_record, seen_key
+from majorops.ingest.adapters.seen_entries import SeenEntry, claim_value, parse_entry, seen_key
 from majorops.ingest.domain.batch import wire_digest
 from majorops.ingest.ports import IdsTaken
 from majorops.shared import subjects
@@ -47,12 +47,12 @@ __all__ = ["JetStreamEventPublisher"]
 
 CLAIM_ATTEMPTS = 16
 """Compare-and-set rounds on one id before the request is answered 503 (each lost round means
-another request changed the id's record meanwhile)."""
+another request changed the id's entry meanwhile)."""
 _WRONG_LAST_SEQUENCE = (10071, 10164)
 
 
 class IdContended(RuntimeError):
-    """An id's record kept changing under this request: retry it (a 503)."""
+    """An id's entry kept changing under this request: retry it (a 503)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +99,14 @@ class JetStreamEventPublisher:
         (pipelined, in order), then record what the stream holds for each."""
         keys = [seen_key(event.id) for event in events]
         where = [subjects.event_subject(event.incident_id, event.type) for event in events]
-        records = await asyncio.gather(*(self._read(key) for key in keys))
+        entries = await asyncio.gather(*(self._read(key) for key in keys))
         if refuse_conflicts:
-            taken = [i for i, r in enumerate(records) if r is not None and not r.same_content(digests[i])]
+            taken = [i for i, r in enumerate(entries) if r is not None and not r.same_content(digests[i])]
             if taken:
                 raise IdsTaken(taken)
-        open_ids = [i for i, record in enumerate(records) if record is None or record.claimed]
+        open_ids = [i for i, entry in enumerate(entries) if entry is None or entry.claimed]
         outcomes = await asyncio.gather(
-            *(self._claim(i, keys[i], digests[i], where[i], records[i], refuse_conflicts) for i in open_ids),
+            *(self._claim(i, keys[i], digests[i], where[i], entries[i], refuse_conflicts) for i in open_ids),
             return_exceptions=True,
         )
         claims = [outcome for outcome in outcomes if isinstance(outcome, Claim)]
@@ -156,37 +156,37 @@ class JetStreamEventPublisher:
             else:
                 stored[i], new[i] = digests[i], True
         await asyncio.gather(
-            *(self._record(keys[c.position], stored[c.position], c.revision) for c in claims)
+            *(self._settle_claim(keys[c.position], stored[c.position], c.revision) for c in claims)
         )
         return new
 
-    async def _read(self, key: str) -> IdRecord | None:
+    async def _read(self, key: str) -> SeenEntry | None:
         try:
             entry = await self.seen.get(key)
         except KeyNotFoundError:
             return None
-        return parse_record(entry.value, entry.revision or 0)
+        return parse_entry(entry.value, entry.revision or 0)
 
     async def _claim(
-        self, position: int, key: str, digest: str, subject: str, record: IdRecord | None, refuse: bool
+        self, position: int, key: str, digest: str, subject: str, entry: SeenEntry | None, refuse: bool
     ) -> ClaimOutcome:
         """Claim a free id, or take over a claim left by a request that did not finish (a crash, a
         503, or one still publishing: JetStream's duplicate window drops the second copy)."""
         value = claim_value(digest, subject)
         for _ in range(CLAIM_ATTEMPTS):
             try:
-                if record is None:
+                if entry is None:
                     return Claim(position, await self.seen.create(key, value), created=True)
-                if not record.claimed:
-                    return SEEN if record.same_content(digest) or not refuse else CONFLICT
-                if refuse and not record.same_content(digest):
+                if not entry.claimed:
+                    return SEEN if entry.same_content(digest) or not refuse else CONFLICT
+                if refuse and not entry.same_content(digest):
                     return CONFLICT
-                revision = await self.seen.update(key, value, last=record.revision)
-                search = tuple(dict.fromkeys((record.claimed_on or subject, subject)))
+                revision = await self.seen.update(key, value, last=entry.revision)
+                search = tuple(dict.fromkeys((entry.claimed_on or subject, subject)))
                 return Claim(position, revision, created=False, search=search)
             except KeyWrongLastSequenceError:
-                record = await self._read(key)
-        raise IdContended(f"the record of an id kept changing over {CLAIM_ATTEMPTS} attempts")
+                entry = await self._read(key)
+        raise IdContended(f"the entry of an id kept changing over {CLAIM_ATTEMPTS} attempts")
 
     async def _published(self, event_id: str, search: Sequence[str]) -> str | None:
         """The digest of the event stored under ``event_id`` on one of the subjects, or None."""
@@ -203,7 +203,7 @@ class JetStreamEventPublisher:
             return None
         return wire_digest(json.loads(msg.data)) if msg.data else None
 
-    async def _record(self, key: str, digest: str, revision: int) -> None:
+    async def _settle_claim(self, key: str, digest: str, revision: int) -> None:
         """The claim becomes the digest of what the stream holds — unless another request took the
         claim over meanwhile (it finds the event in the stream and records it itself)."""
         try:

@@ -2,43 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from majorops.reports.http.dependencies import Runtime
-from majorops.shared.probes import readiness_answer
+from majorops.shared.probes import healthz, readiness_answer, readiness_responses
 
 router = APIRouter()
 
-READY_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["status", "checks"],
-    "properties": {
-        "status": {"enum": ["ready", "not ready"]},
-        "checks": {
-            "type": "object",
-            "description": "Each check by name: nats, streams, durables, loops, store",
-            "additionalProperties": {"type": "boolean"},
-        },
-        "stalled": {
-            "type": "object",
-            "description": "Each stalled or ended loop (a consumer, the assembler) by name, with why",
-            "additionalProperties": {"type": "string"},
-        },
+READINESS = readiness_responses(
+    "Each check by name: nats, streams, durables, loops, store",
+    stalled={
+        "type": "object",
+        "description": "Each stalled or ended loop (a consumer, the assembler) by name, with why",
+        "additionalProperties": {"type": "string"},
     },
-}
-READINESS: dict[int | str, dict[str, Any]] = {
-    200: {"description": "Ready", "content": {"application/json": {"schema": READY_SCHEMA}}},
-    503: {"description": "Not ready", "content": {"application/json": {"schema": READY_SCHEMA}}},
-}
-
-
-@router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    """The process is alive."""
-    return {"status": "ok"}
+)
+router.get("/healthz")(healthz)
 
 
 @router.get("/readyz", responses=READINESS)

@@ -12,7 +12,8 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from majorops.reports.handlers.act import Accepted, AlreadyPublished
+from majorops.reports.handlers.emit import Accepted
+from majorops.reports.handlers.publication import AlreadyPublished
 from majorops.reports.problems import invalid_input, not_json
 from majorops.reports.runtime import StoreNotOpen
 from majorops.shared.access import problem_response

@@ -1,4 +1,5 @@
-"""What reports answers over HTTP besides the review itself: list pages and accepted changes."""
+"""The bodies reports answers with over HTTP besides the review itself: list pages and accepted changes
+(the OpenAPI document's schemas of them)."""
 
 from __future__ import annotations
 
@@ -105,13 +106,3 @@ class AcceptedChange(BaseModel):
     incident_id: str
     item: AcceptedItem | None = None
     status: ReviewStatus | None = None
-
-
-class ProblemDocument(BaseModel):
-    """An RFC 9457 problem (``application/problem+json``)."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    errors: list[dict[str, str]] | None = Field(default=None, description="Each bad field and why")

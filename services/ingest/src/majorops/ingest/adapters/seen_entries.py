@@ -30,7 +30,7 @@ def seen_key(event_id: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class IdRecord:
+class SeenEntry:
     """The bucket's entry for an id, at ``revision``."""
 
     revision: int
@@ -51,11 +51,11 @@ def claim_value(digest: str, subject: str) -> bytes:
     return json.dumps({"claimed": digest, "subject": subject}, separators=(",", ":")).encode()
 
 
-def parse_record(value: bytes | None, revision: int) -> IdRecord:
-    """The record of an entry's value (see the module's docstring)."""
+def parse_entry(value: bytes | None, revision: int) -> SeenEntry:
+    """What an entry's value says (see the module's docstring)."""
     value = value or b""
     if _DIGEST.fullmatch(value):
-        return IdRecord(revision, value.decode())
+        return SeenEntry(revision, value.decode())
     if value.startswith(b"{"):
         try:
             claim = json.loads(value)
@@ -67,5 +67,5 @@ def parse_record(value: bytes | None, revision: int) -> IdRecord:
             and _DIGEST.fullmatch(claim["claimed"].encode())
             and isinstance(claim.get("subject"), str)
         ):
-            return IdRecord(revision, claim["claimed"], claim["subject"])
-    return IdRecord(revision, None)
+            return SeenEntry(revision, claim["claimed"], claim["subject"])
+    return SeenEntry(revision, None)
