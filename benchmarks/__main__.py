@@ -71,7 +71,7 @@ def main() -> None:
                 ctx.scratch.mkdir(parents=True, exist_ok=True)
                 began = time.perf_counter()
                 outcome = module.run(ctx)
-                results: list[Result] = asyncio.run(outcome) if inspect.isawaitable(outcome) else outcome
+                results: list[Result] = asyncio.run(outcome) if inspect.iscoroutine(outcome) else outcome
                 print(f"\n## {name} ({time.perf_counter() - began:.1f} s)")
                 for r in results:
                     extra = ", ".join(f"{k}={v}" for k, v in r.detail.items())

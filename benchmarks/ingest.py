@@ -26,7 +26,7 @@ def _event(incident: str, n: int) -> dict[str, Any]:
 
 
 async def run(ctx: BenchContext) -> list[Result]:
-    app = create_app(IngestSettings(nats_url=ctx.nats_url, **TOKEN_SETTINGS))
+    app = create_app(IngestSettings(nats_url=ctx.nats_url, ingest_tokens=TOKEN_SETTINGS["ingest_tokens"]))
     results = []
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(

@@ -102,7 +102,14 @@ async def readers(ctx: BenchContext) -> list[Result]:
             headers={"Nats-Msg-Id": raw["id"]},
         )
     await nc.drain()
-    app = create_app(ReportsSettings(**TOKEN_SETTINGS, nats_url=ctx.nats_url, data_dir=ctx.scratch / "data"))
+    app = create_app(
+        ReportsSettings(
+            nats_url=ctx.nats_url,
+            data_dir=ctx.scratch / "data",
+            reports_read_tokens=TOKEN_SETTINGS["reports_read_tokens"],
+            reports_write_tokens=TOKEN_SETTINGS["reports_write_tokens"],
+        )
+    )
     results = []
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from majorops.cli.settings_help import (
     README_BEGIN,
     README_END,
@@ -30,3 +32,16 @@ def test_every_setting_of_every_part_is_in_the_table_with_a_meaning() -> None:
         for doc in setting_docs(settings_class(reference)):
             assert doc.description, f"{doc.variables[0]} has no description"
             assert f"`{doc.variables[0]}`" in table
+
+
+def test_a_blank_setting_is_unset_in_every_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``MAJOROPS_X=`` is "not set" for every optional setting of every service, also where a service's
+    settings class inherits two bases that each clear their own blank fields (a validator of the same
+    name in both kept only one of them: ingest and reports refused a blank ``MAJOROPS_HTTP_TLS_CERT``)."""
+    blank = ("MAJOROPS_HTTP_TLS_CERT", "MAJOROPS_HTTP_TLS_KEY", "MAJOROPS_MONGODB_URL", "MAJOROPS_LOG_FILE")
+    for variable in blank:
+        monkeypatch.setenv(variable, "")
+    for reference in SERVICE_SETTINGS.values():
+        settings = settings_class(reference)()
+        for name in ("http_tls_cert", "http_tls_key", "mongodb_url", "log_file"):
+            assert getattr(settings, name, None) is None, f"{reference}: {name}"

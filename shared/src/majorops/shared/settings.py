@@ -245,9 +245,11 @@ class HttpTlsSettings(BaseSettings):
     )
     http_tls_key: Path | None = Field(default=None, description="PEM private key of MAJOROPS_HTTP_TLS_CERT")
 
+    # Its own name: a service's settings class inherits CommonSettings too, and pydantic keeps one
+    # validator of a name (a shared name would leave these fields unchecked: mypy strict says so).
     @field_validator("http_tls_cert", "http_tls_key", mode="before")
     @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
+    def _blank_https_file_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
     @model_validator(mode="after")
