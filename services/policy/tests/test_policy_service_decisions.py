@@ -32,7 +32,7 @@ from majorops.policy.domain.business_days import BusinessCalendar
 from majorops.shared import subjects, testing
 from majorops.shared.decisions import AfterActionDecision, DecisionContent
 from majorops.shared.events import validate_event
-from majorops.shared.jetstream import UnacknowledgedPublish
+from majorops.shared.outcomes import UnacknowledgedPublish
 from majorops.shared.storage.eventlog import StoredEvent
 from majorops.shared.testing import (
     DEADLINE_SECONDS,

@@ -22,7 +22,7 @@ from majorops.policy.handlers import PolicyPorts, handle_event, publish_pending_
 from majorops.policy.ports import IncidentState, IndexedRootCause, StoredDecision
 from majorops.shared import testing
 from majorops.shared.decisions import AfterActionDecision, DecisionContent
-from majorops.shared.jetstream import PoisonMessage, UnacknowledgedPublish
+from majorops.shared.outcomes import PoisonMessage, UnacknowledgedPublish
 from majorops.shared.storage.eventlog import StoredEvent
 from majorops.shared.testing import InMemoryEventLog, event_envelope
 

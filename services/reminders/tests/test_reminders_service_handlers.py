@@ -23,7 +23,7 @@ from majorops.reminders.handlers import (
 from majorops.reminders.plan import Notice
 from majorops.reminders.ports import DueIncident, StoredPlan
 from majorops.shared.decisions import AfterActionDecision, Requirement
-from majorops.shared.jetstream import PoisonMessage, UnacknowledgedPublish
+from majorops.shared.outcomes import PoisonMessage, UnacknowledgedPublish
 from majorops.shared.testing import InMemoryEventLog, event_envelope
 
 

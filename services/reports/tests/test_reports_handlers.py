@@ -30,7 +30,7 @@ from majorops.reports.handlers.narrative import edit_narrative, etag_matches
 from majorops.reports.handlers.publication import AlreadyPublished, publish_review
 from majorops.reports.ports import ActionItemQuery, ReportsPorts, ReviewQuery, StoredReview
 from majorops.shared.events import CloudEvent, validate_event
-from majorops.shared.jetstream import PoisonMessage, UnacknowledgedPublish
+from majorops.shared.outcomes import PoisonMessage, UnacknowledgedPublish
 from majorops.shared.problems import Problem
 
 EDITOR = "editor"

@@ -32,8 +32,9 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from majorops.shared import subjects
-from majorops.shared.jetstream import UnacknowledgedPublish, publish_acked
+from majorops.shared.jetstream import publish_acked
 from majorops.shared.nats_connection import connect_options, nats_servers
+from majorops.shared.outcomes import UnacknowledgedPublish
 from majorops.shared.settings import CommonSettings, load_settings
 
 WEBHOOK_MARK = " webhook "

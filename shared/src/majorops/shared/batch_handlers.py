@@ -1,7 +1,8 @@
 """What a service's handler looks like to its durable consumer (:mod:`majorops.shared.consumers`): a
 :data:`BatchHandler` answering per message, made from a per-message handler (:func:`one_at_a_time`,
-:func:`concurrently`) or one of decoded JSON bodies (:func:`decoding_json`), with the helpers every
-event consumer uses (:func:`valid_events`, :func:`log_recorded`) and each message's trace span.
+:func:`concurrently`) or one of decoded JSON bodies (:func:`decoding_json`), each message with its
+trace span. What a handler answers, and the helpers every event consumer uses, are
+:mod:`majorops.shared.outcomes`'s.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from nats.aio.msg import Msg
 from opentelemetry.trace import Span
 
 from majorops.shared import tracing
-from majorops.shared.events import CloudEvent, EventValidationError, validate_event
-from majorops.shared.jetstream import PoisonMessage, arrival_sequence, decode_json
+from majorops.shared.jetstream import arrival_sequence, decode_json
+from majorops.shared.outcomes import PoisonMessage
 
 BatchHandler = Callable[[Sequence[Msg]], Awaitable[Sequence[BaseException | None]]]
 """Handles a batch; per message ``None`` (done), a :class:`PoisonMessage`, or the error to retry on."""
@@ -83,33 +84,6 @@ def decoding_json(handle: JsonBatchHandler) -> BatchHandler:
         return [poison.get(index, outcome) for index, outcome in enumerate(outcomes)]
 
     return handle_batch
-
-
-def log_recorded(logger: Any, event: CloudEvent, arrival: int, new: bool) -> None:
-    """Log one consumed event as stored (``event.recorded``) or already held (``event.duplicate``,
-    a redelivery or a republication), with the ids a reader of the logs looks it up by."""
-    logger.info(
-        "event.recorded" if new else "event.duplicate",
-        incident_id=event.incident_id,
-        event_id=event.id,
-        type=event.type,
-        arrival=arrival,
-    )
-
-
-def valid_events(
-    messages: Sequence[tuple[Any, int]], extra_types: frozenset[str] = frozenset()
-) -> tuple[list[BaseException | None], list[tuple[int, CloudEvent]]]:
-    """Validate a batch of ``(envelope, arrival)``: the outcomes so far (a :class:`PoisonMessage`
-    for each invalid envelope, ``None`` elsewhere) and the valid events with their index."""
-    outcomes: list[BaseException | None] = [None] * len(messages)
-    valid: list[tuple[int, CloudEvent]] = []
-    for index, (envelope, _arrival) in enumerate(messages):
-        try:
-            valid.append((index, validate_event(envelope, extra_types)))
-        except EventValidationError as exc:
-            outcomes[index] = PoisonMessage(f"invalid event envelope: {exc}")
-    return outcomes, valid
 
 
 def concurrently(handle: MessageHandler) -> BatchHandler:

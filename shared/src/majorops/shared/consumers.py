@@ -7,7 +7,7 @@ so a service can store a whole batch in one write and re-derive each incident on
 instead of once per event. The handler answers per message:
 
 - ``None``: done, the message is acknowledged;
-- a :class:`PoisonMessage`: it can never be processed, it goes to ``majorops.deadletter.<service>``
+- a :class:`~majorops.shared.outcomes.PoisonMessage`: it can never be processed, it goes to ``majorops.deadletter.<service>``
   with the reason at once;
 - any other exception: it is redelivered after a back-off that doubles, and dead-lettered with the
   last error on its last allowed delivery (``max_deliver``).
@@ -60,15 +60,9 @@ from majorops.shared import subjects, tracing
 from majorops.shared.batch_handlers import MESSAGE_SPANS, BatchHandler, MessageHandler, one_at_a_time
 from majorops.shared.consumer_registry import register, registered
 from majorops.shared.heartbeat import Heartbeat
-from majorops.shared.jetstream import (
-    PoisonMessage,
-    UnacknowledgedPublish,
-    dead_letter,
-    message_metadata,
-    require_streams,
-    retry_delay,
-)
+from majorops.shared.jetstream import dead_letter, message_metadata, require_streams, retry_delay
 from majorops.shared.outages import storage_unavailable
+from majorops.shared.outcomes import PoisonMessage, UnacknowledgedPublish
 from majorops.shared.provision import WAIT_SECONDS as JETSTREAM_FORMING_WAIT_SECONDS
 from majorops.shared.provision import not_ready
 from majorops.shared.settings import CommonSettings
@@ -353,7 +347,7 @@ def subscribe_durable(
     """One durable pull consumer shared by every replica of ``service``, with explicit acks.
 
     Give ``handle_batch`` (see :data:`BatchHandler`), or ``handle`` for one message at a time:
-    raising :class:`PoisonMessage` dead-letters the message at once; any other exception retries it
+    raising :class:`~majorops.shared.outcomes.PoisonMessage` dead-letters the message at once; any other exception retries it
     with back-off, and dead-letters it on its last allowed delivery.
     """
     if (handle is None) == (handle_batch is None):

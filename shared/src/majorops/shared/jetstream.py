@@ -3,7 +3,7 @@
 Why manual acks: FastStream's NATS default (``REJECT_ON_ERROR``) terminates a message on any
 exception, so one database hiccup would lose an event for good. Here a handler's exception naks the
 message with a growing delay, and only a message that is poison (it can never be processed, see
-:class:`PoisonMessage`) or that failed ``max_deliver - 1`` times goes to
+:class:`~majorops.shared.outcomes.PoisonMessage`) or that failed ``max_deliver - 1`` times goes to
 ``majorops.deadletter.<service>`` with its reason — never dropped silently.
 """
 
@@ -33,6 +33,7 @@ from nats.js.errors import Error as JetStreamError
 from nats.js.kv import KeyValue
 
 from majorops.shared import nats_access, subjects, tracing
+from majorops.shared.outcomes import PoisonMessage, UnacknowledgedPublish
 from majorops.shared.settings import CommonSettings
 
 if TYPE_CHECKING:
@@ -233,10 +234,6 @@ async def provision(js: JetStreamContext, replicas: int = 1) -> None:
         await js.update_stream(config=config)
 
 
-class UnacknowledgedPublish(RuntimeError):
-    """JetStream did not confirm a publish: the caller must treat the message as not sent."""
-
-
 async def publish_acked(
     js: JetStreamContext,
     subject: str,
@@ -247,7 +244,7 @@ async def publish_acked(
     timeout: float = PUBLISH_TIMEOUT_SECONDS,
     parent: Context | None = None,
 ) -> PubAck:
-    """Publish with ``Nats-Msg-Id`` and wait for the PubAck; raise :class:`UnacknowledgedPublish`.
+    """Publish with ``Nats-Msg-Id`` and wait for the PubAck; raise :class:`~majorops.shared.outcomes.UnacknowledgedPublish`.
 
     The message carries the ``traceparent`` of a publish span under ``parent`` (the current span
     when None; see :mod:`majorops.shared.tracing`)."""
@@ -269,7 +266,7 @@ async def publish_acked_batch(
     """Publish ``(subject, payload, msg_id)`` messages pipelined, in order, and await every PubAck.
 
     One round trip per batch instead of one per message; the stream stores them in the order given.
-    Raises :class:`UnacknowledgedPublish` if any of them was not acknowledged in time.
+    Raises :class:`~majorops.shared.outcomes.UnacknowledgedPublish` if any of them was not acknowledged in time.
 
     Tracing: one publish span for the batch under the current span, its ``traceparent`` on every
     message; with ``parents`` (one per message), one span per message under its own parent.
@@ -321,10 +318,6 @@ async def stored_with_msg_id(
         if msg.seq is None:
             return None
         seq = msg.seq + 1
-
-
-class PoisonMessage(Exception):
-    """A message that can never be processed (invalid payload, unknown type). Dead-lettered at once."""
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import sqlite3
 
-from majorops.shared.jetstream import UnacknowledgedPublish
+from majorops.shared.outcomes import UnacknowledgedPublish
 
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
 SQLITE_STORAGE_CODES = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY})

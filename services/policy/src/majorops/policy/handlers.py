@@ -63,10 +63,9 @@ from majorops.policy.domain.repeats import (
 )
 from majorops.policy.facts_cache import IncidentFactsCache, IncidentLocks
 from majorops.policy.ports import DecisionPublisher, IndexedRootCause, PolicyStore, StoredDecision
-from majorops.shared.batch_handlers import log_recorded, valid_events
 from majorops.shared.decisions import EarlierOpenActionItem
 from majorops.shared.events import CloudEvent, EventType, EventValidationError, validate_event
-from majorops.shared.jetstream import PoisonMessage
+from majorops.shared.outcomes import PoisonMessage, log_recorded, valid_events
 from majorops.shared.storage.eventlog import StoredEvent
 
 log = structlog.get_logger(__name__)

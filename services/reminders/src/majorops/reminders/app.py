@@ -46,9 +46,10 @@ from majorops.shared.consumers import (
     subscribe_durable,
 )
 from majorops.shared.escalations import Escalation
-from majorops.shared.jetstream import DeadLetter, PoisonMessage, decode_json
+from majorops.shared.jetstream import DeadLetter, decode_json
 from majorops.shared.lifecycle import stop_broker
 from majorops.shared.nats_connection import make_broker
+from majorops.shared.outcomes import PoisonMessage
 from majorops.shared.telemetry import telemetry_of
 
 NOTIFIER = "reminders-notifier"

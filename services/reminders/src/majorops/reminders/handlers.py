@@ -30,10 +30,9 @@ from majorops.reminders.ports import (
     StoredPlan,
     utc_now,
 )
-from majorops.shared.batch_handlers import log_recorded, valid_events
 from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.events import CloudEvent, EventValidationError, validate_event
-from majorops.shared.jetstream import PoisonMessage, UnacknowledgedPublish
+from majorops.shared.outcomes import PoisonMessage, UnacknowledgedPublish, log_recorded, valid_events
 from majorops.shared.storage.eventlog import StoredEvent
 
 log = structlog.get_logger(__name__)

@@ -19,7 +19,8 @@ from nats.js.errors import APIError, NotFoundError
 
 from majorops.shared import subjects
 from majorops.shared.decisions import AfterActionDecision
-from majorops.shared.jetstream import UnacknowledgedPublish, publish_acked
+from majorops.shared.jetstream import publish_acked
+from majorops.shared.outcomes import UnacknowledgedPublish
 from majorops.shared.telemetry import Telemetry
 
 EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"

@@ -11,12 +11,7 @@ from nats.js.errors import NotFoundError
 
 from majorops.reminders.plan import Notice, NoticeCategory
 from majorops.shared import nats_access, subjects
-from majorops.shared.jetstream import (
-    DeadLetter,
-    publish_acked,
-    publish_acked_batch,
-    stored_with_msg_id,
-)
+from majorops.shared.jetstream import DeadLetter, publish_acked, publish_acked_batch, stored_with_msg_id
 from majorops.shared.telemetry import Telemetry
 
 log = structlog.get_logger(__name__)

@@ -17,11 +17,10 @@ from pydantic import ValidationError
 
 from majorops.reports.domain.follow_up import alert_fire_of
 from majorops.reports.ports import ReportsPorts, ReviewStore
-from majorops.shared.batch_handlers import valid_events
 from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.escalations import Escalation
 from majorops.shared.events import CloudEvent, EventValidationError, validate_event
-from majorops.shared.jetstream import PoisonMessage
+from majorops.shared.outcomes import PoisonMessage, valid_events
 from majorops.shared.storage.eventlog import StoredEvent
 
 log = structlog.get_logger(__name__)

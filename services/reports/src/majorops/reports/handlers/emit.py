@@ -27,7 +27,7 @@ from majorops.shared.events import (
     FieldError,
     validate_event,
 )
-from majorops.shared.jetstream import UnacknowledgedPublish
+from majorops.shared.outcomes import UnacknowledgedPublish
 from majorops.shared.problems import Problem
 
 log = structlog.get_logger(__name__)
