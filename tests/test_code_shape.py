@@ -11,8 +11,11 @@ those submodules. Pure: it reads the files, imports nothing.
 from __future__ import annotations
 
 import ast
+import functools
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_ROOTS = [ROOT / "shared/src", *sorted(ROOT.glob("services/*/src")), ROOT / "cli/src", ROOT]
@@ -38,6 +41,11 @@ def module_name(path: Path) -> str | None:
 MODULES = {name: path for path in python_files() if (name := module_name(path))}
 
 
+@functools.cache
+def parsed(path: Path) -> ast.Module:
+    return ast.parse(path.read_text())
+
+
 def top_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
     for node in body:
         yield node
@@ -49,7 +57,7 @@ def top_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
 
 def defined_in(module: str) -> set[str]:
     names: set[str] = set()
-    for node in top_level(ast.parse(MODULES[module].read_text()).body):
+    for node in top_level(parsed(MODULES[module]).body):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             names.add(node.name)
         elif isinstance(node, ast.Assign | ast.AnnAssign):
@@ -71,10 +79,17 @@ def source_of(importer: str | None, node: ast.ImportFrom) -> str | None:
     return ".".join([*package, *([node.module] if node.module else [])])
 
 
+def statements(body: list[Any]) -> Iterator[ast.AST]:
+    """Every statement, nested ones too (imports inside functions count), without the expressions."""
+    for node in body:
+        yield node
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            yield from statements(getattr(node, field, []))
+
+
 def misplaced(path: Path) -> Iterator[str]:
     importer = module_name(path)
     bound: dict[str, str] = {}
-    tree = ast.parse(path.read_text())
 
     def check(source: str, name: str, line: int) -> Iterator[str]:
         if f"{source}.{name}" in MODULES:
@@ -86,7 +101,7 @@ def misplaced(path: Path) -> Iterator[str]:
         elif name not in DEFINED[source] and not (source == face and not inside):
             yield f"{path.relative_to(ROOT)}:{line}: {name} from {source}, which does not define it"
 
-    for node in ast.walk(tree):
+    for node in statements(parsed(path).body):
         if isinstance(node, ast.ImportFrom) and (source := source_of(importer, node)) in MODULES:
             for alias in node.names:
                 if f"{source}.{alias.name}" in MODULES:
@@ -94,9 +109,11 @@ def misplaced(path: Path) -> Iterator[str]:
                 yield from check(source, alias.name, node.lineno)
         elif isinstance(node, ast.Import):
             bound |= {a.asname: a.name for a in node.names if a.asname and a.name in MODULES}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound:
-            yield from check(bound[node.value.id], node.attr, node.lineno)
+    if bound:  # ``module.name`` where ``module`` was imported as a name: read off the text
+        pattern = re.compile(rf"\b({'|'.join(map(re.escape, bound))})\.([A-Za-z_]\w*)")
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            for match in pattern.finditer(line):
+                yield from check(bound[match[1]], match[2], number)
 
 
 def test_every_name_is_imported_from_the_module_that_defines_it() -> None:
