@@ -174,7 +174,7 @@ def test_policy_reminders_and_reports_show_the_same_facts(history: list[CloudEve
     assert facts.resolved_at == record.earliest(EventType.INCIDENT_RESOLVED)
     assert facts.closed_at == record.earliest(EventType.INCIDENT_CLOSED)
     assert (facts.root_cause.fingerprint if facts.root_cause else None) == review.root_cause.fingerprint
-    assert record.people.get("mim") == review.summary.mim
+    assert record.people.get("mim") == review.summary.mim == review.attendees.required[0].person
 
     # The After Action.
     assert facts.meeting_at == review.after_action.meeting_at

@@ -9,10 +9,10 @@ result depends only on the set of events.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from majorops.shared.events import SEVERITY_RANK, EventType, RootCauseIdentified, Severity, SlaStatus
 from majorops.shared.incident.model import (
@@ -175,6 +175,9 @@ class IncidentState:
     items: dict[str, ItemState] = field(default_factory=dict)
     frozen_items: dict[str, ActionItem] = field(default_factory=dict)
     """Items already frozen and unchanged since (so freezing an incident costs only what changed)."""
+    items_in_order: tuple[ActionItem, ...] | None = None
+    in_order: dict[str, tuple[int, tuple[Any, ...]]] = field(default_factory=dict)
+    """The append-only lists (alerts, status updates…) as last sorted, by their length then."""
 
     def raise_severity(self, severity: Severity | None, at: datetime) -> None:
         if severity is None:
@@ -212,6 +215,7 @@ class IncidentState:
 
     def item(self, item_id: str, key: EventKey, index: int = 0) -> ItemState:
         self.frozen_items.pop(item_id, None)
+        self.items_in_order = None
         state = self.items.get(item_id)
         if state is None:
             state = self.items[item_id] = ItemState(item_id, (key, index))
@@ -219,15 +223,7 @@ class IncidentState:
         return state
 
     def freeze(self) -> Incident:
-        """The incident as read so far."""
-        for item_id, item in self.items.items():
-            if item_id not in self.frozen_items:
-                self.frozen_items[item_id] = item.freeze()
-        items = sorted(self.items.values(), key=lambda i: (i.first_seen, i.item_id))
-        rc = self.root_cause.value
-        opened = sorted(
-            ((t.opened, t) for t in self.tracks.values() if t.opened is not None), key=lambda o: o[0]
-        )
+        """The incident as read so far; what did not change since the last call is not rebuilt."""
         return Incident(
             incident_id=self.incident_id,
             event_count=self.event_count,
@@ -242,39 +238,71 @@ class IncidentState:
                 sla_status=_sla_or_none(self._fact("sla_status")),
                 regulatory_exposure=self.regulatory_exposure,
             ),
-            alerts=tuple(sorted(self.alerts, key=lambda a: (a.at, a.event_id))),
+            alerts=self._in_order("alerts", self.alerts),
             roles=_values(self.roles),
             responders=tuple(sorted(self.responders, key=self.responders.__getitem__)),
             vendor_representatives=_values(self.vendor_representatives),
             unattached_vendor_representative=self.unattached_vendor_representative.value,
-            tracks=tuple(track.freeze(key) for key, track in opened),
-            status_updates=tuple(sorted(self.status_updates, key=lambda s: (s.at, s.event_id))),
-            vendors=tuple(v.freeze() for v in sorted(self.vendors.values(), key=lambda v: v.first_key)),
-            root_cause=None
-            if rc is None
-            else RootCause(
-                fingerprint=rc.fingerprint,
-                identified_at=self.fingerprint_first_seen[rc.fingerprint],
-                summary=rc.summary,
-                contributing_factors=tuple(rc.contributing_factors or ()),
-                unusual=rc.unusual,
-                vendor_related=rc.vendor_related,
+            tracks=tuple(
+                track.freeze(opened)
+                for opened, track in sorted(
+                    ((t.opened, t) for t in self.tracks.values() if t.opened is not None), key=lambda o: o[0]
+                )
             ),
-            mtms=tuple(sorted(self.mtms, key=lambda m: (m.at, m.event_id))),
+            status_updates=self._in_order("status_updates", self.status_updates),
+            vendors=tuple(v.freeze() for v in sorted(self.vendors.values(), key=lambda v: v.first_key)),
+            root_cause=self._root_cause(),
+            mtms=self._in_order("mtms", self.mtms),
             after_action=AfterAction(
                 scheduled_at=self.scheduled_at,
                 meeting_at=self.meeting.value,
-                reschedules=tuple(sorted(self.reschedules, key=lambda r: (r.at, r.event_id))),
+                reschedules=self._in_order("reschedules", self.reschedules),
                 draft_distributed_at=self.first_at.get(EventType.AFTERACTION_DRAFT_DISTRIBUTED),
                 held_at=self.first_at.get(EventType.AFTERACTION_HELD),
                 published_at=self.first_at.get(EventType.REVIEW_PUBLISHED),
             ),
-            action_items=tuple(self.frozen_items[i.item_id] for i in items),
+            action_items=self._action_items(),
+        )
+
+    def _in_order(self, name: str, appended: Sequence[_Dated]) -> tuple[Any, ...]:
+        # These lists only grow, so an unchanged length is an unchanged list.
+        cached = self.in_order.get(name)
+        if cached is None or cached[0] != len(appended):
+            cached = self.in_order[name] = (len(appended), tuple(sorted(appended, key=_dated_key)))
+        return cached[1]
+
+    def _action_items(self) -> tuple[ActionItem, ...]:
+        if self.items_in_order is None:
+            for item_id, item in self.items.items():
+                if item_id not in self.frozen_items:
+                    self.frozen_items[item_id] = item.freeze()
+            items = sorted(self.items.values(), key=lambda i: (i.first_seen, i.item_id))
+            self.items_in_order = tuple(self.frozen_items[i.item_id] for i in items)
+        return self.items_in_order
+
+    def _root_cause(self) -> RootCause | None:
+        rc = self.root_cause.value
+        if rc is None:
+            return None
+        return RootCause(
+            fingerprint=rc.fingerprint,
+            identified_at=self.fingerprint_first_seen[rc.fingerprint],
+            summary=rc.summary,
+            contributing_factors=tuple(rc.contributing_factors or ()),
+            unusual=rc.unusual,
+            vendor_related=rc.vendor_related,
         )
 
     def _fact(self, name: str) -> object:
         latest = self.facts.get(name)
         return latest.value if latest is not None else None
+
+
+_Dated = Alert | StatusUpdate | Mtm | Reschedule
+
+
+def _dated_key(value: _Dated) -> tuple[datetime, str]:
+    return (value.at, value.event_id)
 
 
 def _values(latest: Mapping[str, Latest[str]]) -> Mapping[str, str]:

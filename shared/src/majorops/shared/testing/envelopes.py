@@ -224,7 +224,10 @@ def event_kinds_and_data(times: SearchStrategy[datetime]) -> SearchStrategy[tupl
         ),
         st.tuples(st.just("vendor.responded"), st.fixed_dictionaries({"vendor": vendors})),
         st.tuples(st.just("vendor.rca_committed"), st.fixed_dictionaries({"vendor": vendors, "due": stamps})),
-        st.tuples(st.just("vendor.rca_received"), st.fixed_dictionaries({"vendor": vendors})),
+        st.tuples(
+            st.just("vendor.rca_received"),
+            st.fixed_dictionaries({"vendor": vendors}, optional={"url": st.just("https://rca.example/1")}),
+        ),
         st.tuples(
             st.just("role.assigned"),
             st.fixed_dictionaries(
@@ -234,7 +237,32 @@ def event_kinds_and_data(times: SearchStrategy[datetime]) -> SearchStrategy[tupl
                 }
             ),
         ),
-        st.tuples(st.just("timeline.logged"), st.just({"text": "note"})),
+        st.tuples(
+            st.just("timeline.logged"),
+            st.fixed_dictionaries({"text": st.just("note")}, optional={"by": st.just("@oncall")}),
+        ),
+        st.tuples(
+            st.just("track.opened"),
+            st.fixed_dictionaries(
+                {"track": st.sampled_from(["db", "app"])}, optional={"lead": st.just("Lee Wong")}
+            ),
+        ),
+        st.tuples(
+            st.just("role.assigned"),
+            st.fixed_dictionaries(
+                {
+                    "role": st.sampled_from(["sme", "track_lead"]),
+                    "person": st.sampled_from(["Ana Silva", "Mo Chen"]),
+                    "track": st.sampled_from(["db", "app"]),
+                }
+            ),
+        ),
+        st.tuples(
+            st.just("status.posted"),
+            st.fixed_dictionaries(
+                {"audience": st.sampled_from(["public", "internal"]), "text": st.just("update")}
+            ),
+        ),
         st.tuples(
             st.just("mtm.held"),
             st.fixed_dictionaries(

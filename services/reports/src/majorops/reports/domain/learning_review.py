@@ -47,6 +47,7 @@ from majorops.reports.domain.timeline import (
     build_timeline,
     in_record_order,
     recorded_events,
+    review_status,
     summary_of,
 )
 from majorops.reports.domain.vendors import summarise_vendors
@@ -220,14 +221,13 @@ def assemble_learning_review(
         vendor_related=root_cause.vendor_related is True,
     )
     edited = narrative or Narrative()
-    published_at = incident.after_action.published_at
-    status = ReviewStatus.PUBLISHED if published_at is not None else ReviewStatus.DRAFT
+    status = review_status(incident)
     action_items = collect_action_items(incident)
     fires = alert_fires_in(incident)
     review = LearningReview(
         incident_id=review_of,
         status=status,
-        published_at=published_at,
+        published_at=incident.after_action.published_at,
         summary=summary,
         timeline=[
             TimelineEntry(at=entry.at, type=entry.type, text=entry.text, event_id=entry.event_id)

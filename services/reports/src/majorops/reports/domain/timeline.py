@@ -103,9 +103,9 @@ def as_incident(record: Record, incident_id: str | None = None) -> Incident:
     return read_incident(events, incident_id)
 
 
-def review_status(events: Iterable[RecordedEvent]) -> ReviewStatus:
+def review_status(record: Record) -> ReviewStatus:
     """``published`` once a ``majorops.review.published`` event is in the record, else ``draft``."""
-    published = any(r.event.type == EventType.REVIEW_PUBLISHED for r in events)
+    published = as_incident(record).after_action.published_at is not None
     return ReviewStatus.PUBLISHED if published else ReviewStatus.DRAFT
 
 
