@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
-from majorops.reports.domain.timeline import Record, as_incident
+from majorops.reports.domain.timeline import Readable, as_incident
 from majorops.shared.events import EventType
 from majorops.shared.incident.model import MIM
 
@@ -52,7 +52,7 @@ DATA_GAP_TEXT: Mapping[DataGap, str] = {
 """A sentence per gap, for the rendered review."""
 
 
-def find_data_gaps(record: Record) -> list[DataGap]:
+def find_data_gaps(record: Readable) -> list[DataGap]:
     """Every gap present in the incident's record, in :class:`DataGap` order."""
     incident = as_incident(record)
     types = incident.first_at.keys()

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from majorops.reports.domain.timeline import Record, as_incident
+from majorops.reports.domain.timeline import Readable, as_incident
 
 
 class Metrics(BaseModel):
@@ -43,7 +43,7 @@ def seconds_between(start: datetime | None, end: datetime | None) -> int | None:
     return int((end - start).total_seconds())
 
 
-def compute_metrics(record: Record) -> Metrics:
+def compute_metrics(record: Readable) -> Metrics:
     """TTD, time to declare, MTTM and MTTR of one incident (CONTRACT §5)."""
     incident = as_incident(record)
     return Metrics(

@@ -88,11 +88,11 @@ def recorded_events(events: Iterable[CloudEvent | RecordedEvent]) -> list[Record
     ]
 
 
-Record = Incident | Iterable[CloudEvent | RecordedEvent]
+Readable = Incident | Iterable[CloudEvent | RecordedEvent]
 """What the review's parts read: the incident as read, or its events (read here)."""
 
 
-def as_incident(record: Record, incident_id: str | None = None) -> Incident:
+def as_incident(record: Readable, incident_id: str | None = None) -> Incident:
     """The incident a part of the review reads: ``record`` itself, or what its events say (on a
     reused id, the first arrival is the event). No events and no ``incident_id``: an empty incident."""
     if isinstance(record, Incident):
@@ -103,7 +103,7 @@ def as_incident(record: Record, incident_id: str | None = None) -> Incident:
     return read_incident(events, incident_id)
 
 
-def review_status(record: Record) -> ReviewStatus:
+def review_status(record: Readable) -> ReviewStatus:
     """``published`` once a ``majorops.review.published`` event is in the record, else ``draft``."""
     published = as_incident(record).after_action.published_at is not None
     return ReviewStatus.PUBLISHED if published else ReviewStatus.DRAFT
@@ -293,12 +293,12 @@ def summary_of(incident: Incident) -> IncidentSummary:
     )
 
 
-def summarize_incident(incident_id: str, record: Record) -> IncidentSummary:
+def summarize_incident(incident_id: str, record: Readable) -> IncidentSummary:
     """:func:`summary_of` the incident's events (or the incident as read)."""
     return summary_of(as_incident(record, incident_id))
 
 
-def incident_duration_seconds(record: Record) -> int | None:
+def incident_duration_seconds(record: Readable) -> int | None:
     """From the earliest alert/confirmation/declaration to ``incident.resolved`` (else
     ``incident.closed``), the same fact policy publishes
     (:attr:`~majorops.shared.incident.model.Incident.duration_seconds`)."""

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from majorops.reports.domain.timeline import Record, as_incident
+from majorops.reports.domain.timeline import Readable, as_incident
 from majorops.shared.decisions import UtcTime
 from majorops.shared.incident.model import Vendor
 
@@ -48,7 +48,7 @@ def response_minutes(engaged_at: datetime, responded_at: datetime) -> int:
     return math.ceil((responded_at - engaged_at).total_seconds() / 60)
 
 
-def summarise_vendors(record: Record) -> list[VendorRecord]:
+def summarise_vendors(record: Readable) -> list[VendorRecord]:
     """Every vendor the incident names, in order of first mention: the first engagement, response
     and receipt count, the latest stated SLA and the latest committed RCA date win."""
     return [_record(vendor) for vendor in as_incident(record).vendors]
