@@ -1,6 +1,7 @@
 """Policy's pure domain: incident facts, the After Action rules, business days and deadlines.
 
-No I/O here: the handlers fold stored events with :class:`FactsAccumulator`, look repeats up in
+No I/O here: the handlers read stored events with :class:`FactsAccumulator` (the shared read model
+of :mod:`majorops.shared.incident` underneath), look repeats up in
 their fingerprint index with :func:`find_repeat_of`, and call :func:`derive_decision`.
 """
 
