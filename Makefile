@@ -76,7 +76,7 @@ QUICK_TESTS := $(sort $(wildcard services/*/tests/test_*_domain_*.py)) \
   shared/tests/test_shared_access.py \
   shared/tests/test_shared_events.py \
   shared/tests/test_shared_json_body.py \
-  shared/tests/test_shared_record.py \
+  shared/tests/test_shared_incident.py \
   tests/test_code_shape.py \
   tests/test_contract_docs.py \
   tests/test_contract_prose.py \

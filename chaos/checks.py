@@ -3,7 +3,8 @@
 The checks are what a user of the system would notice, each counted and printed, each a violation
 when it is not zero (or, for the broker restarts, when consumers took longer than promised):
 
-- accepted events missing from the stream or from either reports replica's reviews; events stored
+- accepted events missing from the stream or from either reports replica's reviews; messages missing
+  from the read-only mirrors other systems read (CONTRACT §6); events stored
   twice (the stream, a review's timeline); invalid events accepted, stored or shown;
 - decision revisions duplicated or skipped; final decisions that differ from the domain's;
 - escalation ids published twice; expected escalations missing (computed by the pure domain from the
@@ -27,7 +28,7 @@ from typing import Any
 
 from chaos.expected import Expectation, HeldEvent, called_for, expect, justified_when_fired, met_in_time
 from chaos.faults import FaultLog
-from chaos.observe import StreamMessage, read_stream, reviews
+from chaos.observe import StreamMessage, mirror_sequences, read_stream, reviews
 from chaos.outcome import Outcome
 from chaos.plan import CampaignPlan
 from chaos.sender import SendLog
@@ -113,6 +114,24 @@ class Checks:
         )
         out.check("accepted events missing from the stream", set(accepted) - set(in_stream))
         out.check("events stored twice in the stream", {i for i, n in in_stream.items() if n > 1})
+        mirrors = await mirror_sequences(self.system, js)
+        out.check(
+            "messages missing from other systems' mirrors",
+            {
+                f"{stream}:{m.seq}"
+                for stream, held_there in (
+                    (subjects.EVENTS_STREAM, messages),
+                    (subjects.DECISIONS_STREAM, decisions),
+                )
+                for m in held_there
+                if m.seq not in mirrors[stream]
+            }
+            | {
+                f"{subjects.ESCALATIONS_STREAM}:{m.seq}"
+                for m in [*escalations, *heads_ups]
+                if m.seq not in mirrors[subjects.ESCALATIONS_STREAM]
+            },
+        )
         out.check("accepted events missing from reviews", missing_from_reviews(shown, accepted, incidents))
         twice = set()
         for key, review in shown.items():

@@ -111,6 +111,30 @@ async def _read_stream_once(js: JetStreamContext, stream: str, subject: str) -> 
             await sub.unsubscribe()
 
 
+MIRROR_CATCH_UP_SECONDS = 60.0
+
+
+async def mirror_sequences(system: ChaosSystem, origin: JetStreamContext) -> dict[str, set[int]]:
+    """What other systems' read-only mirrors hold (CONTRACT §6): ``<stream>`` → its stream sequences,
+    read as ``consumer`` once each mirror has caught up with the services' stream (or after
+    :data:`MIRROR_CATCH_UP_SECONDS`)."""
+    nc = await nats.connect(system.nats_url.split(","), **system.consumer_options(), error_cb=_quiet)
+    try:
+        js = nc.jetstream()
+        out: dict[str, set[int]] = {}
+        for stream in (subjects.EVENTS_STREAM, subjects.DECISIONS_STREAM, subjects.ESCALATIONS_STREAM):
+            wanted = (await origin.stream_info(stream)).state.last_seq
+            deadline = asyncio.get_running_loop().time() + MIRROR_CATCH_UP_SECONDS
+            while (await js.stream_info(stream)).state.last_seq < wanted:
+                if asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.5)
+            out[stream] = {m.seq for m in await read_stream(js, stream, ">")}
+        return out
+    finally:
+        await nc.close()
+
+
 async def durable_backlogs(js: JetStreamContext) -> dict[str, tuple[int, int]]:
     """``<durable>`` → (messages not yet delivered, delivered but not acknowledged)."""
     out = {}

@@ -154,26 +154,29 @@ def test_out_of_order_and_duplicated_events_give_the_same_review() -> None:
         assert review_of(delivered).model_dump(mode="json") == expected
 
 
-def test_same_time_events_keep_their_arrival_order() -> None:
-    first = event("timeline.logged", 30, {"text": "Rolled back the deploy"})
-    second = event("timeline.logged", 30, {"text": "Paged the database team"})
-    assert [e.text for e in review_of([first, second]).timeline] == [
-        "Rolled back the deploy",
-        "Paged the database team",
-    ]
-    assert [e.text for e in review_of([second, first]).timeline] == [
-        "Paged the database team",
-        "Rolled back the deploy",
-    ]
+def test_same_time_events_are_ordered_by_event_id_whatever_the_arrival() -> None:
+    # Decided in the shared read model (CONTRACT §1 "Reading an incident"): time, then event id;
+    # arrival is not the same in every service, so it never orders anything.
+    first = event("timeline.logged", 30, {"text": "Rolled back the deploy"}, event_id="ev-b")
+    second = event("timeline.logged", 30, {"text": "Paged the database team"}, event_id="ev-a")
+    for delivered in ([first, second], [second, first]):
+        assert [e.text for e in review_of(delivered).timeline] == [
+            "Paged the database team",
+            "Rolled back the deploy",
+        ]
 
 
-def test_recorded_events_use_their_stream_sequence_as_arrival() -> None:
-    first = event("timeline.logged", 30, {"text": "A"})
-    second = event("timeline.logged", 30, {"text": "B"})
+def test_recorded_events_use_their_stream_sequence_only_to_pick_the_first_body_of_an_id() -> None:
+    first = event("timeline.logged", 30, {"text": "A"}, event_id="ev-2")
+    second = event("timeline.logged", 30, {"text": "B"}, event_id="ev-1")
+    again = event("timeline.logged", 30, {"text": "B again"}, event_id="ev-1")
     review = assemble_learning_review(
-        [RecordedEvent(second, arrival=9), RecordedEvent(first, arrival=3)], None, [], None
+        [RecordedEvent(again, arrival=12), RecordedEvent(second, arrival=9), RecordedEvent(first, arrival=3)],
+        None,
+        [],
+        None,
     )
-    assert [e.text for e in review.timeline] == ["A", "B"]
+    assert [e.text for e in review.timeline] == ["B", "A"]
 
 
 def test_a_duplicate_id_counts_once_even_with_different_content() -> None:

@@ -195,7 +195,7 @@ def test_duration(events: list[tuple[str, str]], expected: int | None) -> None:
     assert summarize_incident(INCIDENT, recorded).duration_seconds == expected
 
 
-def test_timeline_lists_every_event_once_by_time_then_arrival() -> None:
+def test_timeline_lists_every_event_once_by_time_then_event_id() -> None:
     events = [
         ev(
             "incident.declared",

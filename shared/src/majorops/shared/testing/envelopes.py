@@ -183,6 +183,7 @@ def event_kinds_and_data(times: SearchStrategy[datetime]) -> SearchStrategy[tupl
             st.one_of(
                 st.fixed_dictionaries({"severity": severities}),
                 st.fixed_dictionaries({"customer_impact": st.booleans()}),
+                st.fixed_dictionaries({"title": st.sampled_from(["Checkout down", None])}),
             ),
         ),
         st.tuples(st.sampled_from(no_data), st.just({})),
@@ -207,19 +208,74 @@ def event_kinds_and_data(times: SearchStrategy[datetime]) -> SearchStrategy[tupl
         st.tuples(
             st.just("actionitem.updated"),
             st.one_of(
-                st.fixed_dictionaries({"item_id": items, "owner": st.sampled_from(["@dreyes", "@kim"])}),
-                st.fixed_dictionaries({"item_id": items, "due": st.just("2026-12-15")}),
+                st.fixed_dictionaries(
+                    {"item_id": items, "owner": st.sampled_from(["@dreyes", "@kim", None])}
+                ),
+                st.fixed_dictionaries({"item_id": items, "due": st.sampled_from(["2026-12-15", None])}),
+                st.fixed_dictionaries({"item_id": items, "title": st.sampled_from(["Fix pool", None])}),
             ),
         ),
         st.tuples(st.just("actionitem.completed"), st.fixed_dictionaries({"item_id": items})),
-        st.tuples(st.just("vendor.engaged"), st.fixed_dictionaries({"vendor": vendors})),
+        st.tuples(
+            st.just("vendor.engaged"),
+            st.fixed_dictionaries(
+                {"vendor": vendors}, optional={"response_sla_minutes": st.sampled_from([15, 30])}
+            ),
+        ),
+        st.tuples(st.just("vendor.responded"), st.fixed_dictionaries({"vendor": vendors})),
         st.tuples(st.just("vendor.rca_committed"), st.fixed_dictionaries({"vendor": vendors, "due": stamps})),
-        st.tuples(st.just("vendor.rca_received"), st.fixed_dictionaries({"vendor": vendors})),
+        st.tuples(
+            st.just("vendor.rca_received"),
+            st.fixed_dictionaries({"vendor": vendors}, optional={"url": st.just("https://rca.example/1")}),
+        ),
         st.tuples(
             st.just("role.assigned"),
             st.fixed_dictionaries(
-                {"role": st.just("mim"), "person": st.sampled_from(["Dana Reyes", "@kpatel"])}
+                {
+                    "role": st.sampled_from(["mim", "MIM ", "technical_recovery_lead"]),
+                    "person": st.sampled_from(["Dana Reyes", "@kpatel"]),
+                }
             ),
         ),
-        st.tuples(st.just("timeline.logged"), st.just({"text": "note"})),
+        st.tuples(
+            st.just("timeline.logged"),
+            st.fixed_dictionaries({"text": st.just("note")}, optional={"by": st.just("@oncall")}),
+        ),
+        st.tuples(
+            st.just("track.opened"),
+            st.fixed_dictionaries(
+                {"track": st.sampled_from(["db", "app"])}, optional={"lead": st.just("Lee Wong")}
+            ),
+        ),
+        st.tuples(
+            st.just("role.assigned"),
+            st.fixed_dictionaries(
+                {
+                    "role": st.sampled_from(["sme", "track_lead"]),
+                    "person": st.sampled_from(["Ana Silva", "Mo Chen"]),
+                    "track": st.sampled_from(["db", "app"]),
+                }
+            ),
+        ),
+        st.tuples(
+            st.just("status.posted"),
+            st.fixed_dictionaries(
+                {"audience": st.sampled_from(["public", "internal"]), "text": st.just("update")}
+            ),
+        ),
+        st.tuples(
+            st.just("mtm.held"),
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "action_items": st.lists(
+                        st.fixed_dictionaries(
+                            {"title": st.sampled_from(["Add pool alarm", "Runbook"])},
+                            optional={"owner": st.just("@sam"), "due": st.just("2026-12-05")},
+                        ),
+                        max_size=2,
+                    )
+                },
+            ),
+        ),
     )

@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 from majorops.reminders.domain.levels import EscalationLevel, PlannedEscalation
 from majorops.reminders.domain.obligations import Obligation
-from majorops.reminders.domain.record import ActionItem, role_key
+from majorops.reminders.domain.record import ActionItem
 from majorops.shared.escalations import Escalation, Notify, ObligationKind
 from majorops.shared.events import is_plain_date
+from majorops.shared.incident.order import role_key
 
 _MOST_ITEMS_LISTED = 10
 

@@ -26,8 +26,8 @@ from datetime import UTC, datetime, timedelta
 from majorops.reminders.domain.escalation import action_item_due_text, describe_span, format_moment
 from majorops.reminders.domain.levels import EscalationLevel
 from majorops.reminders.domain.obligations import Obligation
-from majorops.reminders.domain.record import role_key
 from majorops.shared.escalations import HeadsUp, Notify, ObligationKind
+from majorops.shared.incident.order import role_key
 
 HEADS_UP_LEAD = timedelta(hours=24)
 

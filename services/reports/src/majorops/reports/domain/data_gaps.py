@@ -8,10 +8,12 @@ the point of the finding is to fix the capture, not the record.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from enum import StrEnum
 
-from majorops.shared.events import CloudEvent, EventType
+from majorops.reports.domain.timeline import Readable, as_incident
+from majorops.shared.events import EventType
+from majorops.shared.incident.model import MIM
 
 
 class DataGap(StrEnum):
@@ -49,35 +51,12 @@ DATA_GAP_TEXT: Mapping[DataGap, str] = {
 }
 """A sentence per gap, for the rendered review."""
 
-_INCIDENT_FACTS = (EventType.INCIDENT_DECLARED, EventType.INCIDENT_UPDATED)
 
-
-def _customer_impact_known(events: list[CloudEvent]) -> bool:
-    for event in events:
-        if event.type == EventType.ALERT_FIRED and event.data.get("customer_count") is not None:
-            return True
-        if event.type in _INCIDENT_FACTS and (
-            event.data.get("affected_users") is not None or event.data.get("customer_impact") is not None
-        ):
-            return True
-    return False
-
-
-def _vendor_sla_unknown(events: list[CloudEvent]) -> bool:
-    # Per vendor: the SLA is known if any of its engagements states it (a re-engagement may add it).
-    engaged: dict[str, bool] = {}
-    for event in events:
-        if event.type == EventType.VENDOR_ENGAGED:
-            key = str(event.data.get("vendor", "")).strip().casefold()
-            known = event.data.get("response_sla_minutes") is not None
-            engaged[key] = engaged.get(key, False) or known
-    return not all(engaged.values())
-
-
-def find_data_gaps(events: Iterable[CloudEvent]) -> list[DataGap]:
-    """Every gap present in the incident's events, in :class:`DataGap` order."""
-    record = list(events)
-    types = {event.type for event in record}
+def find_data_gaps(record: Readable) -> list[DataGap]:
+    """Every gap present in the incident's record, in :class:`DataGap` order."""
+    incident = as_incident(record)
+    types = incident.first_at.keys()
+    impact = incident.impact
     present = {
         DataGap.NO_ALERT: EventType.ALERT_FIRED not in types,
         DataGap.NO_CONFIRMATION: EventType.INCIDENT_CONFIRMED not in types,
@@ -87,13 +66,14 @@ def find_data_gaps(events: Iterable[CloudEvent]) -> list[DataGap]:
         DataGap.NO_PHASE_TRANSITIONS: EventType.PHASE_ENTERED not in types,
         DataGap.NO_MILESTONES: EventType.MILESTONE_LOGGED not in types,
         DataGap.NO_ROLE_ASSIGNMENTS: EventType.ROLE_ASSIGNED not in types,
-        DataGap.NO_MIM_ASSIGNED: not any(
-            event.type == EventType.ROLE_ASSIGNED and str(event.data.get("role", "")).strip().lower() == "mim"
-            for event in record
-        ),
+        DataGap.NO_MIM_ASSIGNED: MIM not in incident.roles,
         DataGap.NO_STATUS_UPDATES: EventType.STATUS_POSTED not in types,
-        DataGap.NO_CUSTOMER_IMPACT_DATA: not _customer_impact_known(record),
-        DataGap.VENDOR_SLA_UNKNOWN: _vendor_sla_unknown(record),
+        # A customer count, affected users or a customer impact flag: the impact is known.
+        DataGap.NO_CUSTOMER_IMPACT_DATA: impact.customer_impact is None and impact.affected_users is None,
+        # Per vendor: the SLA is known if any of its engagements states it (a re-engagement may add it).
+        DataGap.VENDOR_SLA_UNKNOWN: any(
+            v.engaged_at is not None and v.response_sla_minutes is None for v in incident.vendors
+        ),
         DataGap.NO_ROOT_CAUSE: EventType.ROOTCAUSE_IDENTIFIED not in types,
     }
     return [gap for gap in DataGap if present[gap]]

@@ -27,6 +27,7 @@ from majorops.reports.domain.action_items import ActionItem, ActionItemFields
 from majorops.reports.domain.timeline import ReviewStatus
 from majorops.shared.decisions import AfterActionDecision, EarlierOpenActionItem, UtcTime, format_utc
 from majorops.shared.events import AlertFired, CloudEvent, EventType, Severity
+from majorops.shared.incident.model import Incident
 
 INEFFECTIVE_FIX_WINDOW = timedelta(days=30)
 """The ineffective-fix window: how long after an action item's *completion* a recurring alert puts
@@ -169,9 +170,18 @@ def alert_fire_of(event: CloudEvent) -> AlertFire | None:
     )
 
 
-def alert_fires_in(record: Iterable[CloudEvent]) -> list[AlertFire]:
-    """Every alert fire of the record, in record order."""
-    return [fire for event in record if (fire := alert_fire_of(event)) is not None]
+def alert_fires_in(incident: Incident) -> list[AlertFire]:
+    """Every alert fire of the incident, in the record's order."""
+    return [
+        AlertFire(
+            event_id=alert.event_id,
+            incident_id=incident.incident_id,
+            alert_name=alert.name,
+            service=alert.service,
+            fired_at=alert.at,
+        )
+        for alert in incident.alerts
+    ]
 
 
 class EffectivenessFinding(BaseModel):

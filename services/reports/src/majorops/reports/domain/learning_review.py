@@ -7,11 +7,11 @@ what went well, what we are changing, learning statements). The narrative overri
 record says for those sections only; everything else is derived. The document's models are in
 :mod:`majorops.reports.domain.document` (and importable from here too).
 
-Order independence: events may be given in any order and with duplicates. The record is the
-events deduplicated by ``id`` (the first arrival is kept) and sorted by event ``time``, ties by
-arrival (:func:`majorops.reports.domain.timeline.in_record_order`). Every derived fact uses that
-record, so the same set of events always yields the same review. The summary fold and the
-timeline texts are the ones of :mod:`majorops.reports.domain.timeline`, extended here.
+Order independence: events may be given in any order and with duplicates. Every derived fact is a
+function of the :class:`~majorops.shared.incident.model.Incident` the shared read model reads from
+them — the one reading policy and reminders use — so the same set of events always yields the same
+review, and the same facts as an escalation or a decision. The timeline lists the events in the
+same one order (event time, then event id).
 """
 
 from __future__ import annotations
@@ -44,85 +44,27 @@ from majorops.reports.domain.timeline import (
     ReviewStatus,
     build_timeline,
     in_record_order,
+    recorded_events,
     review_status,
-    summarize_incident,
+    summary_of,
 )
 from majorops.reports.domain.vendors import summarise_vendors
 from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.escalations import Escalation
-from majorops.shared.events import SEVERITY_RANK, CloudEvent, EventType, parse_rfc3339
+from majorops.shared.events import SEVERITY_RANK, CloudEvent
+from majorops.shared.incident import read_incident
+from majorops.shared.incident.model import Incident
 
 __all__ = [
-    "PERSON_FIELDS",
     "assemble_learning_review",
     "list_escalations",
-    "record_persons",
-    "recorded_events",
 ]
-
-# --- the record -------------------------------------------------------------------------------
-
-
-def recorded_events(events: Iterable[CloudEvent | RecordedEvent]) -> list[RecordedEvent]:
-    """The events with their arrival order: a :class:`RecordedEvent` keeps its own, a bare
-    :class:`CloudEvent` arrives at its position in ``events``."""
-    return [
-        item if isinstance(item, RecordedEvent) else RecordedEvent(event=item, arrival=position)
-        for position, item in enumerate(events)
-    ]
-
-
-def _of(record: Iterable[CloudEvent], *types: str) -> list[CloudEvent]:
-    return [event for event in record if event.type in types]
-
 
 # --- 1. summary -------------------------------------------------------------------------------
 
-_INCIDENT_FACTS = (EventType.INCIDENT_DECLARED, EventType.INCIDENT_UPDATED)
 
-
-def _regulatory_exposure(record: Sequence[CloudEvent]) -> bool | None:
-    # Ever exposed counts: security is invited even if a later update retracted the exposure.
-    known = [
-        event.data["regulatory_exposure"]
-        for event in _of(record, *_INCIDENT_FACTS)
-        if event.data.get("regulatory_exposure") is not None
-    ]
-    return any(flag is True for flag in known) if known else None
-
-
-PERSON_FIELDS: Mapping[str, str] = {
-    EventType.ROLE_ASSIGNED: "person",
-    EventType.TRACK_OPENED: "lead",
-    EventType.PHASE_ENTERED: "by",
-    EventType.TIMELINE_LOGGED: "by",
-}
-"""Where each event type names a person acting in the incident."""
-
-
-def record_persons(record: Iterable[CloudEvent]) -> list[str]:
-    """Every person the record shows acting, in order of first appearance.
-
-    Role holders, track leads, and the authors of phase transitions and timeline entries: all of
-    them are responders, and none of them may be named in the root cause.
-    """
-    persons: list[str] = []
-    for event in record:
-        if event.type not in PERSON_FIELDS:
-            continue
-        person = event.data.get(PERSON_FIELDS[event.type])
-        if isinstance(person, str) and person.strip() and person.strip() not in persons:
-            persons.append(person.strip())
-    return persons
-
-
-def _summarise(
-    incident_id: str,
-    recorded: list[RecordedEvent],
-    record: list[CloudEvent],
-    decision: AfterActionDecision | None,
-) -> Summary:
-    folded = summarize_incident(incident_id, recorded)
+def _summarise(incident: Incident, decision: AfterActionDecision | None) -> Summary:
+    folded = summary_of(incident)
     severity, duration, impact = folded.severity, folded.duration_seconds, folded.customer_impact
     if decision is not None:
         # Policy may have seen more (it judges across incidents); its view only ever strengthens ours.
@@ -140,25 +82,26 @@ def _summarise(
         affected_users=folded.affected_users,
         revenue_exposure=folded.revenue_exposure,
         sla_status=folded.sla_status,
-        regulatory_exposure=_regulatory_exposure(record),
+        # Ever exposed counts: security is invited even if a later update retracted the exposure.
+        regulatory_exposure=incident.impact.regulatory_exposure,
         mim=folded.mim,
-        responders=record_persons(record),
+        # Role holders, track leads, and the authors of phase transitions and timeline entries: all
+        # of them are responders, and none of them may be named in the root cause.
+        responders=list(incident.responders),
     )
 
 
 # --- after action -----------------------------------------------------------------------------
 
 
-def _after_action(record: Sequence[CloudEvent], decision: AfterActionDecision | None) -> AfterActionSection:
-    meetings = _of(record, EventType.AFTERACTION_SCHEDULED, EventType.AFTERACTION_RESCHEDULED)
-    drafts = _of(record, EventType.AFTERACTION_DRAFT_DISTRIBUTED)
-    held = _of(record, EventType.AFTERACTION_HELD)
+def _after_action(incident: Incident, decision: AfterActionDecision | None) -> AfterActionSection:
+    after_action = incident.after_action
     common = {
         # The meeting is where the latest (re)schedule put it.
-        "meeting_at": parse_rfc3339(meetings[-1].data["meeting_at"]) if meetings else None,
-        "reschedules": len(_of(record, EventType.AFTERACTION_RESCHEDULED)),
-        "draft_distributed_at": drafts[0].occurred_at if drafts else None,
-        "held_at": held[0].occurred_at if held else None,
+        "meeting_at": after_action.meeting_at,
+        "reschedules": len(after_action.reschedules),
+        "draft_distributed_at": after_action.draft_distributed_at,
+        "held_at": after_action.held_at,
     }
     if decision is None:
         return AfterActionSection.model_validate(common)
@@ -177,22 +120,20 @@ def _after_action(record: Sequence[CloudEvent], decision: AfterActionDecision | 
 # --- 3. root cause ----------------------------------------------------------------------------
 
 
-def _root_cause(record: Sequence[CloudEvent], narrative: Narrative | None) -> RootCause:
-    identified = _of(record, EventType.ROOTCAUSE_IDENTIFIED)
+def _root_cause(incident: Incident, narrative: Narrative | None) -> RootCause:
     # The latest identification stands: a root cause revised during the incident replaces the first.
-    latest = identified[-1].data if identified else {}
-    text = latest.get("summary")
-    factors = [str(f) for f in latest.get("contributing_factors") or []]
+    identified = incident.root_cause
+    text = identified.summary if identified is not None else None
+    factors = list(identified.contributing_factors) if identified is not None else []
     if narrative is not None and narrative.root_cause is not None:
         text = narrative.root_cause.strip() or None
     if narrative is not None and narrative.contributing_factors is not None:
         factors = [f.strip() for f in narrative.contributing_factors if f.strip()]
-    vendor_related = latest.get("vendor_related")
     return RootCause(
-        text=str(text) if text is not None else None,
-        fingerprint=latest.get("fingerprint"),
+        text=text,
+        fingerprint=identified.fingerprint if identified is not None else None,
         contributing_factors=factors,
-        vendor_related=vendor_related if isinstance(vendor_related, bool) else None,
+        vendor_related=identified.vendor_related if identified is not None else None,
     )
 
 
@@ -255,36 +196,34 @@ def assemble_learning_review(
     recorded = in_record_order(recorded_events(events))
     record = [r.event for r in recorded]
     review_of = _incident_id(record, decision, incident_id)
-    summary = _summarise(review_of, recorded, record, decision)
-    root_cause = _root_cause(record, narrative)
-    published = _of(record, EventType.REVIEW_PUBLISHED)
-    public_update = any(
-        event.data.get("audience") == "public" for event in _of(record, EventType.STATUS_POSTED)
-    )
+    incident = read_incident(record, review_of)
+    summary = _summarise(incident, decision)
+    root_cause = _root_cause(incident, narrative)
     attendees = choose_attendees(
-        record,
+        incident,
         customer_impact=summary.customer_impact is True,
-        public_status_update=public_update,
+        public_status_update=any(s.audience == "public" for s in incident.status_updates),
         regulatory_exposure=summary.regulatory_exposure is True,
         vendor_related=root_cause.vendor_related is True,
     )
     edited = narrative or Narrative()
-    status = review_status(recorded)
-    action_items = collect_action_items(record)
+    status = review_status(incident)
+    action_items = collect_action_items(incident)
+    fires = alert_fires_in(incident)
     review = LearningReview(
         incident_id=review_of,
         status=status,
-        published_at=published[0].occurred_at if published else None,
+        published_at=incident.after_action.published_at,
         summary=summary,
         timeline=[
             TimelineEntry(at=entry.at, type=entry.type, text=entry.text, event_id=entry.event_id)
             for entry in build_timeline(recorded)
         ],
-        metrics=compute_metrics(record),
-        after_action=_after_action(record, decision),
-        data_gaps=find_data_gaps(record),
+        metrics=compute_metrics(incident),
+        after_action=_after_action(incident, decision),
+        data_gaps=find_data_gaps(incident),
         attendees=attendees,
-        vendors=summarise_vendors(record),
+        vendors=summarise_vendors(incident),
         root_cause=root_cause,
         went_well=_clean(edited.went_well),
         changes=list(edited.changes or []),
@@ -295,8 +234,8 @@ def assemble_learning_review(
         effectiveness=possibly_ineffective(
             review_of,
             action_items,
-            alert_fires_in(record),
-            [*alert_fires_in(record), *alert_fires],
+            fires,
+            [*fires, *alert_fires],
             published=status == ReviewStatus.PUBLISHED,
         ),
     )

@@ -7,19 +7,18 @@
 | ``mttm``          | ``incident.declared``   | ``incident.mitigated`` |
 | ``mttr``          | ``incident.declared``   | ``incident.resolved``  |
 
-Each end point is the *earliest* event of its type, so the result depends only on the set of
-events, never on their order. A metric is ``None`` when either end point is missing from the record.
+Each end point is the *earliest* event of its type, as the shared read model reads it, so the
+result depends only on the set of events, never on their order. A metric is ``None`` when either end point is missing from the record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from majorops.shared.events import CloudEvent, EventType
+from majorops.reports.domain.timeline import Readable, as_incident
 
 
 class Metrics(BaseModel):
@@ -37,12 +36,6 @@ class Metrics(BaseModel):
     mttr_seconds: int | None = None
 
 
-def first_time(events: Iterable[CloudEvent], event_type: str) -> datetime | None:
-    """The earliest ``time`` among the events of ``event_type``, or ``None`` when there is none."""
-    times = [event.occurred_at for event in events if event.type == event_type]
-    return min(times) if times else None
-
-
 def seconds_between(start: datetime | None, end: datetime | None) -> int | None:
     """``end − start`` in whole seconds (truncated toward zero), ``None`` when either is missing."""
     if start is None or end is None:
@@ -50,19 +43,14 @@ def seconds_between(start: datetime | None, end: datetime | None) -> int | None:
     return int((end - start).total_seconds())
 
 
-def compute_metrics(events: Iterable[CloudEvent]) -> Metrics:
-    """TTD, time to declare, MTTM and MTTR of one incident's events (CONTRACT §5)."""
-    record = list(events)
-    fired = first_time(record, EventType.ALERT_FIRED)
-    confirmed = first_time(record, EventType.INCIDENT_CONFIRMED)
-    declared = first_time(record, EventType.INCIDENT_DECLARED)
-    mitigated = first_time(record, EventType.INCIDENT_MITIGATED)
-    resolved = first_time(record, EventType.INCIDENT_RESOLVED)
+def compute_metrics(record: Readable) -> Metrics:
+    """TTD, time to declare, MTTM and MTTR of one incident (CONTRACT §5)."""
+    incident = as_incident(record)
     return Metrics(
-        ttd_seconds=seconds_between(fired, confirmed),
-        time_to_declare_seconds=seconds_between(confirmed, declared),
-        mttm_seconds=seconds_between(declared, mitigated),
-        mttr_seconds=seconds_between(declared, resolved),
+        ttd_seconds=seconds_between(incident.alerted_at, incident.confirmed_at),
+        time_to_declare_seconds=seconds_between(incident.confirmed_at, incident.declared_at),
+        mttm_seconds=seconds_between(incident.declared_at, incident.mitigated_at),
+        mttr_seconds=seconds_between(incident.declared_at, incident.resolved_at),
     )
 
 

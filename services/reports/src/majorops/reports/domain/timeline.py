@@ -1,15 +1,16 @@
-"""The incident record folded into a Learning Review's summary and timeline (CONTRACT §5).
+"""The Learning Review's summary and timeline (CONTRACT §5), from the shared read model.
 
-Pure: takes the incident's events with their arrival order and returns values. "Latest" always
-means latest by event ``time`` (ties by arrival), so the outcome depends on the set of events and
-not on the order they were delivered in, apart from the tie-break the contract names.
+Pure. The review reads the incident as :mod:`majorops.shared.incident` reads it, like policy and
+reminders do: one order (event ``time``, then event ``id``), so the outcome depends on the set of
+events only. The stream sequence (arrival) a :class:`RecordedEvent` carries decides one thing: of
+two bodies stored under one id, the first arrival is the event (the event log keeps the first).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -17,7 +18,6 @@ from pydantic import ValidationError
 
 from majorops.shared.decisions import format_utc
 from majorops.shared.events import (
-    SEVERITY_RANK,
     ActionItemCompleted,
     ActionItemCreated,
     ActionItemUpdated,
@@ -46,14 +46,9 @@ from majorops.shared.events import (
     VendorResponded,
     parse_rfc3339,
 )
-from majorops.shared.record import EventFold, Reader, StateT, TypedEvent
-
-MIM_ROLE = "mim"
-
-DURATION_START_TYPES = frozenset(
-    {EventType.ALERT_FIRED, EventType.INCIDENT_CONFIRMED, EventType.INCIDENT_DECLARED}
-)
-"""The duration runs from the earliest of these (CONTRACT §3, the same fact policy derives)."""
+from majorops.shared.incident import read_incident
+from majorops.shared.incident.model import MIM, Incident
+from majorops.shared.incident.order import event_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,31 +63,49 @@ class RecordedEvent:
         return self.event.occurred_at
 
 
-def review_fold(readers: Mapping[str, Reader[StateT]]) -> EventFold[StateT]:
-    """A fold of the incident record into a part of the review: one row per event type read, and an
-    event whose data does not fit its type left out, so the review still shows everything else."""
-    return EventFold(readers, skip_invalid=True)
-
-
 class ReviewStatus(StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
 
 
 def in_record_order(events: Iterable[RecordedEvent]) -> list[RecordedEvent]:
-    """Each event once (same id = same event; its first arrival is kept), by event time, ties by arrival."""
+    """Each event once (same id = same event; its first arrival is kept), in the record's one order:
+    event time, then event id (:func:`~majorops.shared.incident.order.event_key`)."""
     first: dict[str, RecordedEvent] = {}
     for recorded in events:
         kept = first.get(recorded.event.id)
         if kept is None or recorded.arrival < kept.arrival:
             first[recorded.event.id] = recorded
-    # The event id only breaks ties of time and arrival in hand-built records; it keeps the order total.
-    return sorted(first.values(), key=lambda r: (r.occurred_at, r.arrival, r.event.id))
+    return sorted(first.values(), key=lambda r: event_key(r.event))
 
 
-def review_status(events: Iterable[RecordedEvent]) -> ReviewStatus:
+def recorded_events(events: Iterable[CloudEvent | RecordedEvent]) -> list[RecordedEvent]:
+    """The events with their arrival order: a :class:`RecordedEvent` keeps its own, a bare
+    :class:`CloudEvent` arrives at its position in ``events``."""
+    return [
+        item if isinstance(item, RecordedEvent) else RecordedEvent(event=item, arrival=position)
+        for position, item in enumerate(events)
+    ]
+
+
+Readable = Incident | Iterable[CloudEvent | RecordedEvent]
+"""What the review's parts read: the incident as read, or its events (read here)."""
+
+
+def as_incident(record: Readable, incident_id: str | None = None) -> Incident:
+    """The incident a part of the review reads: ``record`` itself, or what its events say (on a
+    reused id, the first arrival is the event). No events and no ``incident_id``: an empty incident."""
+    if isinstance(record, Incident):
+        return record
+    events = [r.event for r in in_record_order(recorded_events(record))]
+    if not events:
+        return Incident(incident_id or "")
+    return read_incident(events, incident_id)
+
+
+def review_status(record: Readable) -> ReviewStatus:
     """``published`` once a ``majorops.review.published`` event is in the record, else ``draft``."""
-    published = any(r.event.type == EventType.REVIEW_PUBLISHED for r in events)
+    published = as_incident(record).after_action.published_at is not None
     return ReviewStatus.PUBLISHED if published else ReviewStatus.DRAFT
 
 
@@ -113,7 +126,7 @@ class TimelineEntry:
 
 
 def build_timeline(events: Iterable[RecordedEvent]) -> list[TimelineEntry]:
-    """Every event of the incident once, sorted by event time (ties by arrival)."""
+    """Every event of the incident once, in the record's one order (event time, then event id)."""
     return [
         TimelineEntry(
             at=recorded.occurred_at,
@@ -255,107 +268,41 @@ class IncidentSummary:
         }
 
 
-@dataclass
-class _SummaryFold:
-    """The running state of :func:`summarize_incident` (what :data:`SUMMARY_READERS` writes)."""
+def summary_of(incident: Incident) -> IncidentSummary:
+    """The summary:
 
-    latest: dict[str, Any] = field(default_factory=dict)
-    severities: list[Severity] = field(default_factory=list)
-    impact_signals: list[bool] = field(default_factory=list)
-    mim: str | None = None
-    responders: dict[str, None] = field(default_factory=dict)
-
-
-_LATEST_FACTS = ("title", "affected_users", "revenue_exposure", "sla_status")
-
-
-def _incident_facts(fold: _SummaryFold, read: TypedEvent[IncidentDeclared | IncidentUpdated]) -> None:
-    for name in _LATEST_FACTS:
-        value = getattr(read.data, name)
-        if value is not None:
-            fold.latest[name] = value
-    if read.data.severity is not None:
-        fold.severities.append(read.data.severity)
-    if read.data.customer_impact is not None:
-        fold.impact_signals.append(read.data.customer_impact)
-
-
-def _alert_fired(fold: _SummaryFold, read: TypedEvent[AlertFired]) -> None:
-    if read.data.customer_count is not None:
-        fold.impact_signals.append(read.data.customer_count > 0)
-    if read.data.external_impact is not None:
-        fold.impact_signals.append(read.data.external_impact)
-
-
-def _role_assigned(fold: _SummaryFold, read: TypedEvent[RoleAssigned]) -> None:
-    fold.responders.setdefault(read.data.person.strip())
-    if read.data.role.strip().lower() == MIM_ROLE:
-        fold.mim = read.data.person.strip()
-
-
-def _track_opened(fold: _SummaryFold, read: TypedEvent[TrackOpened]) -> None:
-    if read.data.lead is not None:
-        fold.responders.setdefault(read.data.lead.strip())
-
-
-SUMMARY_READERS: EventFold[_SummaryFold] = review_fold(
-    {
-        EventType.INCIDENT_DECLARED: _incident_facts,
-        EventType.INCIDENT_UPDATED: _incident_facts,
-        EventType.ALERT_FIRED: _alert_fired,
-        EventType.ROLE_ASSIGNED: _role_assigned,
-        EventType.TRACK_OPENED: _track_opened,
-    }
-)
-"""What each event type contributes to the summary (read in record order: the last value wins)."""
-
-
-def summarize_incident(incident_id: str, events: Iterable[RecordedEvent]) -> IncidentSummary:
-    """Fold the record into the summary.
-
-    - title, affected users, revenue exposure, SLA status: the latest value declared or updated;
+    - title, affected users, revenue exposure, SLA status: the latest value sent (``null`` clears);
     - severity: the highest the incident ever had, so a late downgrade cannot hide how bad it was;
-    - customer impact: true once any signal says so (an alert with customers or external impact,
-      or ``customer_impact`` declared/updated true), false when only "no impact" was recorded,
+    - customer impact: true once any signal says so, false when only "no impact" was recorded,
       ``None`` when nothing was recorded (that gap is a finding of its own);
     - MIM: the person of the latest ``role.assigned`` with role ``mim``;
-    - responders: every distinct person assigned a role or leading a track, in order of appearance.
+    - responders: every person the record shows acting, in order of first appearance.
     """
-    ordered = in_record_order(events)
-    fold = SUMMARY_READERS.read_all(_SummaryFold(), (recorded.event for recorded in ordered))
+    impact = incident.impact
     return IncidentSummary(
-        incident_id=incident_id,
-        title=fold.latest.get("title"),
-        severity=max(fold.severities, key=SEVERITY_RANK.__getitem__) if fold.severities else None,
-        duration_seconds=incident_duration_seconds(ordered),
-        customer_impact=any(fold.impact_signals) if fold.impact_signals else None,
-        affected_users=fold.latest.get("affected_users"),
-        revenue_exposure=fold.latest.get("revenue_exposure"),
-        sla_status=fold.latest.get("sla_status"),
-        mim=fold.mim,
-        responders=tuple(fold.responders),
+        incident_id=incident.incident_id,
+        title=incident.title,
+        severity=incident.severity,
+        duration_seconds=incident.duration_seconds,
+        customer_impact=impact.customer_impact,
+        affected_users=impact.affected_users,
+        revenue_exposure=impact.revenue_exposure,
+        sla_status=impact.sla_status,
+        mim=incident.roles.get(MIM),
+        responders=incident.responders,
     )
 
 
-def incident_duration_seconds(events: Iterable[RecordedEvent]) -> int | None:
-    """From the earliest alert/confirmation/declaration to ``incident.resolved`` (else ``incident.closed``).
-
-    ``None`` while the incident is open or has no start. The same fact policy publishes in its
-    decision: the earliest resolution (else closure) counts, whole seconds are rounded up (so the
-    number is over 7200 exactly when the incident lasted strictly over 2 h), and an end stamped
-    before the start (a clock problem at the source) gives 0, never a negative duration.
-    """
-    ordered = list(events)
-    starts = [r.occurred_at for r in ordered if r.event.type in DURATION_START_TYPES]
-    ends = _times_of(ordered, EventType.INCIDENT_RESOLVED) or _times_of(ordered, EventType.INCIDENT_CLOSED)
-    if not starts or not ends:
-        return None
-    elapsed = max(min(ends) - min(starts), timedelta(0))
-    return -(-(elapsed // timedelta(microseconds=1)) // 1_000_000)
+def summarize_incident(incident_id: str, record: Readable) -> IncidentSummary:
+    """:func:`summary_of` the incident's events (or the incident as read)."""
+    return summary_of(as_incident(record, incident_id))
 
 
-def _times_of(events: Sequence[RecordedEvent], event_type: str) -> list[datetime]:
-    return [r.occurred_at for r in events if r.event.type == event_type]
+def incident_duration_seconds(record: Readable) -> int | None:
+    """From the earliest alert/confirmation/declaration to ``incident.resolved`` (else
+    ``incident.closed``), the same fact policy publishes
+    (:attr:`~majorops.shared.incident.model.Incident.duration_seconds`)."""
+    return as_incident(record).duration_seconds
 
 
 def _typed_or_none(event: CloudEvent) -> EventData | None:

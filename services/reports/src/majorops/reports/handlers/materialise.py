@@ -35,7 +35,7 @@ from majorops.reports.domain.listing import (
     action_item_records,
     review_listing,
 )
-from majorops.reports.domain.timeline import RecordedEvent, ReviewStatus, in_record_order, review_status
+from majorops.reports.domain.timeline import RecordedEvent, as_incident
 from majorops.reports.ports import ActionItemQuery, ReportsPorts, ReviewQuery, StoredReview
 from majorops.reports.problems import invalid_input
 from majorops.shared.decisions import AfterActionDecision
@@ -137,13 +137,12 @@ async def _fires_after_completions(
 
     Read only for a published review with completed items (the only case they are shown for).
     """
-    ordered = in_record_order(events)
-    if review_status(ordered) != ReviewStatus.PUBLISHED:
+    incident = as_incident(events, incident_id)
+    if incident.after_action.published_at is None:
         return []
-    record = [r.event for r in ordered]
-    items = collect_action_items(record)
+    items = collect_action_items(incident)
     first, last = earliest_completion(items), latest_completion(items)
-    keys = sorted({fire.key for fire in alert_fires_in(record)})
+    keys = sorted({fire.key for fire in alert_fires_in(incident)})
     if first is None or last is None or not keys:
         return []
     return await ports.store.alert_fires(keys, after=first, until=last + EFFECTIVENESS_WINDOW)
