@@ -26,7 +26,7 @@ from nats.js import JetStreamContext
 
 from benchmarks.harness import BenchContext, Result, summary
 from majorops.policy.adapters.sqlite import SqlitePolicyStore
-from majorops.policy.app import PolicyRuntime
+from majorops.policy.bootstrap import PolicyRuntime
 from majorops.policy.config import PolicySettings
 from majorops.policy.domain.business_days import BusinessCalendar
 from majorops.policy.handlers import PolicyPorts, decide_incident, handle_events

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from majorops.reminders.app import policy_from_settings
+from majorops.reminders.bootstrap import policy_from_settings
 from majorops.reminders.config import RemindersSettings
 from majorops.reminders.handlers import (
     EscalationPolicy,
