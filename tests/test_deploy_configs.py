@@ -446,7 +446,7 @@ def test_the_image_install_step_installs_the_service_and_nothing_for_development
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    imports = f"import majorops.{service}.app" + (
+    imports = f"import majorops.{service}.bootstrap" + (
         "; import majorops.shared.provision" if service == "ingest" else ""
     )
     ran = subprocess.run(
