@@ -27,6 +27,7 @@ ENTRY_POINTS = {
     "reminders": "benchmarks.reminders",
     "reports": "benchmarks.reports",
     "pipeline": "benchmarks.pipeline.runner",
+    "mirrors": "benchmarks.mirrors",
 }
 """Each benchmark's name and the module whose ``run(ctx)`` runs it."""
 MODULES = tuple(ENTRY_POINTS)

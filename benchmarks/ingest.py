@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from benchmarks.harness import BenchContext, Result, summary
-from majorops.ingest.app import create_app
+from majorops.ingest.bootstrap import create_app
 from majorops.ingest.config import IngestSettings
 from majorops.shared.testing import INGEST_TOKEN, TOKEN_SETTINGS, bearer
 

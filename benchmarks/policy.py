@@ -26,10 +26,10 @@ from nats.js import JetStreamContext
 
 from benchmarks.harness import BenchContext, Result, summary
 from majorops.policy.adapters.sqlite import SqlitePolicyStore
-from majorops.policy.app import PolicyRuntime
+from majorops.policy.bootstrap import PolicyRuntime
 from majorops.policy.config import PolicySettings
 from majorops.policy.domain.business_days import BusinessCalendar
-from majorops.policy.handlers import PolicyPorts, decide_incident, handle_event
+from majorops.policy.handlers import PolicyPorts, decide_incident, handle_events
 from majorops.shared import subjects
 from majorops.shared.decisions import AfterActionDecision
 from majorops.shared.jetstream import ensure_streams
@@ -221,7 +221,7 @@ async def _rederivation_by_size(ctx: BenchContext) -> list[Result]:
             history = incident_history(incident, size)
             began = time.perf_counter()
             for arrival, event in enumerate(history, start=1):
-                await handle_event(event, arrival, ports)
+                await handle_events([(event, arrival)], ports)
             per_event = (time.perf_counter() - began) / size * 1e6
             detail = {"events": size, "revisions": publisher.published}
             results.append(
@@ -238,7 +238,7 @@ async def _rederivation_by_size(ctx: BenchContext) -> list[Result]:
                     START + timedelta(hours=5, seconds=n),
                 )
                 began = time.perf_counter()
-                await handle_event(note, size + n + 1, ports)
+                await handle_events([(note, size + n + 1)], ports)
                 extra.append((time.perf_counter() - began) * 1000)
             results.append(
                 Result(

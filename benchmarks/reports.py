@@ -11,7 +11,7 @@ import httpx
 import nats
 
 from benchmarks.harness import BenchContext, Result, summary
-from majorops.reports.app import create_app
+from majorops.reports.bootstrap import create_app
 from majorops.reports.config import ReportsSettings
 from majorops.reports.domain.learning_review import assemble_learning_review
 from majorops.reports.domain.render_html import render_html

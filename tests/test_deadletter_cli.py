@@ -17,7 +17,7 @@ from typing import Any
 
 from nats.js import JetStreamContext
 
-from majorops.policy.app import PolicyRuntime
+from majorops.policy.bootstrap import PolicyRuntime
 from majorops.policy.config import PolicySettings
 from majorops.shared import subjects, testing
 from majorops.shared.testing import eventually, publish_event, running

@@ -23,9 +23,9 @@ from typing import Any
 
 from nats.js import JetStreamContext
 
-from majorops.policy.app import PolicyRuntime
+from majorops.policy.bootstrap import PolicyRuntime
 from majorops.policy.config import PolicySettings
-from majorops.reminders.app import RemindersRuntime
+from majorops.reminders.bootstrap import RemindersRuntime
 from majorops.reminders.config import RemindersSettings
 from majorops.shared import subjects, testing
 from majorops.shared.testing import eventually, iso, publish_event, running, stored_messages

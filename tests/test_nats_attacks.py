@@ -29,7 +29,6 @@ from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from majorops.cli.natsserver import NatsServer, free_port
 from majorops.shared import nats_access, subjects, testing
-from majorops.shared.consumers import consumers_of
 from majorops.shared.jetstream import ensure_mirrors, provision
 from majorops.shared.telemetry import telemetry_of
 from majorops.shared.testing import UserConnection, connect_as
@@ -91,14 +90,14 @@ async def system(
 ) -> AsyncIterator[System]:
     """The four services as their users, after admin and replicator provisioned, with the contract's
     example incident recorded (its decision, escalations and review)."""
-    from majorops.ingest.app import IngestRuntime
+    from majorops.ingest.bootstrap import IngestRuntime
     from majorops.ingest.config import IngestSettings
-    from majorops.policy.app import PolicyRuntime
+    from majorops.policy.bootstrap import PolicyRuntime
     from majorops.policy.config import PolicySettings
-    from majorops.reminders.app import RemindersRuntime
+    from majorops.reminders.bootstrap import RemindersRuntime
     from majorops.reminders.config import RemindersSettings
+    from majorops.reports.bootstrap import ReportsRuntime
     from majorops.reports.config import ReportsSettings
-    from majorops.reports.runtime import ReportsRuntime
 
     nats_server, log = server
     url = f"nats://127.0.0.1:{nats_server.port}"
@@ -415,8 +414,8 @@ async def test_every_consumer_service_shows_its_backlog_gauges_without_a_violati
     mark = len(system.log.read_text())
     for name in (nats_access.POLICY, nats_access.REMINDERS, nats_access.REPORTS):
         runtime = system.runtimes[name]
-        text = (await telemetry_of(runtime.broker).exposition(runtime.broker)).decode()
-        durables = {consumer.durable for consumer in consumers_of(runtime.broker)}
+        text = (await telemetry_of(runtime.broker).exposition(runtime.broker, runtime.consumers)).decode()
+        durables = {consumer.durable for consumer in runtime.consumers}
         assert durables and durables <= {durable for _stream, durable in nats_access.DURABLES[name]}
         for durable in durables:
             assert f'majorops_consumer_pending_messages{{durable="{durable}",service="{name}"}}' in text, (

@@ -27,7 +27,6 @@ from nats.js.errors import NotFoundError
 
 from majorops.cli.natsserver import NatsServer, free_port, nats_server_binary
 from majorops.shared import nats_access, nats_config, subjects, testing
-from majorops.shared.consumers import consumers_of
 from majorops.shared.jetstream import (
     NotProvisioned,
     ensure_key_value,
@@ -141,15 +140,15 @@ async def test_each_service_does_its_whole_job_as_its_own_user(
     where admin provisioned the streams: an incident sent as ``consumer`` to ``majorops.ingest``
     becomes a decision, escalations, a dead-lettered webhook delivery and an action item event;
     a poison event is dead-lettered by each consumer; and the server reports no refused permission."""
-    from majorops.ingest.app import IngestRuntime
+    from majorops.ingest.bootstrap import IngestRuntime
     from majorops.ingest.config import IngestSettings
-    from majorops.policy.app import PolicyRuntime
+    from majorops.policy.bootstrap import PolicyRuntime
     from majorops.policy.config import PolicySettings
-    from majorops.reminders.app import RemindersRuntime
+    from majorops.reminders.bootstrap import RemindersRuntime
     from majorops.reminders.config import RemindersSettings
+    from majorops.reports.bootstrap import ReportsRuntime
     from majorops.reports.config import ReportsSettings
     from majorops.reports.handlers.materialise import read_review
-    from majorops.reports.runtime import ReportsRuntime
     from majorops.shared.events import validate_event
 
     mark = server.mark()
@@ -172,7 +171,7 @@ async def test_each_service_does_its_whole_job_as_its_own_user(
     reports = ReportsRuntime(settings(ReportsSettings, nats_access.REPORTS))
     runtimes: list[Any] = [ingest, policy, reminders, reports]
     for name, runtime in zip(nats_access.SERVICE_USERS, runtimes, strict=True):
-        registered = {(c.stream, c.durable) for c in consumers_of(runtime.broker)}
+        registered = {(c.stream, c.durable) for c in runtime.consumers}
         assert registered == set(nats_access.DURABLES.get(name, ())), name
     started: list[Any] = []
     try:

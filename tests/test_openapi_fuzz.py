@@ -33,9 +33,9 @@ from hypothesis import settings
 from nats.js import JetStreamContext
 from schemathesis.openapi.checks import RejectedPositiveData
 
-from majorops.ingest.app import create_app as create_ingest
+from majorops.ingest.bootstrap import create_app as create_ingest
 from majorops.ingest.config import IngestSettings
-from majorops.reports.app import create_app as create_reports
+from majorops.reports.bootstrap import create_app as create_reports
 from majorops.reports.config import ReportsSettings
 from majorops.shared import subjects
 from majorops.shared.events import EVENT_DATA_MODELS, NoData

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from majorops.cli.natsserver import NatsCluster, NatsServer, consecutive_free_ports, free_port
 from majorops.shared import subjects
-from majorops.shared.consumers import connect_broker
+from majorops.shared.connecting import connect_broker
 from majorops.shared.jetstream import STREAMS, key_value_config, stream_config
 from majorops.shared.nats_connection import nats_servers
 from majorops.shared.provision import provision_at

@@ -13,13 +13,13 @@ from nats.js import JetStreamContext
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
-from majorops.ingest.app import create_app as create_ingest
+from majorops.ingest.bootstrap import create_app as create_ingest
 from majorops.ingest.config import IngestSettings
-from majorops.policy.app import PolicyRuntime
+from majorops.policy.bootstrap import PolicyRuntime
 from majorops.policy.config import PolicySettings
-from majorops.reminders.app import RemindersRuntime
+from majorops.reminders.bootstrap import RemindersRuntime
 from majorops.reminders.config import RemindersSettings
-from majorops.reports.app import create_app as create_reports
+from majorops.reports.bootstrap import create_app as create_reports
 from majorops.reports.config import ReportsSettings
 from majorops.shared import subjects, testing
 from majorops.shared.testing import (

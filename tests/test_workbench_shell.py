@@ -12,11 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from majorops.reports.app import create_app
+from majorops.reports.bootstrap import create_app
 from majorops.reports.config import ReportsSettings
 from majorops.shared.testing import READ_TOKEN, TOKEN_SETTINGS, bearer
 
-STATIC = Path(__file__).resolve().parents[1] / "services/reports/src/majorops/reports/workbench/static"
+STATIC = (
+    Path(__file__).resolve().parents[1] / "services/reports/src/majorops/reports/entrypoints/workbench/static"
+)
 
 
 @pytest.fixture

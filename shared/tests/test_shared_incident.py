@@ -79,6 +79,25 @@ def test_equal_times_are_ordered_by_event_id() -> None:
     assert event_key(earlier_id) < event_key(later_id)
 
 
+def test_at_one_instant_a_thing_begins_then_changes_then_ends_whatever_the_ids() -> None:
+    """A writer whose clock steps by whole seconds (a ticketing system, a frozen test clock) stamps
+    an item's creation, update and completion alike: the life rank keeps them in that order, so the
+    update is not undone by the creation, in any service."""
+    event = IncidentEvents(INC)
+    history = [
+        event("actionitem.completed", 5, item_id="A1", event_id="a-done"),
+        event("actionitem.updated", 5, item_id="A1", due="2026-12-15", event_id="b-update"),
+        event("actionitem.created", 5, item_id="A1", title="Fix pool", due="2026-11-25", event_id="c-create"),
+    ]
+    for arrival in (history, history[::-1]):
+        (item,) = read_incident(arrival).action_items
+        assert (item.due, item.completed_at) == ("2026-12-15", at(5))
+        assert [change.kind for change in item.history] == ["created", "updated", "completed"]
+        (shown,) = assemble_learning_review(arrival, None, [], None).action_items
+        assert (shown.due, shown.status) == ("2026-12-15", "completed")
+    assert [e.type.rsplit(".", 1)[1] for e in in_event_order(history)] == ["created", "updated", "completed"]
+
+
 def test_null_in_an_update_clears_the_field() -> None:
     event = IncidentEvents(INC)
     history = [

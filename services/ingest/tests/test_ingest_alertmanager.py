@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from majorops.ingest.app import create_app
+from majorops.ingest.bootstrap import create_app
 from majorops.ingest.config import IngestSettings
 from majorops.ingest.domain.alertmanager import group_incident_id, webhook_to_events
 from majorops.shared.events import validate_event

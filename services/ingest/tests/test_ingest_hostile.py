@@ -24,7 +24,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from majorops.ingest.adapters.seen_entries import seen_key
-from majorops.ingest.app import create_app
+from majorops.ingest.bootstrap import create_app
 from majorops.ingest.config import IngestSettings
 from majorops.ingest.domain.alertmanager import group_incident_id
 from majorops.ingest.domain.batch import MAX_ALERTMANAGER_BODY_BYTES, MAX_BODY_BYTES

@@ -14,7 +14,7 @@ import httpx
 import nats
 import pytest
 
-from majorops.ingest.app import create_app
+from majorops.ingest.bootstrap import create_app
 from majorops.ingest.config import IngestSettings
 from majorops.shared import subjects
 from majorops.shared.testing import (

@@ -23,7 +23,7 @@ import pytest
 from nats.js import JetStreamContext
 
 from majorops.ingest.adapters.seen_entries import claim_value, seen_key
-from majorops.ingest.app import create_app
+from majorops.ingest.bootstrap import create_app
 from majorops.ingest.config import IngestSettings
 from majorops.ingest.domain.batch import content_digest
 from majorops.shared import subjects

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from majorops.ingest.app import create_app
+from majorops.ingest.bootstrap import create_app
 from majorops.ingest.config import IngestSettings
 from majorops.ingest.domain.jsonpath import Found, NotFound, items, lookup, parse_path
 from majorops.ingest.domain.mapping_model import MappingInvalid, WebhookMapping

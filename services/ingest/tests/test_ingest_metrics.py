@@ -9,7 +9,7 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
-from majorops.ingest.app import create_app
+from majorops.ingest.bootstrap import create_app
 from majorops.ingest.config import IngestSettings
 from majorops.shared.testing import INGEST_TOKEN, TOKEN_SETTINGS, bearer, event_envelope, metric
 

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from majorops.policy.adapters.jetstream import JetStreamDecisionPublisher
 from majorops.policy.adapters.sqlite import SqlitePolicyStore
-from majorops.policy.app import PolicyRuntime
+from majorops.policy.bootstrap import PolicyRuntime
 from majorops.policy.config import PolicySettings
 from majorops.policy.domain.business_days import BusinessCalendar
 from majorops.shared import subjects, testing

@@ -18,10 +18,11 @@ import pytest
 from majorops.policy.domain.business_days import BusinessCalendar
 from majorops.policy.domain.repeats import RootCauseSighting
 from majorops.policy.facts_cache import IncidentFactsCache
-from majorops.policy.handlers import PolicyPorts, handle_event, publish_pending_decisions, record_event
+from majorops.policy.handlers import PolicyPorts, handle_events, publish_pending_decisions
 from majorops.policy.ports import IncidentState, IndexedRootCause, StoredDecision
 from majorops.shared import testing
 from majorops.shared.decisions import AfterActionDecision, DecisionContent
+from majorops.shared.events import validate_event
 from majorops.shared.outcomes import PoisonMessage, UnacknowledgedPublish
 from majorops.shared.storage.eventlog import StoredEvent
 from majorops.shared.testing import InMemoryEventLog, event_envelope
@@ -141,9 +142,18 @@ def publisher_of(ports: PolicyPorts) -> RecordingPublisher:
     return ports.publisher
 
 
+async def handle_one(
+    envelope: object, arrival: int, ports: PolicyPorts, extra_types: frozenset[str] = frozenset()
+) -> None:
+    """The consumer's batch handler with a batch of one: its outcome raised, as the consumer settles it."""
+    (outcome,) = await handle_events([(envelope, arrival)], ports, extra_types)
+    if outcome is not None:
+        raise outcome
+
+
 async def feed(ports: PolicyPorts, events: list[dict[str, Any]]) -> None:
     for event in events:
-        await handle_event(event, next(_arrivals), ports)
+        await handle_one(event, next(_arrivals), ports)
 
 
 def revisions(decisions: list[AfterActionDecision]) -> list[int]:
@@ -157,12 +167,11 @@ def content(decision: AfterActionDecision) -> dict[str, Any]:
 # --- recording (unchanged behaviour) -------------------------------------------------------------
 
 
-async def test_event_is_stored_normalised_and_its_incident_returned() -> None:
+async def test_event_is_stored_normalised() -> None:
     store = InMemoryPolicyStore()
-    incident = await record_event(
-        event_envelope("INC-1", "e-1", "incident.declared", DECLARED_AT, DECLARED), 7, store
+    await handle_one(
+        event_envelope("INC-1", "e-1", "incident.declared", DECLARED_AT, DECLARED), 7, new_ports(store)
     )
-    assert incident == "INC-1"
     [stored] = await store.events_for("INC-1")
     assert stored.event_id == "e-1"
     assert stored.arrival == 7
@@ -172,39 +181,36 @@ async def test_event_is_stored_normalised_and_its_incident_returned() -> None:
 
 async def test_same_event_twice_is_stored_once_keeping_its_first_arrival() -> None:
     store = InMemoryPolicyStore()
-    await record_event(event_envelope("INC-1", "e-1", "incident.declared", DECLARED_AT, DECLARED), 7, store)
-    again = await record_event(
-        event_envelope("INC-1", "e-1", "incident.declared", DECLARED_AT, DECLARED), 9, store
-    )
-    assert again == "INC-1"
+    ports = new_ports(store)
+    await handle_one(event_envelope("INC-1", "e-1", "incident.declared", DECLARED_AT, DECLARED), 7, ports)
+    await handle_one(event_envelope("INC-1", "e-1", "incident.declared", DECLARED_AT, DECLARED), 9, ports)
     assert [(e.event_id, e.arrival) for e in await store.events_for("INC-1")] == [("e-1", 7)]
 
 
 async def test_invalid_envelope_is_poison_naming_the_field_and_stores_nothing() -> None:
     store = InMemoryPolicyStore()
+    ports = new_ports(store)
     broken = event_envelope("INC-1", "e-1", "incident.declared", DECLARED_AT, DECLARED)
     del broken["time"]
     with pytest.raises(PoisonMessage, match="time: is required"):
-        await record_event(broken, 1, store)
+        await handle_one(broken, 1, ports)
     with pytest.raises(PoisonMessage, match="unknown event type"):
-        await record_event(
-            event_envelope("INC-1", "e-2", "majorops.incident.declard", DECLARED_AT, DECLARED), 2, store
+        await handle_one(
+            event_envelope("INC-1", "e-2", "majorops.incident.declard", DECLARED_AT, DECLARED), 2, ports
         )
     with pytest.raises(PoisonMessage, match="must be a JSON object"):
-        await record_event(["not", "an", "envelope"], 3, store)
-    ports = new_ports(store)
-    with pytest.raises(PoisonMessage, match="time: is required"):
-        await handle_event(broken, 4, ports)
+        await handle_one(["not", "an", "envelope"], 3, ports)
     assert store.events == {}
     assert publisher_of(ports).stream == []
 
 
 async def test_event_type_added_by_the_deployment_is_recorded() -> None:
     store = InMemoryPolicyStore()
+    ports = new_ports(store)
     custom = event_envelope("INC-1", "e-1", "majorops.pager.acknowledged", DECLARED_AT, {"by": "@dreyes"})
     with pytest.raises(PoisonMessage):
-        await record_event(custom, 1, store)
-    await record_event(custom, 1, store, frozenset({"majorops.pager.acknowledged"}))
+        await handle_one(custom, 1, ports)
+    await handle_one(custom, 1, ports, frozenset({"majorops.pager.acknowledged"}))
     assert [e.type for e in await store.events_for("INC-1")] == ["majorops.pager.acknowledged"]
 
 
@@ -463,7 +469,7 @@ async def test_a_redelivered_root_cause_re_evaluates_the_repeats_a_crash_left_be
     earlier = root_caused("INC-1", "2026-11-01")
     await feed(ports, earlier[:1])
     # The root cause's handling dies right after indexing INC-1, before INC-2 was re-derived.
-    await record_event(earlier[1], next(_arrivals), store)
+    await store.append_event(StoredEvent.from_event(validate_event(earlier[1]), next(_arrivals)))
     identified = datetime(2026, 11, 1, 10, tzinfo=UTC)
     assert await store.index_root_cause(RootCauseSighting("INC-1", "db-pool-exhaustion", identified), 2)
     assert publisher.latest("INC-2").repeat_of == []

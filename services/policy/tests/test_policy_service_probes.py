@@ -11,10 +11,10 @@ from pathlib import Path
 
 from nats.js import JetStreamContext
 
-from majorops.policy.app import PolicyRuntime
+from majorops.policy.bootstrap import PolicyRuntime
 from majorops.policy.config import PolicySettings
 from majorops.shared import subjects, testing
-from majorops.shared.consumers import connect_broker
+from majorops.shared.connecting import connect_broker
 from majorops.shared.testing import eventually, http_get, metric, publish_event, running, scrape, unused_port
 from majorops.shared.testkit import serving_probes
 
@@ -84,7 +84,7 @@ async def test_the_pending_gauge_shows_a_backlog_and_the_dead_letter_counter_a_p
     async with serving_probes(runtime) as probes:
         # Connected, the durable created, nothing consumed yet: what arrives now waits.
         await runtime.store.open()
-        await connect_broker(runtime.broker)
+        await connect_broker(runtime.broker, runtime.consumers)
         try:
             for n in range(1, 6):
                 await publish_event(js, declared(unique_id, n))

@@ -14,7 +14,7 @@ from typing import Any
 from nats.js import JetStreamContext
 
 from majorops.policy.adapters.sqlite import SqlitePolicyStore
-from majorops.policy.app import PolicyRuntime
+from majorops.policy.bootstrap import PolicyRuntime
 from majorops.policy.config import PolicySettings
 from majorops.shared import subjects, testing
 from majorops.shared.storage.eventlog import StoredEvent

@@ -12,7 +12,7 @@ import pytest
 
 from majorops.policy.adapters.mongo import MongoPolicyStore
 from majorops.policy.adapters.sqlite import SqlitePolicyStore
-from majorops.policy.app import store_from_settings
+from majorops.policy.bootstrap import store_from_settings
 from majorops.policy.config import PolicySettings
 from majorops.policy.domain.repeats import RootCauseSighting
 from majorops.policy.ports import IncidentState, IndexedRootCause, PolicyStore, StoredDecision

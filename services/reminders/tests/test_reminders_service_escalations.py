@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from nats.js import JetStreamContext
 
-from majorops.reminders.app import RemindersRuntime
+from majorops.reminders.bootstrap import RemindersRuntime
 from majorops.reminders.config import RemindersSettings
 from majorops.shared import subjects, testing
 from majorops.shared.testing import (

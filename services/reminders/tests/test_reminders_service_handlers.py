@@ -11,20 +11,34 @@ from typing import Any
 
 import pytest
 
-from majorops.reminders.app import policy_from_settings
+from majorops.reminders.bootstrap import policy_from_settings
 from majorops.reminders.config import RemindersSettings
 from majorops.reminders.handlers import (
     EscalationPolicy,
     fire_due,
     publish_pending,
     record_decision,
-    record_event,
+    record_events,
 )
 from majorops.reminders.plan import Notice
-from majorops.reminders.ports import DueIncident, StoredPlan
+from majorops.reminders.ports import Clock as ClockPort
+from majorops.reminders.ports import DueIncident, RemindersStore, StoredPlan, utc_now
 from majorops.shared.decisions import AfterActionDecision, Requirement
 from majorops.shared.outcomes import PoisonMessage, UnacknowledgedPublish
 from majorops.shared.testing import InMemoryEventLog, event_envelope
+
+
+async def record_one(
+    envelope: object,
+    arrival: int,
+    store: RemindersStore,
+    extra_types: frozenset[str] = frozenset(),
+    clock: ClockPort = utc_now,
+) -> None:
+    """The consumer's batch handler with a batch of one: its outcome raised, as the consumer settles it."""
+    (outcome,) = await record_events([(envelope, arrival)], store, extra_types, clock)
+    if outcome is not None:
+        raise outcome
 
 
 class InMemoryRemindersStore(InMemoryEventLog):
@@ -146,29 +160,17 @@ def decision(incident: str, revision: int, requirement: str = "mandatory") -> di
     }
 
 
-async def test_event_is_stored_once_and_its_incident_returned() -> None:
+async def test_event_is_stored_once() -> None:
     store = InMemoryRemindersStore()
-    assert (
-        await record_event(
-            event_envelope("INC-1", "e-1", "incident.closed", "2026-11-20T12:00:00Z"), 3, store
-        )
-        == "INC-1"
-    )
-    assert (
-        await record_event(
-            event_envelope("INC-1", "e-1", "incident.closed", "2026-11-20T12:00:00Z"), 4, store
-        )
-        == "INC-1"
-    )
+    await record_one(event_envelope("INC-1", "e-1", "incident.closed", "2026-11-20T12:00:00Z"), 3, store)
+    await record_one(event_envelope("INC-1", "e-1", "incident.closed", "2026-11-20T12:00:00Z"), 4, store)
     assert [(e.event_id, e.arrival) for e in await store.events_for("INC-1")] == [("e-1", 3)]
 
 
 async def test_invalid_envelope_is_poison_naming_the_field() -> None:
     store = InMemoryRemindersStore()
     with pytest.raises(PoisonMessage, match=r"subject: "):
-        await record_event(
-            event_envelope("INC 1", "e-1", "incident.closed", "2026-11-20T12:00:00Z"), 1, store
-        )
+        await record_one(event_envelope("INC 1", "e-1", "incident.closed", "2026-11-20T12:00:00Z"), 1, store)
     assert store.events == {}
 
 
@@ -245,10 +247,10 @@ class Freshness:
 
 async def closed_incident(store: InMemoryRemindersStore, clock: Clock) -> None:
     """INC-1: mandatory, closed 2026-11-20 12:00, After Action due to be scheduled by the 21st."""
-    await record_event(
+    await record_one(
         event_envelope("INC-1", "e-close", "incident.closed", "2026-11-20T12:00:00Z"), 1, store, clock=clock
     )
-    await record_event(
+    await record_one(
         event_envelope(
             "INC-1",
             "e-mim",
@@ -265,14 +267,14 @@ async def closed_incident(store: InMemoryRemindersStore, clock: Clock) -> None:
 
 async def test_every_message_makes_its_incident_due_now_even_a_redelivered_one() -> None:
     store, clock = InMemoryRemindersStore(), Clock(NOW)
-    await record_event(
+    await record_one(
         event_envelope("INC-1", "e-1", "incident.closed", "2026-11-20T12:00:00Z"), 1, store, clock=clock
     )
     assert await store.incidents_due(NOW, 10) == [DueIncident("INC-1", 1)]
     await store.save_plans([StoredPlan("INC-1", 1, None, "[]", 0, POLICY.settings_key, NOW)])
     assert await store.incidents_due(NOW, 10) == []
     # A crash may have lost the mark after the event was stored: the redelivery marks again.
-    await record_event(
+    await record_one(
         event_envelope("INC-1", "e-1", "incident.closed", "2026-11-20T12:00:00Z"), 1, store, clock=clock
     )
     await record_decision(decision("INC-1", 1), store, clock=clock)
@@ -295,7 +297,7 @@ async def test_levels_past_due_are_claimed_published_once_and_the_plan_stored() 
     clock.now = NOW + timedelta(days=1, hours=4)
     await fire_due(store, stream, Freshness(), POLICY, clock=clock)
     assert stream.ids() == [*ALL_LEVELS, "INC-1:hold_by:heads_up"]
-    await record_event(
+    await record_one(
         event_envelope(
             "INC-1", "e-other", "majorops.timeline.logged", "2026-11-20T12:00:00Z", {"text": "note"}
         ),
@@ -334,7 +336,7 @@ async def test_nothing_is_claimed_while_the_record_may_miss_a_meeting_event() ->
         "2026-11-21T18:00:00Z",
         {"meeting_at": "2026-11-24T10:00:00Z"},
     )
-    await record_event(scheduled_30h_after_close, 4, store, clock=clock)
+    await record_one(scheduled_30h_after_close, 4, store, clock=clock)
     freshness.incomplete.clear()
     await fire_due(store, stream, freshness, POLICY, clock=clock)
     assert stream.ids() == ["INC-1:after_action_not_scheduled:1"]
@@ -348,7 +350,7 @@ async def test_an_unacknowledged_publish_stays_pending_and_is_published_later_on
     assert outcome.publish_failed and stream.ids() == []
     assert [n.notice_id for n in await store.pending_notices(NOW + timedelta(seconds=1), 10)] == ALL_LEVELS
     # The claim is permanent: a later pass does not claim (nor build) them again.
-    await record_event(
+    await record_one(
         event_envelope("INC-1", "e-x", "majorops.timeline.logged", "2026-11-20T12:00:00Z", {"text": "x"}),
         5,
         store,
@@ -390,7 +392,7 @@ async def test_a_plan_made_while_a_new_message_arrived_is_not_stored_and_the_inc
             return await super().sent_notice_ids(incident_id)
 
     store, clock, stream = MarkedMeanwhile(), Clock(NOW), StreamPublisher()
-    await record_event(
+    await record_one(
         event_envelope("INC-1", "e-1", "majorops.timeline.logged", "2026-11-20T12:00:00Z", {"text": "x"}),
         1,
         store,
@@ -409,7 +411,7 @@ async def test_an_incident_that_cannot_be_planned_is_postponed_without_holding_u
             return await super().latest_decision(incident_id)
 
     store, clock, stream = OneBroken(), Clock(NOW), StreamPublisher()
-    await record_event(
+    await record_one(
         event_envelope("INC-2", "e-2", "incident.closed", "2026-11-20T12:00:00Z"), 1, store, clock=clock
     )
     await closed_incident(store, clock)
@@ -444,7 +446,7 @@ async def test_an_action_item_due_on_a_plain_date_falls_due_at_midnight_in_the_o
         "2026-11-20T12:00:00Z",
         {"item_id": "AI-7", "title": "Alarm", "owner": "Ravi", "due": "2026-11-24"},
     )
-    await record_event(created, 1, store, clock=clock)
+    await record_one(created, 1, store, clock=clock)
     await fire_due(store, stream, Freshness(), policy, clock=clock)
     assert [n.notice_id for n in stream.stream if n.category.value == "escalation"] == []
     clock.now = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)

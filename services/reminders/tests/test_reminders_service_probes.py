@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from majorops.reminders.app import RemindersRuntime
+from majorops.reminders.bootstrap import RemindersRuntime
 from majorops.reminders.config import RemindersSettings
 from majorops.shared import subjects, testing
 from majorops.shared.testing import (

@@ -15,7 +15,7 @@ from typing import Any
 from nats.js import JetStreamContext
 
 from majorops.reminders.adapters.sqlite import SqliteRemindersStore
-from majorops.reminders.app import RemindersRuntime
+from majorops.reminders.bootstrap import RemindersRuntime
 from majorops.reminders.config import RemindersSettings
 from majorops.shared import subjects, testing
 from majorops.shared.decisions import AfterActionDecision

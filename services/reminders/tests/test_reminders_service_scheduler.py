@@ -12,12 +12,26 @@ from typing import Any
 import pytest
 
 from majorops.reminders.adapters.sqlite import SqliteRemindersStore
-from majorops.reminders.handlers import EscalationPolicy, record_decision, record_event
+from majorops.reminders.handlers import EscalationPolicy, record_decision, record_events
 from majorops.reminders.plan import Notice
+from majorops.reminders.ports import Clock, RemindersStore, utc_now
 from majorops.reminders.scheduler import EscalationScheduler
 from majorops.shared.testing import event_envelope, iso
 
 INTERVAL = timedelta(seconds=0.5)
+
+
+async def record_one(
+    envelope: object,
+    arrival: int,
+    store: RemindersStore,
+    extra_types: frozenset[str] = frozenset(),
+    clock: Clock = utc_now,
+) -> None:
+    """The consumer's batch handler with a batch of one: its outcome raised, as the consumer settles it."""
+    (outcome,) = await record_events([(envelope, arrival)], store, extra_types, clock)
+    if outcome is not None:
+        raise outcome
 
 
 class Stream:
@@ -131,7 +145,7 @@ async def test_while_the_record_is_incomplete_it_looks_again_a_few_times_a_secon
 ) -> None:
     stream, freshness = Stream(), Freshness()
     freshness.complete_now = False
-    await record_event(
+    await record_one(
         event_envelope("INC-1", "e-1", "incident.closed", datetime.now(UTC) - timedelta(days=2)),
         1,
         store,

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from majorops.reminders.adapters.mongo import MongoRemindersStore
 from majorops.reminders.adapters.sqlite import SqliteRemindersStore
-from majorops.reminders.app import store_from_settings
+from majorops.reminders.bootstrap import store_from_settings
 from majorops.reminders.config import RemindersSettings
 from majorops.reminders.plan import Notice, NoticeCategory
 from majorops.reminders.ports import DueIncident, RemindersStore, StoredPlan

@@ -21,7 +21,7 @@ import pytest
 import standardwebhooks
 from nats.js import JetStreamContext
 
-from majorops.reminders.app import RemindersRuntime
+from majorops.reminders.bootstrap import RemindersRuntime
 from majorops.reminders.config import RemindersSettings, WebhookStyle, WebhookTarget
 from majorops.reminders.notifier import WebhookNotifier, backoff
 from majorops.reminders.ports import WebhookUnreachable

@@ -10,9 +10,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from majorops.reports.app import create_app
+from majorops.reports.bootstrap import CONSUMED_STREAMS, create_app
 from majorops.reports.config import ReportsSettings
-from majorops.reports.runtime import CONSUMED_STREAMS
 from majorops.shared import subjects
 from majorops.shared.testing import (
     READ_TOKEN,

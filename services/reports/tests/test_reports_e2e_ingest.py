@@ -11,9 +11,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from majorops.ingest.app import create_app as create_ingest
+from majorops.ingest.bootstrap import create_app as create_ingest
 from majorops.ingest.config import IngestSettings
-from majorops.reports.app import create_app as create_reports
+from majorops.reports.bootstrap import create_app as create_reports
 from majorops.reports.config import ReportsSettings
 from majorops.shared.testing import (
     INGEST_TOKEN,

@@ -17,9 +17,9 @@ import pytest
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 
-from majorops.reports.app import create_app
+from majorops.reports.bootstrap import create_app
 from majorops.reports.config import ReportsSettings
-from majorops.reports.http.json_body_guard import MAX_BODY_BYTES
+from majorops.reports.entrypoints.json_body_guard import MAX_BODY_BYTES
 from majorops.shared import subjects
 from majorops.shared.json_body import MAX_JSON_DEPTH
 from majorops.shared.testing import (

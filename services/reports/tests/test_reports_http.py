@@ -24,7 +24,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from majorops.reports.adapters.jetstream import JetStreamEventPublisher
-from majorops.reports.app import create_app
+from majorops.reports.bootstrap import create_app
 from majorops.reports.config import ReportsSettings
 from majorops.shared import subjects, testing
 from majorops.shared.testing import (

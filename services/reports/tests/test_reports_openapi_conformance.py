@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from majorops.reports.app import create_app
+from majorops.reports.bootstrap import create_app
 from majorops.reports.config import ReportsSettings
 from majorops.shared.testing import TOKEN_SETTINGS, WRITE_TOKEN
 from majorops.shared.testkit import app_client

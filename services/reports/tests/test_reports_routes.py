@@ -16,10 +16,10 @@ import pytest
 from fastapi import FastAPI
 
 from majorops.reports.adapters.sqlite import SqliteReviewStore
-from majorops.reports.app import create_app
+from majorops.reports.bootstrap import create_app
 from majorops.reports.config import ReportsSettings
+from majorops.reports.entrypoints.dependencies import clock_of, publisher_of, store_of
 from majorops.reports.handlers.consume import EVENT, record
-from majorops.reports.http.dependencies import clock_of, publisher_of, store_of
 from majorops.reports.ports import ReportsPorts
 from majorops.shared.events import CloudEvent
 from majorops.shared.testing import READ_TOKEN, TOKEN_SETTINGS, WRITE_TOKEN, bearer, event_envelope

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from majorops.reports.bootstrap import ReportsRuntime
 from majorops.reports.config import ReportsSettings
-from majorops.reports.runtime import ReportsRuntime
 from majorops.shared import testing
 
 

@@ -114,9 +114,9 @@ def asyncapi_document() -> dict[str, Any]:
 
 def openapi_documents() -> dict[str, dict[str, Any]]:
     """The OpenAPI documents FastAPI generates for the HTTP services."""
-    from majorops.ingest.app import create_app as create_ingest
+    from majorops.ingest.bootstrap import create_app as create_ingest
     from majorops.ingest.config import IngestSettings
-    from majorops.reports.app import create_app as create_reports
+    from majorops.reports.bootstrap import create_app as create_reports
     from majorops.reports.config import ReportsSettings
 
     return {

@@ -330,7 +330,9 @@ class Tail:
             batch = 64 if count is None else min(64, count - self.printed)
             try:
                 messages = await subscription.fetch(batch, timeout=wait)
-            except nats.errors.TimeoutError:
+            except (TimeoutError, nats.errors.TimeoutError):
+                # nats-py raises either kind when nothing came (its own, or asyncio's when the
+                # deadline passed between its two pull requests).
                 if client.is_closed:  # a fetch on a closed connection times out too
                     raise LostNats("connection closed") from None
                 continue

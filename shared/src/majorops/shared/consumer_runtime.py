@@ -1,14 +1,11 @@
-"""What the runtimes of the consuming services share: the subscription to every incident event
-(policy, reminders, reports), and for a service that only consumes (policy, reminders) what it does
-around its own start and stop: readiness, the probe server, and running until SIGTERM or SIGINT."""
+"""What the runtime of a service that only consumes (policy, reminders) does around its own start and
+stop: readiness, the probe server, and running until SIGTERM or SIGINT — over its own list of
+durable consumers (:attr:`ConsumerRuntime.consumers`)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from majorops.shared import subjects
-from majorops.shared.batch_handlers import JsonBatchHandler, decoding_json
-from majorops.shared.consumers import subscribe_durable
 from majorops.shared.heartbeat import Watchdog
 from majorops.shared.lifecycle import run_until_signalled
 from majorops.shared.probes import ProbeServer, consumer_readiness, probe_app, serving_probes
@@ -17,22 +14,7 @@ from majorops.shared.telemetry import telemetry_of
 if TYPE_CHECKING:
     from faststream.nats import NatsBroker
 
-    from majorops.shared.settings import CommonSettings
-
-
-def subscribe_to_events(
-    broker: NatsBroker, service: str, settings: CommonSettings, on_events: JsonBatchHandler
-) -> None:
-    """The service's durable consumer of every incident event, handed to ``on_events`` in batches of
-    decoded JSON with their stream sequences."""
-    subscribe_durable(
-        broker,
-        service=service,
-        stream=subjects.EVENTS_STREAM,
-        subject=subjects.ALL_EVENTS,
-        settings=settings,
-        handle_batch=decoding_json(on_events),
-    )
+    from majorops.shared.consumers import DurableConsumer
 
 
 class _AnsweringStore(Protocol):
@@ -41,10 +23,12 @@ class _AnsweringStore(Protocol):
 
 class ConsumerRuntime:
     """:meth:`ready`, :meth:`probes` and :meth:`run` of a consumer service's runtime, from its
-    ``broker``, its ``store``, its :meth:`start` and :meth:`stop`, and its :meth:`probe_address`."""
+    ``broker``, its ``consumers``, its ``store``, its :meth:`start` and :meth:`stop`, and its
+    :meth:`probe_address`."""
 
     service: ClassVar[str]
     broker: NatsBroker
+    consumers: list[DurableConsumer]
     store: _AnsweringStore
 
     async def start(self) -> None:
@@ -59,14 +43,14 @@ class ConsumerRuntime:
 
     async def ready(self) -> dict[str, bool]:
         """Each readiness check by name: NATS connected, every durable consumer bound, the store answering."""
-        return await consumer_readiness(self.broker, self.store.ping)
+        return await consumer_readiness(self.broker, self.consumers, self.store.ping)
 
     def probes(self) -> ProbeServer | None:
         """``/healthz``, ``/readyz``, ``/metrics`` at :meth:`probe_address` (None when its port is 0)."""
         host, port = self.probe_address()
         if not port:
             return None
-        return ProbeServer(probe_app(self.broker, self.ready), host, port)
+        return ProbeServer(probe_app(self.broker, self.ready, self.consumers), host, port)
 
     async def run(self) -> None:
         """Serve the probes, run until SIGTERM or SIGINT, then stop gracefully; a failed start ends

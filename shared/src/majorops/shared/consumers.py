@@ -28,6 +28,10 @@ timeout passes, which adds that timeout to every event's latency at low rates (o
 when the timeout is short); nats-py's ``fetch`` returns what is waiting at once and long-polls only
 when nothing is. The broker's connection is still FastStream's.
 
+A service's runtime holds the list of its consumers and hands it to what needs it: connecting and
+starting (:mod:`majorops.shared.connecting`), stopping (:func:`majorops.shared.lifecycle.stop_broker`),
+readiness (:mod:`majorops.shared.probes`) and the consumer gauges (:mod:`majorops.shared.telemetry`).
+
 Every batch is observed here, for every service: the handler's time
 (``majorops_handler_seconds{stream}``), how each message was settled
 (``majorops_messages_total{stream,outcome}``), dead letters (``majorops_dead_letters_total{reason}``)
@@ -46,27 +50,22 @@ import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import cast
 
 import structlog
-from faststream.nats import ConsumerConfig, DeliverPolicy, NatsBroker
-from nats.aio.client import Client
+from faststream.nats import ConsumerConfig, DeliverPolicy
 from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
 from majorops.shared import subjects, tracing
-from majorops.shared.batch_handlers import MESSAGE_SPANS, BatchHandler, MessageHandler, one_at_a_time
-from majorops.shared.consumer_registry import register, registered
+from majorops.shared.batch_handlers import MESSAGE_SPANS, BatchHandler
 from majorops.shared.heartbeat import Heartbeat
-from majorops.shared.jetstream import dead_letter, message_metadata, require_streams, retry_delay
+from majorops.shared.jetstream import dead_letter, message_metadata, retry_delay
 from majorops.shared.outages import storage_unavailable
 from majorops.shared.outcomes import PoisonMessage, UnacknowledgedPublish
-from majorops.shared.provision import WAIT_SECONDS as JETSTREAM_FORMING_WAIT_SECONDS
-from majorops.shared.provision import not_ready
 from majorops.shared.settings import CommonSettings
-from majorops.shared.telemetry import Telemetry, telemetry_of
+from majorops.shared.telemetry import Telemetry
 
 log = structlog.get_logger(__name__)
 
@@ -93,7 +92,8 @@ class DurableConsumer:
     durable: str = ""
     deliver_policy: DeliverPolicy = DeliverPolicy.ALL
     telemetry: Telemetry | None = field(default=None, repr=False)
-    """Where the consumer counts (the broker's, set by :func:`start_broker` when not given)."""
+    """Where the consumer counts (the broker's, set by :func:`~majorops.shared.connecting.start_consumers`
+    when not given)."""
     _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _stopping: bool = field(default=False, init=False, repr=False)
     _settling: bool = field(default=False, init=False, repr=False)
@@ -319,92 +319,3 @@ def delivered_by(msg: Msg) -> tuple[str, str] | None:
     except Exception:  # no reply, or not an acknowledgement subject
         return None
     return metadata.stream, metadata.consumer
-
-
-# The consumers of each broker, so that connecting creates or updates their durables and starting
-# and stopping the broker starts and stops them.
-def add_consumer(broker: NatsBroker, consumer: DurableConsumer) -> DurableConsumer:
-    """Register a consumer with the broker's lifecycle (:func:`start_consumers`, :func:`stop_consumers`)."""
-    register(broker, consumer)
-    return consumer
-
-
-def consumers_of(broker: NatsBroker) -> list[DurableConsumer]:
-    return cast("list[DurableConsumer]", registered(broker))
-
-
-def subscribe_durable(
-    broker: NatsBroker,
-    *,
-    service: str,
-    stream: str,
-    subject: str,
-    settings: CommonSettings,
-    handle: MessageHandler | None = None,
-    handle_batch: BatchHandler | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> DurableConsumer:
-    """One durable pull consumer shared by every replica of ``service``, with explicit acks.
-
-    Give ``handle_batch`` (see :data:`BatchHandler`), or ``handle`` for one message at a time:
-    raising :class:`~majorops.shared.outcomes.PoisonMessage` dead-letters the message at once; any other exception retries it
-    with back-off, and dead-letters it on its last allowed delivery.
-    """
-    if (handle is None) == (handle_batch is None):
-        raise ValueError("give exactly one of handle and handle_batch")
-    batch = handle_batch if handle_batch is not None else one_at_a_time(handle)  # type: ignore[arg-type]
-    return add_consumer(
-        broker,
-        DurableConsumer(
-            service=service,
-            stream=stream,
-            subject=subject,
-            settings=settings,
-            handle_batch=batch,
-            batch_size=batch_size,
-        ),
-    )
-
-
-async def connect_broker(broker: NatsBroker, *, stream_replicas: int = 1) -> Client:
-    """Connect, make sure every stream exists, and create or update the broker's durable consumers.
-
-    Streams are only looked at, and created or updated when missing or out of date (see
-    :func:`~majorops.shared.jetstream.require_streams`): on a server with users ``admin`` provisioned
-    them and a service may not. A JetStream still electing its leaders (a node or the whole cluster
-    just restarted) is asked again for up to :data:`JETSTREAM_FORMING_WAIT_SECONDS` instead of the
-    replica exiting on its first timeout. Create-or-update of the durables means a changed
-    ``MAJOROPS_ACK_WAIT_SECONDS``, ``MAJOROPS_MAX_DELIVER`` or ``MAJOROPS_MAX_ACK_PENDING`` takes
-    effect at the next start (the last replica started wins). A stream a service creates itself (a
-    server without users) gets ``stream_replicas`` copies (``MAJOROPS_STREAM_REPLICAS``).
-    """
-    connection = await broker.connect()
-    js = connection.jetstream()
-    deadline = time.monotonic() + JETSTREAM_FORMING_WAIT_SECONDS
-    while True:
-        try:
-            await require_streams(js, stream_replicas)
-            for consumer in consumers_of(broker):
-                await consumer.ensure(js)
-            return connection
-        except Exception as exc:
-            if not not_ready(exc) or time.monotonic() >= deadline:
-                raise
-            log.warning("jetstream.not_ready", error=repr(exc), retry_in_seconds=1.0)
-            await asyncio.sleep(1.0)
-
-
-async def start_broker(broker: NatsBroker) -> None:
-    """Start the broker's FastStream subscribers, then its durable consumers (after connecting)."""
-    await broker.start()
-    js = broker.connection.jetstream()
-    telemetry = telemetry_of(broker)
-    for consumer in consumers_of(broker):
-        if consumer.telemetry is None:
-            consumer.telemetry = telemetry
-        await consumer.start(js)
-
-
-async def stop_consumers(broker: NatsBroker) -> None:
-    """Stop every consumer of the broker, each finishing the batch in hand."""
-    await asyncio.gather(*(consumer.stop() for consumer in consumers_of(broker)))

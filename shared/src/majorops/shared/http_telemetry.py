@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-    from majorops.shared.telemetry import Telemetry
+    from majorops.shared.telemetry import Durable, Telemetry
 
 METRICS_CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 """Text format 0.0.4: what every Prometheus version reads (the names are all legacy ones)."""
@@ -104,13 +104,15 @@ def _route_candidates(routes: Sequence[BaseRoute]) -> Sequence[Any]:
     return list(iter_route_contexts(routes))
 
 
-def metrics_endpoint(telemetry: Telemetry, broker: NatsBroker | None) -> Callable[[], Awaitable[Any]]:
+def metrics_endpoint(
+    telemetry: Telemetry, broker: NatsBroker | None, consumers: Sequence[Durable] = ()
+) -> Callable[[], Awaitable[Any]]:
     """A Starlette/FastAPI endpoint answering the Prometheus text."""
 
     async def metrics() -> Any:
         from starlette.responses import Response
 
-        return Response(await telemetry.exposition(broker), media_type=METRICS_CONTENT_TYPE)
+        return Response(await telemetry.exposition(broker, consumers), media_type=METRICS_CONTENT_TYPE)
 
     metrics.__doc__ = "Prometheus metrics of this process (text exposition format)."
     return metrics
@@ -124,12 +126,14 @@ METRICS_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def instrument_http(app: Any, telemetry: Telemetry, broker: NatsBroker | None) -> None:
+def instrument_http(
+    app: Any, telemetry: Telemetry, broker: NatsBroker | None, consumers: Sequence[Durable] = ()
+) -> None:
     """Give a FastAPI app ``GET /metrics`` and :class:`HttpTelemetry` (call it after the app's other
     middleware, so that this one wraps them)."""
     app.add_api_route(
         "/metrics",
-        metrics_endpoint(telemetry, broker),
+        metrics_endpoint(telemetry, broker, consumers),
         methods=["GET"],
         response_model=None,
         responses=METRICS_RESPONSES,

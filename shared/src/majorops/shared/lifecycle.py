@@ -10,18 +10,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 import structlog
 import uvicorn
 from nats.errors import ConnectionClosedError, ConnectionReconnectingError, UnexpectedEOF
 
-from majorops.shared.consumers import stop_consumers
+from majorops.shared.connecting import stop_consumers
 from majorops.shared.settings import HttpTlsSettings
 
 if TYPE_CHECKING:
     from faststream.nats import NatsBroker
+
+    from majorops.shared.consumers import DurableConsumer
 
 log = structlog.get_logger(__name__)
 
@@ -35,8 +37,8 @@ def broker_gone(exc: BaseException) -> bool:
     return isinstance(exc, _BROKER_GONE)
 
 
-async def stop_broker(broker: NatsBroker) -> None:
-    """Stop consuming, let the handlers in progress finish, then drain the connection.
+async def stop_broker(broker: NatsBroker, consumers: Sequence[DurableConsumer] = ()) -> None:
+    """Stop ``consumers``, let the handlers in progress finish, then drain the connection.
 
     When NATS is already gone — stopped at the same moment, as when ``majorops up`` is killed and
     every child gets SIGTERM at once — there is nothing to drain: the connection is closed instead,
@@ -44,7 +46,7 @@ async def stop_broker(broker: NatsBroker) -> None:
     again to the next consumer. Any other failure is raised as before.
     """
     # Our own durable consumers first: each settles the batch in hand while NATS is still there.
-    await stop_consumers(broker)
+    await stop_consumers(consumers)
     try:
         await broker.stop()
     except Exception as exc:

@@ -66,7 +66,7 @@ def make_broker(settings: CommonSettings, service: str) -> NatsBroker:
     :mod:`majorops.shared.nats_access`) and over TLS when ``MAJOROPS_NATS_TLS_*`` is set, to any of
     the comma-separated servers of ``MAJOROPS_NATS_URL``.
     Per-message "Received/Processed" lines go out at DEBUG; what matters (retries, dead letters,
-    failures) is logged by :func:`subscribe_durable` with the incident and event bound.
+    failures) is logged by :class:`~majorops.shared.consumers.DurableConsumer` with the incident and event bound.
     """
     broker = NatsBroker(
         nats_servers(settings.nats_url),

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -30,12 +30,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from majorops.shared.consumers import consumers_of
 from majorops.shared.http_telemetry import METRICS_CONTENT_TYPE
-from majorops.shared.telemetry import connected, telemetry_of
+from majorops.shared.telemetry import Durable, connected, telemetry_of
 
 if TYPE_CHECKING:
     from faststream.nats import NatsBroker
+
+    from majorops.shared.consumers import DurableConsumer
 
 log = structlog.get_logger(__name__)
 
@@ -54,11 +55,10 @@ async def _within(check: Awaitable[bool], what: str) -> bool:
 
 
 async def consumer_readiness(
-    broker: NatsBroker, store_ping: Callable[[], Awaitable[bool]]
+    broker: NatsBroker, consumers: Sequence[DurableConsumer], store_ping: Callable[[], Awaitable[bool]]
 ) -> dict[str, bool]:
     """Each readiness check by name: ``nats`` connected, ``durables`` all bound and consuming,
     ``loops`` none stalled, ``store`` answering (each within a second)."""
-    consumers = consumers_of(broker)
     return {
         "nats": connected(broker),
         "durables": bool(consumers) and all(consumer.bound for consumer in consumers),
@@ -99,7 +99,7 @@ def readiness_answer(checks: dict[str, bool], stalled: dict[str, str]) -> JSONRe
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
-def probe_app(broker: NatsBroker, checks: Checks) -> Starlette:
+def probe_app(broker: NatsBroker, checks: Checks, consumers: Sequence[Durable] = ()) -> Starlette:
     """The probes of a broker-only service; ``checks`` answers :func:`consumer_readiness`'s way."""
     telemetry = telemetry_of(broker)
 
@@ -110,7 +110,7 @@ def probe_app(broker: NatsBroker, checks: Checks) -> Starlette:
         return readiness_answer(await checks(), telemetry.heartbeats.problems())
 
     async def metrics(_: Request) -> Response:
-        return Response(await telemetry.exposition(broker), media_type=METRICS_CONTENT_TYPE)
+        return Response(await telemetry.exposition(broker, consumers), media_type=METRICS_CONTENT_TYPE)
 
     return Starlette(
         routes=[

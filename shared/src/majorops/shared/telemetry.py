@@ -39,7 +39,7 @@ import inspect
 import time
 import weakref
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from prometheus_client import (
     CollectorRegistry,
@@ -53,7 +53,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from majorops.shared import tracing
-from majorops.shared.consumer_registry import Durable, registered
 from majorops.shared.heartbeat import Heartbeats
 from majorops.shared.logging import log_write_failures
 
@@ -69,6 +68,13 @@ CONSUMER_INFO_TIMEOUT_SECONDS = 1.0
 
 
 T = TypeVar("T")
+
+
+class Durable(Protocol):
+    """What the consumer gauges need of a consumer: the stream it reads and its durable's name."""
+
+    stream: str
+    durable: str
 
 
 class Telemetry:
@@ -228,10 +234,9 @@ class Telemetry:
 
         await asyncio.gather(*(one(consumer) for consumer in consumers))
 
-    async def exposition(self, broker: NatsBroker | None = None) -> bytes:
-        """The Prometheus text of every metric, the consumer gauges read from NATS first."""
+    async def exposition(self, broker: NatsBroker | None = None, consumers: Sequence[Durable] = ()) -> bytes:
+        """The Prometheus text of every metric, the gauges of ``consumers`` read from NATS first."""
         if broker is not None:
-            consumers = registered(broker)
             if consumers and connected(broker):
                 await self.refresh_consumers(broker.connection.jetstream(), consumers)
         return generate_latest(self.registry)

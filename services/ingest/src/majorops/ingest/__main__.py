@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from majorops.ingest.app import SERVICE, create_app
+from majorops.ingest.bootstrap import SERVICE, create_app
 from majorops.ingest.config import IngestSettings
 from majorops.shared.lifecycle import serve_http
 from majorops.shared.logging import start_logging

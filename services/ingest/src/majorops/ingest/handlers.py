@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -16,11 +18,27 @@ from majorops.ingest.domain.batch import (
     validate_batch,
 )
 from majorops.ingest.ports import EventPublisher, IdsTaken
-from majorops.shared.events import AUTH_API_KEY
+from majorops.shared.events import AUTH_API_KEY, AUTH_SERVICE_ACCOUNT
 from majorops.shared.json_body import parse_json_body
 from majorops.shared.problems import Problem
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who sent a request, as each accepted event records it (CloudEvents ``authtype``/``authid``)."""
+
+    name: str
+    kind: str = AUTH_API_KEY
+
+
+NATS_SENDER = Sender("nats", AUTH_SERVICE_ACCOUNT)
+"""Requests on ``majorops.ingest``: NATS permissions decide who may send them (SECURITY.md)."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class PublishFailed(Exception):

@@ -17,15 +17,10 @@ events stream would reach every consumer.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import structlog
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 
 from majorops.shared.jetstream import PUBLISH_TIMEOUT_SECONDS
-from majorops.shared.probes import healthz, readiness_responses
 
 log = structlog.get_logger(__name__)
 
@@ -61,27 +56,3 @@ class WriteHealth:
             self.failed_at, self.reason = None, None
             return True
         return False
-
-
-READINESS = readiness_responses(
-    "Each check by name: nats, streams, writes (JetStream accepts them)",
-    writes_failing={"type": "string", "description": "Why JetStream is taken not to accept writes"},
-)
-
-
-def add_probe_routes(
-    app: FastAPI, ready: Callable[[], Awaitable[dict[str, bool]]], writes: WriteHealth
-) -> None:
-    """``/healthz`` and ``/readyz`` (each check by name, and why writes are taken to fail)."""
-    app.get("/healthz")(healthz)
-
-    @app.get("/readyz", responses=READINESS)
-    async def readyz() -> JSONResponse:
-        """Connected to NATS, the events stream exists and JetStream accepts writes: after a publish
-        that was not acknowledged, not ready until one is (or for a while, with none since)."""
-        checks = await ready()
-        ok = all(checks.values())
-        body: dict[str, Any] = {"status": "ready" if ok else "not ready", "checks": checks}
-        if writes.reason is not None:
-            body["writes_failing"] = writes.reason
-        return JSONResponse(body, status_code=200 if ok else 503)

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 
-from majorops.policy.config import PolicySettings
+from majorops.policy.config import SERVICE, PolicySettings
 from majorops.shared.settings import load_settings
 
 
 def main() -> None:
-    settings = load_settings(PolicySettings, "policy")
+    settings = load_settings(PolicySettings, SERVICE)
     # Imported only now: the broker and database clients take most of the start-up time, and a
     # refusal should not wait for them.
-    from majorops.policy.app import SERVICE, PolicyRuntime
+    from majorops.policy.bootstrap import PolicyRuntime
     from majorops.shared.logging import start_logging
 
     start_logging(SERVICE, settings)

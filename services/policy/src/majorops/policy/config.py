@@ -7,6 +7,8 @@ from pydantic import Field, field_validator
 from majorops.policy.domain.business_days import BusinessCalendar
 from majorops.shared.settings import CommonSettings
 
+SERVICE = "policy"
+
 
 class PolicySettings(CommonSettings):
     """Everything policy reads from the environment beyond the settings every service shares.

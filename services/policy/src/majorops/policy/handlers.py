@@ -64,8 +64,8 @@ from majorops.policy.domain.repeats import (
 from majorops.policy.facts_cache import IncidentFactsCache, IncidentLocks
 from majorops.policy.ports import DecisionPublisher, IndexedRootCause, PolicyStore, StoredDecision
 from majorops.shared.decisions import EarlierOpenActionItem
-from majorops.shared.events import CloudEvent, EventType, EventValidationError, validate_event
-from majorops.shared.outcomes import PoisonMessage, log_recorded, valid_events
+from majorops.shared.events import CloudEvent, EventType
+from majorops.shared.outcomes import log_recorded, valid_events
 from majorops.shared.storage.eventlog import StoredEvent
 
 log = structlog.get_logger(__name__)
@@ -118,67 +118,15 @@ class Derivation:
     index_changed: bool = False
 
 
-def _validated(raw_envelope: object, extra_types: frozenset[str]) -> CloudEvent:
-    try:
-        return validate_event(raw_envelope, extra_types)
-    except EventValidationError as exc:
-        raise PoisonMessage(f"invalid event envelope: {exc}") from exc
-
-
-async def _append(event: CloudEvent, arrival: int, store: PolicyStore) -> bool:
-    new = await store.append_event(StoredEvent.from_event(event, arrival))
-    if new:
-        log.info("event.recorded", type=event.type, arrival=arrival)
-    else:
-        log.info("event.duplicate", type=event.type, arrival=arrival)
-    return new
-
-
-async def record_event(
-    raw_envelope: object,
-    arrival: int,
-    store: PolicyStore,
-    extra_types: frozenset[str] = frozenset(),
-) -> str:
-    """Validate an envelope and store it once; return the incident id it belongs to.
-
-    ``arrival`` is the JetStream stream sequence: the order in which events reached the system,
-    used to break ties between events of the same time. A redelivered or republished event (same
-    id) changes nothing. An invalid envelope raises :class:`PoisonMessage`, as retrying cannot
-    make it valid.
-    """
-    event = _validated(raw_envelope, extra_types)
-    with structlog.contextvars.bound_contextvars(incident_id=event.incident_id, event_id=event.id):
-        await _append(event, arrival, store)
-    return event.incident_id
-
-
-async def handle_event(
-    raw_envelope: object,
-    arrival: int,
-    ports: PolicyPorts,
-    extra_types: frozenset[str] = frozenset(),
-) -> str:
-    """Record the event, re-derive its incident's decision (and those it affects); return the incident id.
-
-    Publishes a new revision of each decision that changed. Also after a duplicate: the handling
-    that stored the event may have crashed before deciding. Raises :class:`PoisonMessage` for an
-    invalid envelope; any other exception means "retry the event later" (all steps are idempotent).
-    """
-    event = _validated(raw_envelope, extra_types)
-    (outcome,) = await _record_and_decide([(event, arrival)], ports)
-    if outcome is not None:
-        raise outcome
-    return event.incident_id
-
-
 async def handle_events(
     messages: Sequence[tuple[object, int]],
     ports: PolicyPorts,
     extra_types: frozenset[str] = frozenset(),
 ) -> list[BaseException | None]:
-    """:func:`handle_event` for a fetched batch of ``(envelope, arrival)``: the same outcome, with
-    the batch stored in one write and each incident decided once for all its events in it.
+    """Record a fetched batch of ``(envelope, arrival)`` in one write, then re-derive each incident's
+    decision (and those it affects) once for all its events in it, publishing a new revision of each
+    decision that changed — also after a duplicate: the handling that stored the event may have
+    crashed before deciding. ``arrival`` is the JetStream stream sequence, stored with the event.
 
     Per message: ``None`` (done), a :class:`PoisonMessage` (invalid envelope), or the error that
     stopped its incident's decision (the message is retried; every step is idempotent). Deciding

@@ -19,7 +19,7 @@ def main() -> None:
     start_logging(SERVICE, settings)
     # Imported once the settings are known to be good: a refusal answers at once, without loading
     # the broker, the store drivers and the HTTP client first.
-    from majorops.reminders.app import RemindersRuntime
+    from majorops.reminders.bootstrap import RemindersRuntime
 
     asyncio.run(RemindersRuntime(settings).run())
 

@@ -1,6 +1,6 @@
 """Reminders use cases: record events and decisions, fire what is due, publish what is still pending.
 
-- :func:`record_event` / :func:`record_decision` store a message and mark its incident as changed:
+- :func:`record_events` / :func:`record_decision` store messages and mark its incident as changed:
   the mark (a version bump that makes the incident due now) is what re-plans its obligations.
 - :func:`fire_due` plans every due incident (re-derives its obligations from the stored record) and
   sends each escalation or heads-up that is due exactly once: claimed in the outbox first (a unique
@@ -31,33 +31,11 @@ from majorops.reminders.ports import (
     utc_now,
 )
 from majorops.shared.decisions import AfterActionDecision
-from majorops.shared.events import CloudEvent, EventValidationError, validate_event
+from majorops.shared.events import CloudEvent
 from majorops.shared.outcomes import PoisonMessage, UnacknowledgedPublish, log_recorded, valid_events
 from majorops.shared.storage.eventlog import StoredEvent
 
 log = structlog.get_logger(__name__)
-
-
-async def record_event(
-    raw_envelope: object,
-    arrival: int,
-    store: RemindersStore,
-    extra_types: frozenset[str] = frozenset(),
-    clock: Clock = utc_now,
-) -> str:
-    """Validate an envelope, store it once and mark its incident changed; return the incident id.
-
-    ``arrival`` is the JetStream stream sequence: the order in which events reached the system,
-    used to break ties between events of the same time. A redelivered or republished event (same
-    id) is not stored again, but still marks the incident (the mark may be what a crash lost). An
-    invalid envelope raises :class:`PoisonMessage`, as retrying cannot make it valid.
-    """
-    try:
-        event = validate_event(raw_envelope, extra_types)
-    except EventValidationError as exc:
-        raise PoisonMessage(f"invalid event envelope: {exc}") from exc
-    await _store_and_mark([(event, arrival)], store, clock)
-    return event.incident_id
 
 
 async def record_events(
@@ -66,9 +44,11 @@ async def record_events(
     extra_types: frozenset[str] = frozenset(),
     clock: Clock = utc_now,
 ) -> list[BaseException | None]:
-    """:func:`record_event` for a fetched batch of ``(envelope, arrival)``: stored in one write, each
-    incident marked changed once. Per message ``None`` (done), a :class:`PoisonMessage`, or the
-    store's error (retried)."""
+    """Validate a fetched batch of ``(envelope, arrival)``, store it in one write and mark each
+    incident changed once. ``arrival`` is the JetStream stream sequence, stored with the event. A
+    redelivered or republished event (same id) is not stored again, but still marks its incident.
+    Per message ``None`` (done), a :class:`PoisonMessage` (an invalid envelope: retrying cannot make
+    it valid), or the store's error (retried)."""
     outcomes, valid = valid_events(messages, extra_types)
     if valid:
         try:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from majorops.reports.app import create_app
-from majorops.reports.config import ReportsSettings
-from majorops.reports.runtime import SERVICE
+from majorops.reports.bootstrap import create_app
+from majorops.reports.config import SERVICE, ReportsSettings
 from majorops.shared.heartbeat import Watchdog
 from majorops.shared.lifecycle import serve_http
 from majorops.shared.logging import start_logging

@@ -10,6 +10,8 @@ from pydantic import Field, SecretStr, field_validator
 from majorops.shared.access import Role, Token, parse_tokens
 from majorops.shared.settings import CommonSettings, HttpTlsSettings
 
+SERVICE = "reports"
+
 PUBLIC_URL_SETTING = "MAJOROPS_PUBLIC_URL"
 READ_TOKENS_SETTING = "MAJOROPS_REPORTS_READ_TOKENS"
 WRITE_TOKENS_SETTING = "MAJOROPS_REPORTS_WRITE_TOKENS"

@@ -222,3 +222,7 @@ class ReportsPorts:
     timezone: tzinfo = UTC
     """The organisation's time zone: a plain-date action item due ends at midnight there."""
     extra_types: frozenset[str] = field(default_factory=frozenset)
+
+
+class StoreNotOpen(RuntimeError):
+    """A message or request arrived before the store was opened (or after it closed)."""

@@ -7,8 +7,9 @@ The rules every field follows (CONTRACT §1, "Reading an incident"):
 
 - **The same id is the same event**: it counts once; of two bodies under one id the first given
   wins, as in the event log.
-- **One order**: event ``time`` (UTC), then event ``id``
-  (:data:`~majorops.shared.incident.order.EventKey`). Both are in every stored event, so every
+- **One order**: event ``time`` (UTC), then the type's place in a thing's life (what begins it,
+  changes it, ends it: :data:`~majorops.shared.incident.order.LIFE_RANK`), then event ``id``
+  (:data:`~majorops.shared.incident.order.EventKey`). All are in every stored event, so every
   service, replica and replay computes the same order; the arrival order (a stream or store
   sequence) is not the same everywhere (each store numbers what it stores, a replay or a second
   replica numbers differently), so it never decides anything. "Earliest", "latest" and "in order"

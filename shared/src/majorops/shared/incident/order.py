@@ -1,26 +1,48 @@
 """The one order of an incident's events, and how names are matched (see :mod:`majorops.shared.incident`).
 
 Every "earliest", "latest" and "in order" of the read model is taken over :data:`EventKey`: the
-event's ``time`` (in UTC), then its ``id``. Both are in every stored event, so every service,
-replica and replay computes the same order; the stream sequence (arrival) is not (policy's and
-reminders' stores number events as they store them, JetStream numbers them per stream, and a replay
-or a second replica numbers them differently), so arrival never decides anything.
+event's ``time`` (in UTC), then where its type stands in a thing's life (:data:`LIFE_RANK`: what
+begins something comes before what changes it, which comes before what ends it), then its ``id``.
+All three are in every stored event, so every service, replica and replay computes the same order;
+the stream sequence (arrival) is not (policy's and reminders' stores number events as they store
+them, JetStream numbers them per stream, and a replay or a second replica numbers them
+differently), so arrival never decides anything.
+
+Why the rank before the id: a writer whose clock has one-second (or coarser) steps — a ticketing
+system, a test's frozen clock — stamps an action item's creation, its update and its completion
+with one time. Ordered by id alone (random), the creation would come after the update half the time
+and undo it; "a thing begins, then changes, then ends" is what every writer means.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-from majorops.shared.events import CloudEvent
+from majorops.shared.events import CloudEvent, EventType
 
-EventKey = tuple[datetime, str]
-"""The total order every tie is broken by: event time (UTC), then event id."""
+EventKey = tuple[datetime, int, str]
+"""The total order every tie is broken by: event time (UTC), life rank, event id."""
+
+BEGINS, CHANGES, ENDS, CLOSES = 0, 1, 2, 3
+LIFE_RANK: Mapping[str, int] = {
+    EventType.ALERT_FIRED: BEGINS,
+    EventType.INCIDENT_DECLARED: BEGINS,
+    EventType.TRACK_OPENED: BEGINS,
+    EventType.VENDOR_ENGAGED: BEGINS,
+    EventType.AFTERACTION_SCHEDULED: BEGINS,
+    EventType.ACTIONITEM_CREATED: BEGINS,
+    EventType.TRACK_CLOSED: ENDS,
+    EventType.ACTIONITEM_COMPLETED: ENDS,
+    EventType.INCIDENT_RESOLVED: ENDS,
+    EventType.INCIDENT_CLOSED: CLOSES,
+}
+"""Where a type stands among events of one instant; every other type :data:`CHANGES`."""
 
 
 def event_key(event: CloudEvent) -> EventKey:
     """Where the event stands in the record's total order."""
-    return (event.occurred_at.astimezone(UTC), event.id)
+    return (event.occurred_at.astimezone(UTC), LIFE_RANK.get(event.type, CHANGES), event.id)
 
 
 def distinct_events(incident_id: str, events: Iterable[CloudEvent]) -> list[CloudEvent]:
@@ -47,7 +69,7 @@ def check_incident(incident_id: str, event: CloudEvent) -> None:
 
 
 def in_event_order(events: Iterable[CloudEvent]) -> list[CloudEvent]:
-    """The events sorted by :data:`EventKey` (event time, then event id)."""
+    """The events sorted by :data:`EventKey` (event time, life rank, event id)."""
     return sorted(events, key=event_key)
 
 

@@ -198,7 +198,7 @@ def _change(
 ) -> None:
     fields = {} if sent is None else {n: getattr(sent, n) for n in ITEM_FIELDS if n in sent.model_fields_set}
     change = ItemChange(kind, read.at, read.event.id, frozen_mapping(fields), origin)
-    state.item(item_id, read.key, index).take(change)
+    state.item(item_id, read.key, index).take(change, read.key)
 
 
 def _mtm_held(state: IncidentState, read: TypedEvent[ev.MtmHeld]) -> None:

@@ -69,13 +69,14 @@ class ItemState:
     created_at: datetime | None = None
     origin: ItemOrigin = "actionitem"
     completed_at: datetime | None = None
-    history: list[ItemChange] = field(default_factory=list)
+    history: list[tuple[EventKey, ItemChange]] = field(default_factory=list)
 
-    def take(self, change: ItemChange) -> None:
-        """One event of the item: each field it *sent* is set as of its key (``null`` clears)."""
-        self.history.append(change)
+    def take(self, change: ItemChange, key: EventKey) -> None:
+        """One event of the item, at ``key`` (its event's place in the one order): each field it
+        *sent* is set as of that key (``null`` clears)."""
+        self.history.append((key, change))
         for name, value in change.sent.items():
-            self.fields.setdefault(name, Latest()).offer((change.at, change.event_id), value)
+            self.fields.setdefault(name, Latest()).offer(key, value)
         if change.kind == "created":
             self.created_at = earliest(self.created_at, change.at)
             if change.origin == "mtm":
@@ -97,7 +98,7 @@ class ItemState:
             owner=sent("owner"),
             due=sent("due"),
             completed_at=self.completed_at,
-            history=tuple(sorted(self.history, key=lambda c: (c.at, c.event_id))),
+            history=tuple(change for _key, change in sorted(self.history, key=lambda kc: kc[0])),
         )
 
 

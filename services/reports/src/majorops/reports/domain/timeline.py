@@ -70,7 +70,7 @@ class ReviewStatus(StrEnum):
 
 def in_record_order(events: Iterable[RecordedEvent]) -> list[RecordedEvent]:
     """Each event once (same id = same event; its first arrival is kept), in the record's one order:
-    event time, then event id (:func:`~majorops.shared.incident.order.event_key`)."""
+    event time, the type's life rank, then event id (:func:`~majorops.shared.incident.order.event_key`)."""
     first: dict[str, RecordedEvent] = {}
     for recorded in events:
         kept = first.get(recorded.event.id)

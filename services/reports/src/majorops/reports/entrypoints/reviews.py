@@ -13,14 +13,20 @@ from majorops.reports.domain.invite import meeting_invite, render_invite
 from majorops.reports.domain.render_html import render_html
 from majorops.reports.domain.render_markdown import render_markdown
 from majorops.reports.domain.timeline import ReviewStatus
+from majorops.reports.entrypoints.dependencies import Author, Now, Ports, Runtime
+from majorops.reports.entrypoints.openapi import problem_responses
+from majorops.reports.entrypoints.parameters import (
+    DEFAULT_PAGE_SIZE,
+    Cursor,
+    IfMatch,
+    Limit,
+    unknown_unless_valid,
+)
+from majorops.reports.entrypoints.response_models import AcceptedChange, ReviewListItem, ReviewPage
+from majorops.reports.entrypoints.responses import accepted_response, review_response
 from majorops.reports.handlers.materialise import decode_cursor, learning_review_of, list_reviews, read_review
 from majorops.reports.handlers.narrative import edit_narrative
 from majorops.reports.handlers.publication import publish_review
-from majorops.reports.http.dependencies import Author, Now, Ports, Runtime
-from majorops.reports.http.openapi import problem_responses
-from majorops.reports.http.parameters import DEFAULT_PAGE_SIZE, Cursor, IfMatch, Limit, unknown_unless_valid
-from majorops.reports.http.response_models import AcceptedChange, ReviewListItem, ReviewPage
-from majorops.reports.http.responses import accepted_response, review_response
 from majorops.reports.ports import ReportsPorts, ReviewQuery
 from majorops.reports.problems import meeting_not_scheduled, unknown_incident
 from majorops.shared.access import problem_response

@@ -8,17 +8,17 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from majorops.reports.commands import ActionItemChanges, NewActionItem
+from majorops.reports.entrypoints.dependencies import Author, Now, Ports
+from majorops.reports.entrypoints.openapi import problem_responses
+from majorops.reports.entrypoints.parameters import DEFAULT_PAGE_SIZE, Cursor, Limit, unknown_unless_valid
+from majorops.reports.entrypoints.response_models import AcceptedChange, ActionItemListItem, ActionItemPage
+from majorops.reports.entrypoints.responses import accepted_response
 from majorops.reports.handlers.action_items import (
     complete_action_item,
     create_action_item,
     update_action_item,
 )
 from majorops.reports.handlers.materialise import decode_cursor, list_action_items
-from majorops.reports.http.dependencies import Author, Now, Ports
-from majorops.reports.http.openapi import problem_responses
-from majorops.reports.http.parameters import DEFAULT_PAGE_SIZE, Cursor, Limit, unknown_unless_valid
-from majorops.reports.http.response_models import AcceptedChange, ActionItemListItem, ActionItemPage
-from majorops.reports.http.responses import accepted_response
 from majorops.reports.ports import ActionItemQuery
 from majorops.shared.access import problem_response
 from majorops.shared.problems import Problem

@@ -9,7 +9,7 @@ recorded, and an id reused with other content refused (``409``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import structlog
 from fastapi import FastAPI, Path, Request
@@ -17,17 +17,16 @@ from fastapi.responses import JSONResponse
 
 from majorops.ingest.domain.mapping_model import WebhookMapping
 from majorops.ingest.domain.mapping_payload import Mapped, map_payload
-from majorops.ingest.handlers import parse_body
+from majorops.ingest.entrypoints.http import Ingesting
+from majorops.ingest.handlers import Sender, parse_body
 from majorops.shared.access import problem_response
 from majorops.shared.problems import Problem
-
-if TYPE_CHECKING:
-    from majorops.ingest.app import IngestRuntime, Sender
 
 log = structlog.get_logger(__name__)
 
 Authenticate = Callable[[Request], Awaitable["tuple[Sender, bytes] | Problem"]]
-"""The sender and body of a request, or its 401/413 (``app.authenticated`` with ingest's tokens)."""
+"""The sender and body of a request, or its 401/413 (:func:`~majorops.ingest.entrypoints.http.authenticated`
+with ingest's tokens, within ``/v1/events``' limit)."""
 
 MAPPED_OUTCOME_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -75,7 +74,7 @@ def unknown_mapping(name: str, mappings: Mapping[str, WebhookMapping]) -> Proble
 
 
 async def ingest_mapped(
-    runtime: IngestRuntime, mapping: WebhookMapping, raw: bytes, sender: Sender
+    runtime: Ingesting, mapping: WebhookMapping, raw: bytes, sender: Sender
 ) -> dict[str, Any] | Problem:
     """Map a payload and accept its events (``/v1/events``' rules); the 202 answer, or the problem."""
     body = parse_body(raw)
@@ -101,13 +100,13 @@ def answer(counts: dict[str, int], mapped: Mapped) -> dict[str, Any]:
 
 def add_mapping_route(
     app: FastAPI,
-    runtime: IngestRuntime,
+    runtime: Ingesting,
+    mappings: Mapping[str, WebhookMapping],
     authenticate: Authenticate,
     responses: Mapping[int | str, dict[str, Any]],
 ) -> None:
     """Register ``POST /v1/webhooks/{mapping}`` (after ``/v1/webhooks/alertmanager``, which it must
     not shadow) with ``responses`` (``/v1/events``' answers) adapted to it."""
-    mappings = runtime.settings.webhook_mappings
     problem = responses[401]["content"]
     documented: dict[int | str, dict[str, Any]] = {
         **responses,

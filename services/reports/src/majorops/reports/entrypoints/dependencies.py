@@ -5,32 +5,56 @@ Each port is its own dependency, so a test replaces one without touching the oth
     app.dependency_overrides[publisher_of] = lambda: RefusingPublisher()
 
 and with :func:`store_of` and :func:`publisher_of` both replaced a route runs with no NATS and no
-lifespan at all. By default every port is the running process's (:class:`ReportsRuntime`); before
+lifespan at all. By default every port is the running process's (:class:`~majorops.reports.bootstrap.ReportsRuntime`); before
 it started (or after it stopped) the store and publisher are not open: ``503``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import datetime, tzinfo
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
+from majorops.reports.config import ReportsSettings
 from majorops.reports.ports import Clock, EventPublisher, ReportsPorts, ReviewStore
-from majorops.reports.runtime import ReportsRuntime
+from majorops.shared.telemetry import Telemetry
 
 
-def runtime_of(request: Request) -> ReportsRuntime:
-    """The reports process serving the request (set by :func:`majorops.reports.app.create_app`)."""
-    runtime: ReportsRuntime = request.app.state.runtime
+class Serving(Protocol):
+    """What the routes need of the running process (:class:`majorops.reports.bootstrap.ReportsRuntime`)."""
+
+    @property
+    def settings(self) -> ReportsSettings: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def timezone(self) -> tzinfo: ...
+
+    @property
+    def extra_types(self) -> frozenset[str]: ...
+
+    @property
+    def telemetry(self) -> Telemetry: ...
+
+    def open_ports(self) -> ReportsPorts: ...
+
+    async def ready(self) -> dict[str, bool]: ...
+
+
+def runtime_of(request: Request) -> Serving:
+    """The reports process serving the request (set by :func:`majorops.reports.bootstrap.create_app`)."""
+    runtime: Serving = request.app.state.runtime
     return runtime
 
 
-Runtime = Annotated[ReportsRuntime, Depends(runtime_of)]
+Runtime = Annotated[Serving, Depends(runtime_of)]
 
 
 def store_of(runtime: Runtime) -> ReviewStore:
-    """The review store (raises :class:`~majorops.reports.runtime.StoreNotOpen` before the start)."""
+    """The review store (raises :class:`~majorops.reports.ports.StoreNotOpen` before the start)."""
     return runtime.open_ports().store
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from majorops.reports.http.dependencies import Runtime
+from majorops.reports.entrypoints.dependencies import Runtime
 from majorops.shared.probes import healthz, readiness_answer, readiness_responses
 
 router = APIRouter()

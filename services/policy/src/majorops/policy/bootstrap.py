@@ -1,4 +1,7 @@
-"""Policy: a FastStream NATS service that turns every incident event into the incident's decision.
+"""Policy's composition root: settings → the store and the decision publisher → the handlers' ports →
+the runtime that connects, consumes (:mod:`majorops.policy.entrypoints.consumers`) and sweeps.
+
+Policy turns every incident event into the incident's decision.
 
 One durable pull consumer (``policy-events``) is shared by every replica, so each event is handled
 by one of them; the store is idempotent by event id, so a redelivery changes nothing. Decisions go
@@ -10,25 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
-from typing import Any
 
 import structlog
 
 from majorops.policy.adapters.jetstream import JetStreamDecisionPublisher
 from majorops.policy.adapters.mongo import MongoPolicyStore
 from majorops.policy.adapters.sqlite import SqlitePolicyStore
-from majorops.policy.config import PolicySettings
-from majorops.policy.handlers import PolicyPorts, handle_events, publish_pending_decisions
+from majorops.policy.config import SERVICE, PolicySettings
+from majorops.policy.entrypoints.consumers import consumers
+from majorops.policy.handlers import PolicyPorts, publish_pending_decisions
 from majorops.policy.ports import DecisionPublisher, PolicyStore
-from majorops.shared.consumer_runtime import ConsumerRuntime, subscribe_to_events
-from majorops.shared.consumers import connect_broker, start_broker
+from majorops.shared.connecting import connect_broker, start_consumers
+from majorops.shared.consumer_runtime import ConsumerRuntime
 from majorops.shared.heartbeat import Heartbeat
 from majorops.shared.lifecycle import stop_broker
 from majorops.shared.nats_connection import make_broker
 from majorops.shared.telemetry import telemetry_of
 
-SERVICE = "policy"
 log = structlog.get_logger(__name__)
 
 
@@ -64,7 +65,7 @@ class PolicyRuntime(ConsumerRuntime):
         self.sweeper_beat = self.telemetry.heartbeats.add(
             Heartbeat.of_loop("policy decision sweeper", settings.decision_sweep_seconds)
         )
-        subscribe_to_events(self.broker, SERVICE, settings, self.on_events)
+        self.consumers = consumers(settings, lambda: self.ports)
 
     @property
     def ports(self) -> PolicyPorts:
@@ -73,21 +74,18 @@ class PolicyRuntime(ConsumerRuntime):
             raise RuntimeError("policy runtime is not started")
         return self._ports
 
-    async def on_events(self, batch: Sequence[tuple[Any, int]]) -> list[BaseException | None]:
-        """``majorops.events.>``: record a batch of ``(envelope, arrival)``, re-derive the decisions
-        they affect once, publish the changes (see :func:`~majorops.policy.handlers.handle_events`)."""
-        return await handle_events(batch, self.ports, self.extra_types)
-
     async def start(self) -> None:
         """Open the store, connect, publish what a crash left unpublished, then start consuming."""
         await self.store.open()
-        connection = await connect_broker(self.broker, stream_replicas=self.settings.stream_replicas)
+        connection = await connect_broker(
+            self.broker, self.consumers, stream_replicas=self.settings.stream_replicas
+        )
         publisher = self._publisher or JetStreamDecisionPublisher(connection.jetstream(), self.telemetry)
         self._ports = PolicyPorts.of(
             self.store, publisher, self.calendar, self.settings.facts_cache_incidents
         )
         await self.sweep("start")
-        await start_broker(self.broker)
+        await start_consumers(self.broker, self.consumers)
         self._sweeper = self.sweeper_beat.watch(asyncio.create_task(self._sweep_periodically()))
         log.info(
             "policy.started",
@@ -126,7 +124,7 @@ class PolicyRuntime(ConsumerRuntime):
                 await self._sweeper
             self._sweeper = None
         try:
-            await stop_broker(self.broker)
+            await stop_broker(self.broker, self.consumers)
         finally:
             await self.store.close()
         log.info("policy.stopped")

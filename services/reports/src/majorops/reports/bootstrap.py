@@ -1,39 +1,49 @@
-"""The clients of one reports process: the store, the broker and its durable consumers, the
-assembler task. Created by :func:`majorops.reports.app.create_app`, started in its lifespan."""
+"""Reports' composition root: settings → the store and the publisher → the handlers' ports → the
+runtime (the broker, the durable consumers of :mod:`majorops.reports.entrypoints.consumers`, the
+assembler task) → the FastAPI app with the routes of :mod:`majorops.reports.entrypoints` (tokens,
+strict JSON bodies, telemetry, the problem answers, the OpenAPI document).
+
+Reports consumes the events, decisions and escalations streams and serves Learning Reviews over HTTP.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import structlog
-from nats.aio.msg import Msg
+from fastapi import FastAPI
 
 from majorops.reports.adapters.jetstream import JetStreamEventPublisher
 from majorops.reports.adapters.mongo import MongoReviewStore
 from majorops.reports.adapters.sqlite import SqliteReviewStore
-from majorops.reports.config import ReportsSettings
-from majorops.reports.handlers.consume import DECISION, ESCALATION, Consumed, record, record_events
+from majorops.reports.config import SERVICE, ReportsSettings
+from majorops.reports.entrypoints import action_items, probes, reviews
+from majorops.reports.entrypoints.consumers import consumers
+from majorops.reports.entrypoints.json_body_guard import JsonBodyGuard
+from majorops.reports.entrypoints.openapi import document_as_answered
+from majorops.reports.entrypoints.responses import answer_with_problems
+from majorops.reports.entrypoints.workbench import workbench_router
 from majorops.reports.handlers.materialise import assemble_stale
-from majorops.reports.ports import Clock, ReportsPorts, ReviewStore, utc_now
+from majorops.reports.ports import Clock, ReportsPorts, ReviewStore, StoreNotOpen, utc_now
 from majorops.shared import subjects
-from majorops.shared.consumer_runtime import subscribe_to_events
-from majorops.shared.consumers import (
-    connect_broker,
-    consumers_of,
-    start_broker,
-    subscribe_durable,
-)
+from majorops.shared.access import TokenGate
+from majorops.shared.connecting import connect_broker, start_consumers
 from majorops.shared.heartbeat import Heartbeat
-from majorops.shared.jetstream import decode_json, streams_present
+from majorops.shared.http_telemetry import instrument_http
+from majorops.shared.jetstream import streams_present
 from majorops.shared.lifecycle import stop_broker
 from majorops.shared.nats_connection import make_broker
 from majorops.shared.telemetry import telemetry_of
 
-SERVICE = "reports"
+REALM = "majorops-reports"
+DESCRIPTION = (
+    "Learning Reviews assembled from incident events, After Action decisions and escalations: "
+    "read, listed, edited (ETag/If-Match), action items tracked, published. Errors are RFC 9457 "
+    "problem documents (application/problem+json)."
+)
 MAX_ASSEMBLY_BACKOFF_SECONDS = 5.0
 """The longest the assembler waits for a burst to settle because its last round was slow."""
 READY_NATS_TIMEOUT_SECONDS = 0.5
@@ -50,10 +60,6 @@ async def open_store(settings: ReportsSettings) -> ReviewStore:
     if settings.mongodb_url:
         return await MongoReviewStore.open(settings.mongodb_url, settings.mongodb_reports_database)
     return await SqliteReviewStore.open(settings.sqlite_path(SERVICE))
-
-
-class StoreNotOpen(RuntimeError):
-    """A message or request arrived before the store was opened (or after it closed)."""
 
 
 class ReportsRuntime:
@@ -80,25 +86,15 @@ class ReportsRuntime:
                 + MAX_ASSEMBLY_BACKOFF_SECONDS,
             )
         )
-        subscribe_to_events(self.broker, SERVICE, settings, self.on_events)
-        for stream, subject, kind in (
-            (subjects.DECISIONS_STREAM, subjects.ALL_DECISIONS, DECISION),
-            (subjects.ESCALATIONS_STREAM, subjects.ALL_ESCALATIONS, ESCALATION),
-        ):
-            subscribe_durable(
-                self.broker,
-                service=SERVICE,
-                stream=stream,
-                subject=subject,
-                settings=settings,
-                handle=self.recording(kind),
-            )
+        self.consumers = consumers(settings, self.open_ports, self._wake.set)
 
     async def start(self) -> None:
         # The store first: the subscribers write to it from their first message on.
         self.store = self.telemetry.timed_store(await open_store(self.settings))
         try:
-            connection = await connect_broker(self.broker, stream_replicas=self.settings.stream_replicas)
+            connection = await connect_broker(
+                self.broker, self.consumers, stream_replicas=self.settings.stream_replicas
+            )
             self.ports = ReportsPorts(
                 store=self.store,
                 publisher=JetStreamEventPublisher(connection.jetstream()),
@@ -106,7 +102,7 @@ class ReportsRuntime:
                 timezone=self.timezone,
                 extra_types=self.extra_types,
             )
-            await start_broker(self.broker)
+            await start_consumers(self.broker, self.consumers)
         except BaseException:
             await self.stop()
             raise
@@ -145,7 +141,7 @@ class ReportsRuntime:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        await stop_broker(self.broker)
+        await stop_broker(self.broker, self.consumers)
         self.ports = None
         if self.store is not None:
             store, self.store = self.store, None
@@ -155,20 +151,6 @@ class ReportsRuntime:
         if self.ports is None:
             raise StoreNotOpen("the reports store is not open")
         return self.ports
-
-    async def on_events(self, batch: Sequence[tuple[Any, int]]) -> list[BaseException | None]:
-        outcomes = await record_events(batch, self.open_ports())
-        self._wake.set()
-        return outcomes
-
-    def recording(self, kind: Consumed[Any]) -> Callable[[Msg], Awaitable[None]]:
-        """The subscriber of one stream of single messages: record it, wake the assembler."""
-
-        async def handle(raw: Msg) -> None:
-            await record(kind, decode_json(raw), self.open_ports())
-            self._wake.set()
-
-        return handle
 
     async def _assemble_forever(self) -> None:
         """Re-assemble the reviews marked changed: on a wake-up after a burst, and every poll period
@@ -200,8 +182,7 @@ class ReportsRuntime:
         consumer bound, no loop stalled (consumers, assembler), the store answering."""
         nats_ok = await self.broker.ping(timeout=READY_NATS_TIMEOUT_SECONDS)
         streams_ok = nats_ok and await streams_present(self.broker.connection.jetstream(), CONSUMED_STREAMS)
-        consumers = consumers_of(self.broker)
-        durables_ok = bool(consumers) and all(consumer.bound for consumer in consumers)
+        durables_ok = bool(self.consumers) and all(consumer.bound for consumer in self.consumers)
         try:
             store_ok = self.store is not None and await self.store.ping()
         except Exception as exc:
@@ -215,3 +196,30 @@ class ReportsRuntime:
             "loops": loops_ok,
             "store": store_ok,
         }
+
+
+def create_app(settings: ReportsSettings | None = None, *, clock: Clock = utc_now) -> FastAPI:
+    """The reports service: ``clock`` is injectable so that tests decide what "now" (overdue) is."""
+    runtime = ReportsRuntime(settings or ReportsSettings(), clock)
+    app = FastAPI(
+        title="MajorOps After Action — reports",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=runtime.lifespan,
+        docs_url=None,  # no Swagger UI, no ReDoc: why in SECURITY.md
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    # Added first, so it runs inside the token gate: only a valid token makes reports read a body.
+    app.add_middleware(JsonBodyGuard)
+    app.add_middleware(TokenGate, tokens=runtime.settings.tokens, realm=REALM)
+    answer_with_problems(app)
+    document_as_answered(app)
+    app.include_router(reviews.router)
+    app.include_router(action_items.router)
+    app.include_router(probes.router)
+    app.include_router(workbench_router())
+    instrument_http(
+        app, runtime.telemetry, runtime.broker, runtime.consumers
+    )  # GET /metrics; HTTP metrics and spans
+    return app

@@ -14,8 +14,8 @@ from starlette.routing import Match
 
 from majorops.reports.handlers.emit import Accepted
 from majorops.reports.handlers.publication import AlreadyPublished
+from majorops.reports.ports import StoreNotOpen
 from majorops.reports.problems import invalid_input, not_json
-from majorops.reports.runtime import StoreNotOpen
 from majorops.shared.access import problem_response
 from majorops.shared.events import FieldError
 from majorops.shared.problems import Problem

@@ -1,0 +1,1 @@
+"""Policy's entry points: its message consumer (it serves no HTTP beyond the shared probes)."""

@@ -1,0 +1,1 @@
+"""Reminders' entry points: its message consumers (it serves no HTTP beyond the shared probes)."""
