@@ -80,6 +80,7 @@ QUICK_TESTS := $(sort $(wildcard services/*/tests/test_*_domain_*.py)) \
   tests/test_code_shape.py \
   tests/test_contract_docs.py \
   tests/test_contract_prose.py \
+  tests/test_readme.py \
   tests/test_settings_table.py \
   tests/test_workbench_shell.py
 quick-tests:

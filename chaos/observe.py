@@ -172,7 +172,7 @@ async def reviews(system: ChaosSystem, incidents: list[str]) -> dict[str, dict[s
 
 
 def deadletter_cli(system: ChaosSystem, *args: str) -> subprocess.CompletedProcess[str]:
-    """``majorops deadletter …`` as the README says: as ``admin``, against every node."""
+    """``majorops deadletter …`` as docs/operations.md says: as ``admin``, against every node."""
     majorops = str(Path(sys.executable).parent / "majorops")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MAJOROPS_")},

@@ -132,7 +132,7 @@ def compose(*args: str, env_file: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def secrets_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A ``.env`` as the README makes it: ``majorops secrets > .env``."""
+    """A ``.env`` as docs/deploying.md makes it: ``majorops secrets > .env``."""
     printed = subprocess.run(
         [str(BIN / "majorops"), "secrets"], capture_output=True, text=True, check=True, timeout=30
     ).stdout
@@ -268,13 +268,13 @@ def test_compose_runs_a_mongodb_replica_set_the_stores_use(resolved: dict[str, A
 
 
 def test_compose_scales_the_consumers(resolved: dict[str, Any]) -> None:
-    """`docker compose up --scale policy=3 --scale reminders=2` (README): nothing pins one replica."""
+    """`docker compose up --scale policy=3 --scale reminders=2` (docs/deploying.md): nothing pins one replica."""
     for name in ("policy", "reminders"):
         service = resolved["services"][name]
         assert not service.get("ports"), f"{name} publishes a host port: it could not scale"
         assert "container_name" not in service
         assert service["deploy"]["replicas"] >= 2
-    assert "--scale policy=3 --scale reminders=2" in (ROOT / "README.md").read_text()
+    assert "--scale policy=3 --scale reminders=2" in (ROOT / "docs" / "deploying.md").read_text()
 
 
 def test_the_compose_nats_cluster_forms_and_the_provision_job_makes_every_stream_r3(

@@ -1,6 +1,7 @@
-"""The README's consumer example, run as a user runs it: ``docs/examples/escalation_consumer.py`` in a
-subprocess, as NATS user ``consumer``, against ``majorops up`` after the README's quick-start
-incident (whose backdated record fires six escalations at once)."""
+"""The documented consumer example (``docs/integrating.md``, linked from the README), run as a user runs
+it: ``docs/examples/escalation_consumer.py`` in a subprocess, as NATS user ``consumer``, against
+``majorops up`` after the README's quick-start incident (whose backdated record fires six escalations
+at once)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "docs" / "examples" / "escalation_consumer.py"
-README = ROOT / "README.md"
+DOCUMENT = ROOT / "docs" / "integrating.md"
 
-SAME_IN_README_AND_EXAMPLE = (
+SAME_IN_DOCUMENT_AND_EXAMPLE = (
     'user="consumer"',
     "config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=30, max_ack_pending=100)",
     'sub = await js.pull_subscribe( "majorops.escalations.>", durable=',
@@ -34,32 +35,32 @@ SAME_IN_README_AND_EXAMPLE = (
     "print(json.dumps(escalation), flush=True)",
     "await msg.ack_sync()",
 )
-"""What the README's example shows, each in the order the script does it."""
+"""What the documented example shows, each in the order the script does it."""
 
 
-def readme_example() -> str:
-    text = README.read_text()
+def documented_example() -> str:
+    text = DOCUMENT.read_text()
     block = text[text.index("For example, with nats-py:") :]
     return block[block.index("```python\n") + len("```python\n") : block.index("\n```\n")]
 
 
 def flat(code: str) -> str:
-    """Code with every run of whitespace one space (the README's block is indented less)."""
+    """Code with every run of whitespace one space (the documented block is indented less)."""
     return " ".join(code.split())
 
 
-def test_the_readme_example_is_the_core_of_the_script() -> None:
-    shown = flat(readme_example())
+def test_the_documented_example_is_the_core_of_the_script() -> None:
+    shown = flat(documented_example())
     script = flat(EXAMPLE.read_text())
     assert "docs/examples/escalation_consumer.py" in shown
     assert 'os.environ["MAJOROPS_NATS_CONSUMER_PASSWORD"]' in shown
     assert 'PASSWORD_VARIABLE = "MAJOROPS_NATS_CONSUMER_PASSWORD"' in script
-    at_readme = at_script = 0
-    for needle in SAME_IN_README_AND_EXAMPLE:
+    at_document = at_script = 0
+    for needle in SAME_IN_DOCUMENT_AND_EXAMPLE:
         needle = flat(needle)
-        assert needle in shown[at_readme:], f"README's example lacks (or reorders) {needle!r}"
+        assert needle in shown[at_document:], f"{DOCUMENT.name}'s example lacks (or reorders) {needle!r}"
         assert needle in script[at_script:], f"{EXAMPLE.name} lacks (or reorders) {needle!r}"
-        at_readme = shown.index(needle, at_readme)
+        at_document = shown.index(needle, at_document)
         at_script = script.index(needle, at_script)
 
 

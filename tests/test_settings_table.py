@@ -1,4 +1,5 @@
-"""The README's table of settings is the one the code generates: every variable any part reads."""
+"""The table of settings in docs/settings.md (linked from the README) is the one the code generates:
+every variable any part reads."""
 
 from __future__ import annotations
 
@@ -7,27 +8,33 @@ from pathlib import Path
 import pytest
 
 from majorops.cli.settings_help import (
-    README_BEGIN,
-    README_END,
     SERVICE_SETTINGS,
+    SETTINGS_DOC,
+    TABLE_BEGIN,
+    TABLE_END,
     UP_SETTINGS,
     settings_class,
     with_settings_table,
 )
 from majorops.shared.settings_display import setting_docs
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+DOCUMENT = ROOT / SETTINGS_DOC
 
 
-def test_the_readme_settings_table_is_generated_from_the_code() -> None:
-    text = README.read_text()
-    assert README_BEGIN in text and README_END in text
+def test_the_settings_table_is_generated_from_the_code() -> None:
+    text = DOCUMENT.read_text()
+    assert TABLE_BEGIN in text and TABLE_END in text
     assert text == with_settings_table(text), "run `.venv/bin/python -m majorops.cli.settings_help`"
 
 
+def test_the_readme_links_the_settings_table() -> None:
+    assert f"]({SETTINGS_DOC})" in (ROOT / "README.md").read_text()
+
+
 def test_every_setting_of_every_part_is_in_the_table_with_a_meaning() -> None:
-    text = README.read_text()
-    table = text[text.index(README_BEGIN) : text.index(README_END)]
+    text = DOCUMENT.read_text()
+    table = text[text.index(TABLE_BEGIN) : text.index(TABLE_END)]
     for reference in [*SERVICE_SETTINGS.values(), UP_SETTINGS]:
         for doc in setting_docs(settings_class(reference)):
             assert doc.description, f"{doc.variables[0]} has no description"
