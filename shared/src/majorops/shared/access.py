@@ -18,18 +18,20 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from majorops.shared.json_body import body_too_large
 from majorops.shared.problems import PROBLEM_MEDIA_TYPE, Problem
 from majorops.shared.webhook_signatures import SECRET_PREFIX, SignatureError, WebhookSecret, verify_signature
 
 if TYPE_CHECKING:  # the settings read tokens without loading the web framework (fast --help)
     from starlette.responses import JSONResponse
-    from starlette.types import ASGIApp, Receive, Scope, Send
+    from starlette.routing import BaseRoute
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MIN_SECRET_LENGTH = 16
 SIGNATURE_TOLERANCE_SECONDS = 300
@@ -173,7 +175,7 @@ def forbidden(token_name: str, needed: Role) -> Problem:
     )
 
 
-# --- the gate in front of an HTTP API (reports) -----------------------------------------------------
+# --- the gate in front of an HTTP API (reports, ingest) ---------------------------------------------
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 OPEN_PATHS = frozenset(
@@ -212,35 +214,155 @@ async def answer_problem(problem: Problem, scope: Scope, receive: Receive, send:
     await problem_response(problem)(scope, receive, send)
 
 
+BodyLimit = tuple[int, str]
+"""The most bytes a body may have, and what to do about a larger one (the 413's advice)."""
+
+
 class TokenGate:
     """ASGI middleware: every request outside :data:`OPEN_PATHS` needs a bearer token; reading
     (``GET``/``HEAD``/``OPTIONS``) takes a read or write token, anything else a write token. Checked
     before the app reads a byte of the body, so an anonymous request learns nothing about it. The
-    token's name is left in ``request.state.author`` for the record."""
+    token's name is left in ``request.state.author`` for the record.
 
-    def __init__(self, app: ASGIApp, tokens: Sequence[tuple[Token, Role]], realm: str) -> None:
+    What ingest adds, each by an argument:
+
+    - ``routes``: only a request one of these routes serves (path and method) is gated; any other
+      goes on to its 404 or 405, as if there were no gate.
+    - ``body_limit`` (the limit of a path): the gate reads the body of a request it lets in, up to
+      that limit (``413`` past it, declared or streamed, once the token was checked), and replays it
+      to the app.
+    - ``signatures`` (the clock): a request without a bearer token but with Standard Webhooks
+      headers is let in when a token's secret signed it within :data:`SIGNATURE_TOLERANCE_SECONDS`;
+      its body is read (up to its limit) to check that. Needs ``body_limit``.
+    - ``refused``: told of every request the gate refuses (to count it).
+
+    A client that leaves mid-body gets the app's answer to that: one INFO line and ``499``
+    (:mod:`majorops.shared.http_telemetry`), nothing done.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        tokens: Sequence[tuple[Token, Role]],
+        realm: str,
+        *,
+        routes: Callable[[], Sequence[BaseRoute]] | None = None,
+        body_limit: Callable[[str], BodyLimit] | None = None,
+        signatures: Callable[[], datetime] | None = None,
+        refused: Callable[[Problem], object] | None = None,
+    ) -> None:
+        if signatures is not None and body_limit is None:
+            raise ValueError("a signature covers the body: TokenGate(signatures=…) needs body_limit")
         self.app = app
         self.tokens = tuple(tokens)
         self.realm = realm
+        self.routes = routes
+        self.body_limit = body_limit
+        self.signatures = signatures
+        self.refused = refused
+
+    def guards(self, scope: Scope) -> bool:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["path"].startswith(OPEN_PREFIXES):
+            return False
+        if self.routes is None:
+            return True
+        from starlette.routing import Match
+
+        return any(route.matches(scope)[0] is Match.FULL for route in self.routes())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["path"].startswith(OPEN_PREFIXES):
+        if not self.guards(scope):
             await self.app(scope, receive, send)
             return
-        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
-        secret = bearer_secret(headers)
-        granted = role_of(self.tokens, secret) if secret is not None else None
-        problem: Problem | None = None
-        if granted is None:
-            problem = unauthenticated(self.realm)
-        elif granted[1] is Role.READ and scope["method"] not in READ_METHODS:
-            problem = forbidden(granted[0], Role.WRITE)
-        if problem is not None:
-            await answer_problem(problem, scope, receive, send)
+        headers: dict[str, str] = {}
+        for key, value in scope["headers"]:  # the first of a repeated header, as Starlette reads it
+            headers.setdefault(key.decode("latin-1").lower(), value.decode("latin-1"))
+        admitted = await self.admit(scope, receive, headers)
+        if isinstance(admitted, Problem):
+            if self.refused is not None:
+                self.refused(admitted)
+            await answer_problem(admitted, scope, receive, send)
             return
-        assert granted is not None
-        scope.setdefault("state", {})["author"] = granted[0]
-        await self.app(scope, receive, send)
+        if admitted is None:
+            await answer_client_gone(scope, receive, send)
+            return
+        name, body = admitted
+        scope.setdefault("state", {})["author"] = name
+        await self.app(scope, receive if body is None else replaying(body, receive), send)
+
+    async def admit(
+        self, scope: Scope, receive: Receive, headers: Mapping[str, str]
+    ) -> tuple[str, bytes | None] | Problem | None:
+        """The token's name and the body read (``None`` when not read), or the refusal; ``None``
+        when the client left before sending its whole body."""
+        secret = bearer_secret(headers)
+        if secret is not None:
+            granted = role_of(self.tokens, secret)
+            if granted is None:
+                return unauthenticated(self.realm)
+            if granted[1] is Role.READ and scope["method"] not in READ_METHODS:
+                return forbidden(granted[0], Role.WRITE)
+            if self.body_limit is None:
+                return granted[0], None
+            body = await read_within(receive, headers, self.body_limit(scope["path"]))
+            return body if body is None or isinstance(body, Problem) else (granted[0], body)
+        if self.signatures is None or self.body_limit is None or not is_signed(headers):
+            return unauthenticated(self.realm)
+        body = await read_within(receive, headers, self.body_limit(scope["path"]))
+        if body is None or isinstance(body, Problem):
+            return body
+        tokens = [token for token, _ in self.tokens]
+        try:
+            return signer_of(tokens, headers, body, self.signatures()), body
+        except SignatureError as exc:
+            return unauthenticated(self.realm, f"The request's signature is not accepted: {exc}.")
+
+
+async def read_within(
+    receive: Receive, headers: Mapping[str, str], limit: BodyLimit
+) -> bytes | Problem | None:
+    """The body, refused with 413 as soon as it passes the limit (declared or streamed); ``None``
+    when the client left before sending all of it."""
+    most, advice = limit
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > most:
+        return body_too_large(most, advice)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > most:
+            return body_too_large(most, advice)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives the body read already, whole, then whatever the client sends next."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def answer_client_gone(scope: Scope, receive: Receive, send: Send) -> None:
+    from starlette.responses import Response
+
+    from majorops.shared.http_telemetry import CLIENT_CLOSED_REQUEST, log_client_disconnected
+
+    log_client_disconnected(scope["method"], scope["path"])
+    await Response(status_code=CLIENT_CLOSED_REQUEST)(scope, receive, send)
 
 
 def declare_bearer(schema: dict[str, Any], description: str) -> dict[str, Any]:

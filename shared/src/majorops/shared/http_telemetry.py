@@ -151,15 +151,19 @@ CLIENT_CLOSED_REQUEST = 499
 sending its whole body (nginx's "client closed request"); nobody receives it."""
 
 
+def log_client_disconnected(method: str, path: str) -> None:
+    log.info(
+        "http.client_disconnected",
+        method=method,
+        path=path,
+        detail="the client closed the connection before sending the whole body; nothing was done",
+    )
+
+
 async def client_disconnected(request: Request, _: Exception) -> Response:
     """A client that closes the connection mid-body is the client's business, not a server error:
     one INFO line (an ERROR with a 3 KB traceback each would be a cheap way to fill the log volume)."""
-    log.info(
-        "http.client_disconnected",
-        method=request.method,
-        path=request.url.path,
-        detail="the client closed the connection before sending the whole body; nothing was done",
-    )
+    log_client_disconnected(request.method, request.url.path)
     from starlette.responses import Response
 
     return Response(status_code=CLIENT_CLOSED_REQUEST)

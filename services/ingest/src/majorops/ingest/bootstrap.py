@@ -9,22 +9,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 from majorops.ingest.adapters.jetstream import JetStreamEventPublisher
 from majorops.ingest.config import IngestSettings
 from majorops.ingest.domain.alertmanager import webhook_to_events
 from majorops.ingest.domain.batch import MAX_BATCH, MAX_BODY_BYTES, IngestOutcome, too_large
-from majorops.ingest.entrypoints.http import (
-    EVENTS_LIMIT,
-    BodyLimit,
-    add_event_routes,
-    authenticated,
-)
+from majorops.ingest.entrypoints.http import REALM, add_event_routes, body_limit
 from majorops.ingest.entrypoints.probes import add_probe_routes
 from majorops.ingest.entrypoints.requests import subscribe_requests
 from majorops.ingest.entrypoints.webhooks import add_mapping_route
@@ -39,7 +33,7 @@ from majorops.ingest.handlers import (
 )
 from majorops.ingest.write_health import WriteHealth
 from majorops.shared import subjects
-from majorops.shared.access import declare_bearer
+from majorops.shared.access import Role, TokenGate, declare_bearer
 from majorops.shared.connecting import connect_broker, start_consumers
 from majorops.shared.consumers import DurableConsumer
 from majorops.shared.http_telemetry import instrument_http
@@ -149,7 +143,6 @@ class IngestRuntime:
 
 def create_app(settings: IngestSettings | None = None, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
     runtime = IngestRuntime(settings or IngestSettings())
-    tokens = runtime.settings.tokens
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -176,15 +169,18 @@ def create_app(settings: IngestSettings | None = None, *, clock: Callable[[], da
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-    async def authenticate(request: Request, limit: BodyLimit) -> tuple[Sender, bytes] | Problem:
-        return await authenticated(request, tokens, clock, limit, runtime.refused)
-
-    responses = add_event_routes(app, runtime, authenticate)
-    add_mapping_route(
-        app, runtime, runtime.settings.webhook_mappings, partial(authenticate, limit=EVENTS_LIMIT), responses
-    )
-
+    responses = add_event_routes(app, runtime)
+    add_mapping_route(app, runtime, runtime.settings.webhook_mappings, responses)
     add_probe_routes(app, runtime.ready, runtime.writes)
+    app.add_middleware(
+        TokenGate,
+        tokens=[(token, Role.WRITE) for token in runtime.settings.tokens],
+        realm=REALM,
+        routes=lambda: app.router.routes,
+        body_limit=body_limit,
+        signatures=clock,
+        refused=runtime.refused,
+    )
     instrument_http(
         app, runtime.telemetry, runtime.broker, runtime.consumers
     )  # GET /metrics; HTTP metrics and spans

@@ -1,11 +1,10 @@
 """``POST /v1/events`` and ``POST /v1/webhooks/alertmanager``, and what every ingest route shares:
-who sent a request (a bearer token, or a Standard Webhooks signature), its body within its limit,
-the answer (202, or the problem)."""
+the body limit of each path (which :class:`~majorops.shared.access.TokenGate` holds a request to,
+with its sender: a bearer token, or a Standard Webhooks signature), the sender and the answer (202,
+or the problem)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
@@ -17,21 +16,11 @@ from majorops.ingest.domain.batch import (
     MAX_BATCH,
     MAX_BODY_BYTES,
     IngestOutcome,
-    too_large,
 )
 from majorops.ingest.handlers import Sender
-from majorops.shared.access import (
-    Token,
-    bearer_secret,
-    is_signed,
-    problem_response,
-    signer_of,
-    token_named_by,
-    unauthenticated,
-)
+from majorops.shared.access import BodyLimit, problem_response
 from majorops.shared.events import CloudEvent
 from majorops.shared.problems import PROBLEM_SCHEMA, Problem
-from majorops.shared.webhook_signatures import SignatureError
 
 REALM = "majorops-ingest"
 
@@ -79,70 +68,23 @@ OUTCOME_SCHEMA: dict[str, Any] = {
 }
 
 
-BodyLimit = tuple[int, str]
-"""The most bytes a body may have, and what to do about a larger one (the 413's advice)."""
 EVENTS_LIMIT: BodyLimit = (MAX_BODY_BYTES, "split the batch")
 ALERTMANAGER_LIMIT: BodyLimit = (
     MAX_ALERTMANAGER_BODY_BYTES,
     "make Alertmanager's groups smaller (group_by) or cap their alerts (max_alerts)",
 )
+ALERTMANAGER_PATH = "/v1/webhooks/alertmanager"
 
 
-async def read_body(request: Request, limit: BodyLimit = EVENTS_LIMIT) -> bytes | Problem:
-    """The body, refused with 413 as soon as it passes the limit (declared or streamed)."""
-    most, advice = limit
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > most:
-        return too_large(most, advice)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > most:
-            return too_large(most, advice)
-        chunks.append(chunk)
-    return b"".join(chunks)
+def body_limit(path: str) -> BodyLimit:
+    """The limit of a route's body: 16 MiB for Alertmanager's notifications, 1 MiB for the rest."""
+    return ALERTMANAGER_LIMIT if path == ALERTMANAGER_PATH else EVENTS_LIMIT
 
 
-async def authenticated(
-    request: Request,
-    tokens: tuple[Token, ...],
-    now: Callable[[], datetime],
-    limit: BodyLimit = EVENTS_LIMIT,
-    refused: Callable[[Problem], Problem] | None = None,
-) -> tuple[Sender, bytes] | Problem:
-    """The sender and the body of a request, or a 401 (or the body's own 413), counted as refused."""
-    sent = await _sender_and_body(request, tokens, now, limit)
-    if isinstance(sent, Problem) and refused is not None:
-        refused(sent)
-    return sent
-
-
-async def _sender_and_body(
-    request: Request, tokens: tuple[Token, ...], now: Callable[[], datetime], limit: BodyLimit
-) -> tuple[Sender, bytes] | Problem:
-    """The sender and the body of a request, or a 401 (or the body's own 413).
-
-    A bearer token is checked before the body is read, so that nobody unknown makes ingest read a
-    large body; a signed request needs its body to be checked.
-    """
-    headers = request.headers
-    secret = bearer_secret(headers)
-    if secret is not None:
-        name = token_named_by(tokens, secret)
-        if name is None:
-            return unauthenticated(REALM)
-        raw = await read_body(request, limit)
-        return raw if isinstance(raw, Problem) else (Sender(name), raw)
-    if is_signed(headers):
-        raw = await read_body(request, limit)
-        if isinstance(raw, Problem):
-            return raw
-        try:
-            return Sender(signer_of(tokens, headers, raw, now())), raw
-        except SignatureError as exc:
-            return unauthenticated(REALM, f"The request's signature is not accepted: {exc}.")
-    return unauthenticated(REALM)
+async def sent(request: Request) -> tuple[Sender, bytes]:
+    """Who sent a request the gate let in (its token's name) and its body (read by the gate)."""
+    raw = await request.body()
+    return Sender(request.state.author), raw
 
 
 def answer(result: IngestOutcome | Problem) -> JSONResponse:
@@ -151,14 +93,7 @@ def answer(result: IngestOutcome | Problem) -> JSONResponse:
     return JSONResponse(result.as_dict(), status_code=202)
 
 
-Authenticate = Callable[[Request, BodyLimit], Awaitable["tuple[Sender, bytes] | Problem"]]
-"""The sender and body of a request within a limit, or its 401/413 (:func:`authenticated` with
-ingest's tokens, clock and refusal count)."""
-
-
-def add_event_routes(
-    app: FastAPI, runtime: Ingesting, authenticate: Authenticate
-) -> dict[int | str, dict[str, Any]]:
+def add_event_routes(app: FastAPI, runtime: Ingesting) -> dict[int | str, dict[str, Any]]:
     """Register ``POST /v1/events`` and ``POST /v1/webhooks/alertmanager``; ``/v1/events``' answers,
     which the other routes adapt."""
     problem = {"application/problem+json": {"schema": PROBLEM_SCHEMA}}
@@ -212,11 +147,11 @@ def add_event_routes(
     @app.post("/v1/events", status_code=202, responses=responses, openapi_extra=events_body)
     async def post_events(request: Request) -> JSONResponse:
         """One CloudEvents envelope or an array of up to 1000, all or nothing."""
-        sent = await authenticate(request, EVENTS_LIMIT)
-        return answer(sent if isinstance(sent, Problem) else await runtime.ingest(sent[1], sent[0]))
+        sender, raw = await sent(request)
+        return answer(await runtime.ingest(raw, sender))
 
     @app.post(
-        "/v1/webhooks/alertmanager",
+        ALERTMANAGER_PATH,
         status_code=202,
         responses=alertmanager_responses,
         openapi_extra=alertmanager_body,
@@ -226,9 +161,7 @@ def add_event_routes(
         a group's incident without an `incident_id` label (`AM-…`) also gets one incident.updated
         with the title and severity its alerts give (see docs/alertmanager.md). A notification is
         accepted whole up to 16 MiB, whatever the number of alerts of its group."""
-        sent = await authenticate(request, ALERTMANAGER_LIMIT)
-        if isinstance(sent, Problem):
-            return answer(sent)
-        return answer(await runtime.ingest_alertmanager(sent[1], sent[0]))
+        sender, raw = await sent(request)
+        return answer(await runtime.ingest_alertmanager(raw, sender))
 
     return responses

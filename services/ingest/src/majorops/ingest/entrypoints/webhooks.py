@@ -8,7 +8,7 @@ recorded, and an id reused with other content refused (``409``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import structlog
@@ -17,16 +17,12 @@ from fastapi.responses import JSONResponse
 
 from majorops.ingest.domain.mapping_model import WebhookMapping
 from majorops.ingest.domain.mapping_payload import Mapped, map_payload
-from majorops.ingest.entrypoints.http import Ingesting
+from majorops.ingest.entrypoints.http import Ingesting, sent
 from majorops.ingest.handlers import Sender, parse_body
 from majorops.shared.access import problem_response
 from majorops.shared.problems import Problem
 
 log = structlog.get_logger(__name__)
-
-Authenticate = Callable[[Request], Awaitable["tuple[Sender, bytes] | Problem"]]
-"""The sender and body of a request, or its 401/413 (:func:`~majorops.ingest.entrypoints.http.authenticated`
-with ingest's tokens, within ``/v1/events``' limit)."""
 
 MAPPED_OUTCOME_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -102,7 +98,6 @@ def add_mapping_route(
     app: FastAPI,
     runtime: Ingesting,
     mappings: Mapping[str, WebhookMapping],
-    authenticate: Authenticate,
     responses: Mapping[int | str, dict[str, Any]],
 ) -> None:
     """Register ``POST /v1/webhooks/{mapping}`` (after ``/v1/webhooks/alertmanager``, which it must
@@ -134,10 +129,7 @@ def add_mapping_route(
         priority_updated) and `opsgenie` (Opsgenie alert webhooks: Create, Acknowledge, Close). The
         sender's kinds of event the mapping has no rule for are ignored, with the reason in the
         answer. A retried delivery is a duplicate (ids derive from the sender's own event ids)."""
-        sent = await authenticate(request)
-        if isinstance(sent, Problem):
-            return problem_response(sent)
-        sender, raw = sent
+        sender, raw = await sent(request)
         found = mappings.get(mapping)
         if found is None:
             return problem_response(runtime.refused(unknown_mapping(mapping, mappings), sender))

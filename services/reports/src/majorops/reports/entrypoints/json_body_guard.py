@@ -11,19 +11,17 @@ same bytes on. It sits inside the token gate, so nobody unknown makes reports re
 from __future__ import annotations
 
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from majorops.shared.access import answer_problem
-from majorops.shared.json_body import JsonRefused, body_too_large, loads_strict
+from majorops.shared.access import answer_problem, read_within, replaying
+from majorops.shared.json_body import JsonRefused, loads_strict
 from majorops.shared.problems import Problem
 
 MAX_BODY_BYTES = 1024 * 1024
 """The largest request body reports reads (a narrative edit is a few kilobytes)."""
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-def too_large(limit: int = MAX_BODY_BYTES) -> Problem:
-    return body_too_large(limit, "no request of this API needs that much")
+ADVICE = "no request of this API needs that much"
+"""What a 413 advises."""
 
 
 class JsonBodyGuard:
@@ -38,7 +36,7 @@ class JsonBodyGuard:
         if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
-        body = await self._read(scope, receive)
+        body = await read_within(receive, Headers(scope=scope), (self.max_bytes, ADVICE))
         if body is None:  # the client went away before sending all of it
             return
         problem: Problem | None = None
@@ -53,36 +51,4 @@ class JsonBodyGuard:
             await answer_problem(problem, scope, receive, send)
             return
         assert isinstance(body, bytes)
-        await self.app(scope, _replay(body, receive), send)
-
-    async def _read(self, scope: Scope, receive: Receive) -> bytes | Problem | None:
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return too_large(self.max_bytes)
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                return too_large(self.max_bytes)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that gives the body read already, then whatever the client sends next."""
-    given = False
-
-    async def again() -> Message:
-        nonlocal given
-        if not given:
-            given = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return again
+        await self.app(scope, replaying(body, receive), send)
