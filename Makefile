@@ -65,6 +65,7 @@ static:
 # kind is named test_<service>_domain_*.py or added here; everything else runs in `make test`.
 # Plugins are named rather than discovered: discovering them (schemathesis…) costs seconds here.
 QUICK_TESTS := $(sort $(wildcard services/*/tests/test_*_domain_*.py)) \
+  services/ingest/tests/test_ingest_hostile_validation.py \
   services/policy/tests/test_policy_service_handlers.py \
   services/reminders/tests/test_reminders_service_handlers.py \
   services/reminders/tests/test_reminders_service_plan.py \

@@ -8,7 +8,8 @@ pytest: the fixtures built on it are in the repository's root ``conftest.py``.
 
 By subject: :mod:`~majorops.shared.testing.configuration` (settings, tokens),
 :mod:`~majorops.shared.testing.envelopes` and :mod:`~majorops.shared.testing.examples` (events,
-the contract's examples), :mod:`~majorops.shared.testing.stores` (fakes of the ports),
+the contract's examples), :mod:`~majorops.shared.testing.hostile` (hostile input: hypothesis
+strategies, mutations, damaged bodies, the named cases), :mod:`~majorops.shared.testing.stores` (fakes of the ports),
 :mod:`~majorops.shared.testing.streams` (JetStream), :mod:`~majorops.shared.testing.observing`
 (HTTP, metrics, traces), :mod:`~majorops.shared.testing.processes` (time, processes) and
 :mod:`~majorops.shared.testing.nats_users` (connecting as one NATS user).
@@ -55,6 +56,31 @@ from majorops.shared.testing.examples import contract_example_events as contract
 from majorops.shared.testing.examples import contract_example_published as contract_example_published
 from majorops.shared.testing.examples import mandatory_decision as mandatory_decision
 from majorops.shared.testing.examples import with_deadlines as with_deadlines
+from majorops.shared.testing.hostile import ALERT_YEARS_ERRORS as ALERT_YEARS_ERRORS
+from majorops.shared.testing.hostile import BAD_DUES as BAD_DUES
+from majorops.shared.testing.hostile import BAD_IDS as BAD_IDS
+from majorops.shared.testing.hostile import BAD_SUBJECTS as BAD_SUBJECTS
+from majorops.shared.testing.hostile import BAD_TIMES as BAD_TIMES
+from majorops.shared.testing.hostile import BYTE_DAMAGE as BYTE_DAMAGE
+from majorops.shared.testing.hostile import DUPLICATE_KEYS as DUPLICATE_KEYS
+from majorops.shared.testing.hostile import FUZZ as FUZZ
+from majorops.shared.testing.hostile import GOOD_ID_TAILS as GOOD_ID_TAILS
+from majorops.shared.testing.hostile import JSON_VALUES as JSON_VALUES
+from majorops.shared.testing.hostile import NOT_JSON_BODIES as NOT_JSON_BODIES
+from majorops.shared.testing.hostile import STORE_KEY_DATA as STORE_KEY_DATA
+from majorops.shared.testing.hostile import TOO_DEEP_BODIES as TOO_DEEP_BODIES
+from majorops.shared.testing.hostile import alert_years_payload as alert_years_payload
+from majorops.shared.testing.hostile import am_alert as am_alert
+from majorops.shared.testing.hostile import am_payload as am_payload
+from majorops.shared.testing.hostile import damaged as damaged
+from majorops.shared.testing.hostile import due_batch as due_batch
+from majorops.shared.testing.hostile import dumps as dumps
+from majorops.shared.testing.hostile import envelopes as envelopes
+from majorops.shared.testing.hostile import fields_of as fields_of
+from majorops.shared.testing.hostile import mutate as mutate
+from majorops.shared.testing.hostile import mutations as mutations
+from majorops.shared.testing.hostile import place as place
+from majorops.shared.testing.hostile import timed_batch as timed_batch
 from majorops.shared.testing.nats_users import REFUSED_WITHIN as REFUSED_WITHIN
 from majorops.shared.testing.nats_users import UserConnection as UserConnection
 from majorops.shared.testing.nats_users import connect_as as connect_as
