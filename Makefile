@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: install up check test lint static quick-tests bench chaos clean
+.PHONY: install up check test lint static quick-tests quick-domains quick-rest bench chaos clean
 
 # uv comes from PyPI when the machine has none; the lock pins everything else.
 install:
@@ -44,9 +44,10 @@ test: install
 	fi
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# The developer's loop, under 20 s: the static checks and the quick tests, side by side.
+# The developer's loop, under 20 s: the static checks and the quick tests (in two halves, since
+# importing the code costs as much as running the tests), side by side.
 check: install
-	@$(MAKE) --no-print-directory -j2 --output-sync=target static quick-tests
+	@$(MAKE) --no-print-directory -j3 --output-sync=target static quick-domains quick-rest
 
 # The static part of check (CI calls it): ruff, mypy strict on every package, benchmarks and chaos,
 # and the import contracts (services independent, domains pure, handlers free of nats/faststream/fastapi).
@@ -64,8 +65,13 @@ static:
 # ports' fakes, and the checks of the code and the documents it generates. A new test module of that
 # kind is named test_<service>_domain_*.py or added here; everything else runs in `make test`.
 # Plugins are named rather than discovered: discovering them (schemathesis…) costs seconds here.
-QUICK_TESTS := $(sort $(wildcard services/*/tests/test_*_domain_*.py)) \
-  services/ingest/tests/test_ingest_hostile_validation.py \
+QUICK_DOMAINS := $(sort $(wildcard services/*/tests/test_*_domain_*.py)) \
+  shared/tests/test_shared_access.py \
+  shared/tests/test_shared_events.py \
+  shared/tests/test_shared_json_body.py \
+  shared/tests/test_shared_incident.py \
+  tests/test_code_shape.py
+QUICK_REST := services/ingest/tests/test_ingest_hostile_validation.py \
   services/policy/tests/test_policy_service_handlers.py \
   services/reminders/tests/test_reminders_service_handlers.py \
   services/reminders/tests/test_reminders_service_plan.py \
@@ -74,18 +80,19 @@ QUICK_TESTS := $(sort $(wildcard services/*/tests/test_*_domain_*.py)) \
   services/reports/tests/test_reports_routes.py \
   services/reports/tests/test_reports_invite.py \
   services/reports/tests/test_reports_timeline.py \
-  shared/tests/test_shared_access.py \
-  shared/tests/test_shared_events.py \
-  shared/tests/test_shared_json_body.py \
-  shared/tests/test_shared_incident.py \
-  tests/test_code_shape.py \
   tests/test_contract_docs.py \
   tests/test_contract_prose.py \
   tests/test_readme.py \
   tests/test_settings_table.py \
   tests/test_workbench_shell.py
+QUICK_TESTS := $(QUICK_DOMAINS) $(QUICK_REST)
+QUICK_PYTEST := PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(VENV)/bin/pytest -q -p no:cacheprovider -p pytest_asyncio.plugin -p pytest_timeout
 quick-tests:
-	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(VENV)/bin/pytest -q -p no:cacheprovider -p pytest_asyncio.plugin -p pytest_timeout $(QUICK_TESTS)
+	$(QUICK_PYTEST) $(QUICK_TESTS)
+quick-domains:
+	$(QUICK_PYTEST) $(QUICK_DOMAINS)
+quick-rest:
+	$(QUICK_PYTEST) $(QUICK_REST)
 
 bench: install
 	$(VENV)/bin/python -m benchmarks
