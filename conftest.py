@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +144,32 @@ def no_error_logged(caplog: pytest.LogCaptureFixture) -> Iterator[list[dict[str,
         if e.get("log_level") in {"error", "critical", "exception"} or {"exc_info", "exception"} & set(e)
     ]
     assert not worse, f"errors logged: {worse[:3]}"
+
+
+@pytest.fixture
+def tmpfs() -> Iterator[Callable[[Path, str], Path]]:
+    """``tmpfs(point, size)`` mounts a tmpfs of ``size`` (``256k``, ``64m``) at ``point``, readable
+    by its owner only, for the test (a full disk that harms nothing else); unmounted afterwards. The
+    test is skipped only where there is no ``mount`` or the kernel refuses the mount, saying which."""
+    mounted: list[Path] = []
+
+    def mount(point: Path, size: str) -> Path:
+        point.mkdir(parents=True, exist_ok=True)
+        try:
+            done = subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(point)],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+        except FileNotFoundError:
+            pytest.skip("no mount command here: this test needs a small filesystem of its own")
+        if done.returncode != 0:
+            pytest.skip(f"the kernel refused to mount a {size} tmpfs here: {done.stderr.strip()}")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in reversed(mounted):
+        subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=30, check=False)

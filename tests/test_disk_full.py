@@ -13,9 +13,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,26 +39,9 @@ ESCALATIONS = 6
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
+def small_disk(tmp_path: Path, tmpfs: Callable[[Path, str], Path]) -> Path:
     """A tmpfs of :data:`DISK_SIZE` mounted for the test (skipped only where the kernel refuses it)."""
-    point = tmp_path / "small-disk"
-    point.mkdir()
-    try:
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={DISK_SIZE},mode=0700", "tmpfs", str(point)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except FileNotFoundError:
-        pytest.skip("no mount command here: the disk-full test needs a small filesystem of its own")
-    if done.returncode != 0:
-        pytest.skip(f"the kernel refused to mount a {DISK_SIZE} tmpfs here: {done.stderr.strip()}")
-    try:
-        yield point
-    finally:
-        subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=30, check=False)
+    return tmpfs(tmp_path / "small-disk", DISK_SIZE)
 
 
 def fill(path: Path) -> int:

@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import stat
-import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,26 +23,9 @@ from majorops.shared.testing import http_get, metric, unused_port
 
 
 @pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+def tiny_disk(tmp_path: Path, tmpfs: Callable[[Path, str], Path]) -> Path:
     """A 256 KiB tmpfs (skipped only where the kernel refuses to mount one)."""
-    point = tmp_path / "tiny"
-    point.mkdir()
-    try:
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(point)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except FileNotFoundError:
-        pytest.skip("no mount command here: this test needs a tiny filesystem of its own")
-    if done.returncode != 0:
-        pytest.skip(f"the kernel refused to mount a 256 KiB tmpfs here: {done.stderr.strip()}")
-    try:
-        yield point
-    finally:
-        subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=30, check=False)
+    return tmpfs(tmp_path / "tiny", "256k")
 
 
 def fill_up(path: Path) -> None:
