@@ -36,7 +36,7 @@ from majorops.cli.natsserver import (
     free_port,
 )
 from majorops.shared import nats_access
-from majorops.shared.provision import provision_at
+from majorops.shared.provision import provision_with_mirrors
 
 SERVICES = ("ingest", "policy", "reminders", "reports")
 REPLICAS_PER_SERVICE = 2
@@ -218,14 +218,12 @@ class ChaosSystem:
     async def start(self) -> None:
         self.say(f"starting a {NODES}-node nats-server cluster at {self.cluster.url} (sync_interval always)")
         await asyncio.to_thread(self.cluster.start, 60.0)
-        await provision_at(self.cluster.url, replicas=NODES, **self.admin_options())
-        # The other systems' account and its mirrors, as every deployment has them.
-        await provision_at(
+        # The other systems' account and its mirrors too, as every deployment has them.
+        await provision_with_mirrors(
             self.cluster.url,
-            replicas=NODES,
-            mirrors=True,
-            user=nats_access.REPLICATOR,
-            password=self.credentials.nats_passwords[nats_access.REPLICATOR],
+            NODES,
+            self.credentials.nats_passwords[nats_access.REPLICATOR],
+            **self.admin_options(),
         )
         for replica in self.replicas:
             replica.start()

@@ -89,11 +89,15 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
     Needs ``$JS.API.STREAM.CREATE|UPDATE``: what :func:`provision` does as ``admin``.
     """
     for spec in STREAMS:
-        config = stream_config(spec, replicas)
-        try:
-            await js.add_stream(config=config)
-        except BadRequestError:
-            await js.update_stream(config=config)
+        await create_or_update(js, stream_config(spec, replicas))
+
+
+async def create_or_update(js: JetStreamContext, config: StreamConfig) -> None:
+    """Create a stream, or bring the one that exists to ``config``."""
+    try:
+        await js.add_stream(config=config)
+    except BadRequestError:
+        await js.update_stream(config=config)
 
 
 def mirror_config(spec: StreamSpec, replicas: int = 1) -> StreamConfig:
@@ -120,11 +124,7 @@ async def ensure_mirrors(js: JetStreamContext, replicas: int = 1) -> None:
     """Create the mirror of every stream in ``OTHERS``, or bring it to ``replicas`` copies: run as
     ``replicator`` (:mod:`majorops.shared.provision`). Idempotent."""
     for spec in STREAMS:
-        config = mirror_config(spec, replicas)
-        try:
-            await js.add_stream(config=config)
-        except BadRequestError:
-            await js.update_stream(config=config)
+        await create_or_update(js, mirror_config(spec, replicas))
 
 
 class NotProvisioned(RuntimeError):

@@ -90,6 +90,17 @@ async def provision_at(
         await connection.close()
 
 
+async def provision_with_mirrors(
+    nats_url: str, replicas: int, replicator_password: str | None, **options: Any
+) -> None:
+    """The streams and the bucket as the user of ``options`` (admin), then, when ``replicator``'s
+    password is given, the mirrors of the account of other systems as ``replicator``."""
+    await provision_at(nats_url, replicas, **options)
+    if replicator_password is not None:
+        mirror_options = {**options, "user": nats_access.REPLICATOR, "password": replicator_password}
+        await provision_at(nats_url, replicas, mirrors=True, **mirror_options)
+
+
 def provision_server(
     nats_url: str,
     user: str | None = None,
@@ -97,32 +108,23 @@ def provision_server(
     replicas: int = 1,
     replicator_password: str | None = None,
 ) -> None:
-    """:func:`provision_at` for code that is not async (``majorops up``): as ``user`` (admin), then
-    the mirrors as ``replicator`` when its password is given."""
+    """:func:`provision_with_mirrors` for code that is not async (``majorops up``), as ``user`` (admin)."""
     options: dict[str, Any] = {} if user is None else {"user": user, "password": password}
-    asyncio.run(provision_at(nats_url, replicas, **options))
-    if replicator_password is not None:
-        asyncio.run(
-            provision_at(
-                nats_url, replicas, mirrors=True, user=nats_access.REPLICATOR, password=replicator_password
-            )
-        )
-
-
-async def provision_all(settings: ProvisionSettings) -> None:
-    options = connect_options(settings)
-    await provision_at(settings.nats_url, settings.stream_replicas, **options)
-    if settings.nats_replicator_password is not None:
-        options.update(
-            user=nats_access.REPLICATOR, password=settings.nats_replicator_password.get_secret_value()
-        )
-        await provision_at(settings.nats_url, settings.stream_replicas, mirrors=True, **options)
+    asyncio.run(provision_with_mirrors(nats_url, replicas, replicator_password, **options))
 
 
 def main() -> int:
     settings: ProvisionSettings = load_settings(ProvisionSettings, "provision")
     try:
-        asyncio.run(provision_all(settings))
+        replicator = settings.nats_replicator_password
+        asyncio.run(
+            provision_with_mirrors(
+                settings.nats_url,
+                settings.stream_replicas,
+                replicator.get_secret_value() if replicator is not None else None,
+                **connect_options(settings),
+            )
+        )
     except Exception as exc:
         sys.stderr.write(f"majorops provision: {type(exc).__name__}: {exc}\n")
         return 2
